@@ -1,0 +1,64 @@
+"""Signoff's one error tree, translated at each edge.
+
+    SignoffError
+     ├── InvalidSettings      a setting is missing, malformed or a placeholder (process stops)
+     ├── InvalidInput         an API body or Slack payload does not fit (API: 422)
+     ├── NotFound             no such request (API: 404; Slack: ephemeral)
+     ├── NotAuthorized        the clicker may not decide this request (Slack: ephemeral + audit)
+     ├── AlreadyDecided       the request left `pending` before this decision (Slack: ephemeral)
+     ├── IdempotencyConflict  an idempotency key reused with a different body (API: 409)
+     └── DeliveryFailed       Slack refused a card; the job retries or fails loudly
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+
+class SignoffError(Exception):
+    """Base of every error Signoff raises on purpose."""
+
+
+class InvalidSettings(SignoffError):
+    """A setting is missing, malformed or still a placeholder."""
+
+
+class InvalidInput(SignoffError):
+    """Input from outside does not fit; `fields` maps each bad field to what is wrong."""
+
+    def __init__(self, detail: str, *, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = dict(fields or {})
+
+
+class NotFound(SignoffError):
+    """The named request does not exist."""
+
+
+class NotAuthorized(SignoffError):
+    """The actor may not decide this request."""
+
+    def __init__(self, detail: str, *, approvers: tuple[str, ...] = ()) -> None:
+        super().__init__(detail)
+        self.approvers = approvers
+
+
+class AlreadyDecided(SignoffError):
+    """The request was decided (or ended) before this attempt."""
+
+    def __init__(self, *, request_id: str, status: str, decided_by: str, decided_at: datetime):
+        super().__init__(f"request {request_id} is already {status} by {decided_by} at {decided_at}")
+        self.request_id = request_id
+        self.status = status
+        self.decided_by = decided_by
+        self.decided_at = decided_at
+
+
+class IdempotencyConflict(SignoffError):
+    """An idempotency key was reused with a different request body."""
+
+
+class DeliveryFailed(SignoffError):
+    """Slack refused to show a card; raised inside worker jobs so RQ retries them."""

@@ -1,0 +1,130 @@
+"""One frozen, typed Settings object, loaded from the environment and `.env` at entrypoints."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from bot.errors import InvalidSettings
+
+SLACK_API_URL = "https://slack.com/api/"
+
+# Values people leave in a copied .env.example; an approval system must not start with them.
+_PLACEHOLDER = re.compile(r"(^$|change[-_ ]?me|your[-_]|placeholder|replace|example|xxxx|^<.*>$)", re.I)
+_TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything Signoff reads from its environment, validated once."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str | None  # None: start the embedded redis-server
+    slack_bot_token: str | None
+    slack_signing_secret: str | None
+    slack_api_url: str = SLACK_API_URL
+    slack_app_token: str | None = None
+    api_tokens: Mapping[str, str] = field(default_factory=dict)  # token -> agent name
+    default_channel: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dev: bool = False
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """True when no Slack workspace is configured and dev mode brings the local sandbox."""
+        return self.dev and not self.slack_bot_token
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (dev mode fills in sandbox values this way)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: Path | None = Path(".env"),
+    dev: bool = False,
+) -> Settings:
+    """Read settings from `.env` overlaid by the environment; raise InvalidSettings naming the variable."""
+    env: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
+
+    data_dir = Path(get("SIGNOFF_DATA_DIR") or ".signoff").expanduser()
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}",
+        redis_url=get("REDIS_URL"),
+        slack_bot_token=get("SLACK_BOT_TOKEN"),
+        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+        slack_api_url=_api_url(get("SLACK_API_URL") or SLACK_API_URL),
+        slack_app_token=get("SLACK_APP_TOKEN"),
+        api_tokens=_parse_api_tokens(get("SIGNOFF_API_TOKENS") or ""),
+        default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
+        host=get("SIGNOFF_HOST") or "127.0.0.1",
+        port=_port(get("SIGNOFF_PORT") or "8000"),
+        dev=dev,
+    )
+    if not settings.uses_sandbox:
+        check_secrets(settings)
+    return settings
+
+
+def check_secrets(settings: Settings) -> None:
+    """Refuse to run against real Slack with missing or placeholder secrets (fail closed)."""
+    _require("SLACK_BOT_TOKEN", settings.slack_bot_token, prefix="xoxb-")
+    _require("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
+    if settings.slack_app_token is not None:
+        _require("SLACK_APP_TOKEN", settings.slack_app_token, prefix="xapp-")
+    if not settings.api_tokens:
+        raise InvalidSettings(
+            "SIGNOFF_API_TOKENS is not set: agents could not authenticate. "
+            "Set it to name:token pairs, e.g. SIGNOFF_API_TOKENS=billing-agent:$(openssl rand -hex 24)"
+        )
+
+
+def _require(name: str, value: str | None, *, prefix: str = "") -> None:
+    if value is None:
+        raise InvalidSettings(f"{name} is not set. See .env.example for what it should hold.")
+    if _PLACEHOLDER.search(value.removeprefix(prefix)):
+        raise InvalidSettings(f"{name} still holds a placeholder value; put the real secret there.")
+    if prefix and not value.startswith(prefix):
+        raise InvalidSettings(f"{name} must start with {prefix!r}; check you copied the right token.")
+
+
+def _parse_api_tokens(raw: str) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    for n, item in enumerate(p.strip() for p in raw.split(",") if p.strip()):
+        name, _, token = item.partition(":") if ":" in item else (f"agent{n + 1}", "", item)
+        if not _TOKEN_NAME.match(name):
+            raise InvalidSettings(
+                f"SIGNOFF_API_TOKENS: agent name {name!r} may hold only letters, digits, '.', '_', '-'"
+            )
+        if len(token) < 16 or _PLACEHOLDER.search(token):
+            raise InvalidSettings(
+                f"SIGNOFF_API_TOKENS: the token for {name!r} is a placeholder or shorter than "
+                "16 characters; generate one with `openssl rand -hex 24`"
+            )
+        tokens[token] = name
+    return tokens
+
+
+def _api_url(url: str) -> str:
+    if not re.match(r"^https?://", url):
+        raise InvalidSettings(f"SLACK_API_URL must be an http(s) URL, got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise InvalidSettings(f"SIGNOFF_PORT must be a TCP port number, got {raw!r}")
+    return int(raw)

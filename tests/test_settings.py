@@ -1,0 +1,50 @@
+import pytest
+
+from bot.errors import InvalidSettings
+from bot.settings import load_settings
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-1234-5678-abcdefghijkl",
+    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99edabcd00d1",
+    "SIGNOFF_API_TOKENS": "billing:0123456789abcdef0123",
+}
+
+
+def load(**env: str):
+    return load_settings({**GOOD, **env}, env_file=None)
+
+
+def test_defaults_are_embedded_sqlite_and_embedded_redis():
+    s = load(SIGNOFF_DATA_DIR="/tmp/so")
+    assert s.database_url == "sqlite:////tmp/so/signoff.db"
+    assert s.redis_url is None and s.slack_api_url == "https://slack.com/api/"
+    assert s.api_tokens == {"0123456789abcdef0123": "billing"}
+
+
+@pytest.mark.parametrize("name,value", [
+    ("SLACK_BOT_TOKEN", ""), ("SLACK_BOT_TOKEN", "xoxb-your-token"), ("SLACK_BOT_TOKEN", "abc123abc123"),
+    ("SLACK_SIGNING_SECRET", ""), ("SLACK_SIGNING_SECRET", "changeme"),
+    ("SIGNOFF_API_TOKENS", ""), ("SIGNOFF_API_TOKENS", "agent:short"),
+    ("SIGNOFF_API_TOKENS", "agent:replace-with-a-long-secret"), ("SLACK_APP_TOKEN", "xapp-changeme"),
+    ("SIGNOFF_PORT", "http"), ("SLACK_API_URL", "localhost:9000"),
+])
+def test_missing_or_placeholder_values_stop_with_the_variable_named(name, value):
+    with pytest.raises(InvalidSettings, match=name):
+        load(**{name: value})
+
+
+def test_dev_mode_without_a_workspace_needs_no_secrets():
+    s = load_settings({}, env_file=None, dev=True)
+    assert s.uses_sandbox
+
+
+def test_dev_mode_with_a_workspace_still_checks_secrets():
+    with pytest.raises(InvalidSettings, match="SLACK_SIGNING_SECRET"):
+        load_settings({"SLACK_BOT_TOKEN": GOOD["SLACK_BOT_TOKEN"]}, env_file=None, dev=True)
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("SIGNOFF_PORT=9001\nSIGNOFF_HOST=0.0.0.0\n")
+    s = load_settings({**GOOD, "SIGNOFF_PORT": "9002"}, env_file=env_file)
+    assert (s.host, s.port) == ("0.0.0.0", 9002)
