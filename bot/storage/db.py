@@ -1,0 +1,88 @@
+"""Engine construction and the two kinds of transaction the service opens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, SQLModel, create_engine
+
+from bot.core.audit import GENESIS
+from bot.storage import tables
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and write transactions that lock first."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        return create_engine(url, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    _sqlite_locking(engine)
+    return engine
+
+
+def _sqlite_locking(engine: Engine) -> None:
+    # pysqlite's own BEGIN handling is off so we can say BEGIN IMMEDIATE for writes: a deferred
+    # transaction that read first and then writes fails at once with SQLITE_BUSY under WAL when
+    # another writer committed in between, whatever the busy timeout.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("signoff_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """The store's engine and its transactions; the service decides where each begins and ends."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(signoff_write=True)
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        """Open the database at `url` and create any missing tables."""
+        db = cls(make_engine(url))
+        db.create_tables()
+        return db
+
+    def create_tables(self) -> None:
+        """Create missing tables and the audit head row."""
+        SQLModel.metadata.create_all(self.engine)
+        with self.write() as s:
+            if s.get(tables.AuditHead, 1) is None:
+                s.add(tables.AuditHead(id=1, seq=0, hash=GENESIS))
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            yield s
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error (SQLite: locked from BEGIN)."""
+        with Session(self._writer, expire_on_commit=False) as s, s.begin():
+            yield s
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the SQLite backend."""
+        return self.engine.dialect.name == "sqlite"

@@ -1,0 +1,124 @@
+"""Repository functions over a session the caller owns; none of them commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.core import audit
+from bot.core.lifecycle import Event, RequestState, Status, Transition
+from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
+
+
+def get_request(s: Session, request_id: str) -> ApprovalRequest | None:
+    """The request with this id, or None."""
+    return s.get(ApprovalRequest, request_id)
+
+
+def find_by_idempotency_key(s: Session, *, created_by: str, key: str) -> ApprovalRequest | None:
+    """The request an agent created earlier with this idempotency key, or None."""
+    query = select(ApprovalRequest).where(
+        ApprovalRequest.created_by == created_by, ApprovalRequest.idempotency_key == key
+    )
+    return s.exec(query).first()
+
+
+def list_requests(s: Session, *, status: str | None, limit: int) -> list[ApprovalRequest]:
+    """Requests, newest first, optionally only those with `status`."""
+    query = select(ApprovalRequest).order_by(col(ApprovalRequest.created_at).desc()).limit(limit)
+    if status is not None:
+        query = query.where(ApprovalRequest.status == status)
+    return list(s.exec(query))
+
+
+def state_of(row: ApprovalRequest) -> RequestState:
+    """The lifecycle's view of a stored request."""
+    return RequestState(
+        id=row.id,
+        status=Status(row.status),
+        version=row.version,
+        eligible=tuple(row.eligible),
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+    )
+
+
+def apply_transition(s: Session, t: Transition) -> bool:
+    """Move a request out of pending iff nobody else did first: one conditional UPDATE."""
+    result = s.execute(
+        update(ApprovalRequest)
+        .where(
+            col(ApprovalRequest.id) == t.request_id,
+            col(ApprovalRequest.status) == Status.PENDING.value,
+            col(ApprovalRequest.version) == t.from_version,
+        )
+        .values(
+            status=t.status.value,
+            version=t.from_version + 1,
+            decided_by=t.decided_by,
+            decided_at=t.decided_at,
+            reason=t.reason,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
+    """Chain `event` after the current head, inside the caller's transaction."""
+    # Bumping the head first takes its row lock (PostgreSQL) before we read the previous hash,
+    # so concurrent writers append one after another instead of forking the chain.
+    s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
+    head = s.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    s.refresh(head)
+    fields = dict(
+        seq=head.seq,
+        at=at.isoformat(timespec="microseconds"),
+        request_id=event.request_id,
+        kind=event.kind,
+        actor=event.actor,
+        data=dict(event.data),
+    )
+    digest = audit.event_hash(**fields, prev_hash=head.hash)  # type: ignore[arg-type]
+    row = AuditEvent(**fields, prev_hash=head.hash, hash=digest)  # type: ignore[arg-type]
+    s.add(row)
+    head.hash = digest
+    s.add(head)
+    s.flush()
+    return row
+
+
+def add_message(
+    s: Session, *, request_id: str, channel: str, ts: str, recipient: str | None, at: datetime
+) -> SlackMessage:
+    """Remember one posted copy of a card."""
+    msg = SlackMessage(request_id=request_id, channel=channel, ts=ts, recipient=recipient, posted_at=at)
+    s.add(msg)
+    s.flush()
+    return msg
+
+
+def messages_for(s: Session, request_id: str) -> list[SlackMessage]:
+    """Every copy of a request's card."""
+    query = select(SlackMessage).where(SlackMessage.request_id == request_id)
+    return list(s.exec(query.order_by(col(SlackMessage.id))))
+
+
+def audit_records(s: Session, *, request_id: str | None = None) -> Iterator[audit.Record]:
+    """Audit events in chain order, streamed."""
+    query = select(AuditEvent).order_by(col(AuditEvent.seq))
+    if request_id is not None:
+        query = query.where(AuditEvent.request_id == request_id)
+    for e in s.exec(query.execution_options(yield_per=500)):
+        yield audit.Record(
+            seq=e.seq, at=e.at, request_id=e.request_id, kind=e.kind, actor=e.actor,
+            data=e.data, prev_hash=e.prev_hash, hash=e.hash,
+        )
+
+
+def audit_head(s: Session) -> AuditHead:
+    """The chain's head row."""
+    return s.exec(select(AuditHead).where(AuditHead.id == 1)).one()

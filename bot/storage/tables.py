@@ -1,0 +1,103 @@
+"""SQLModel tables: the source of truth. API input/output schemas live in bot/api, not here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite hands back naive ones otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _json(**kw: Any) -> Any:
+    return Field(sa_column=Column(JSON, **kw))
+
+
+class ApprovalRequest(SQLModel, table=True):
+    """One request for a human decision."""
+
+    __tablename__ = "requests"
+    __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    action: str = Field(max_length=200)
+    summary: str
+    args: dict[str, Any] = _json(nullable=False)
+    context: dict[str, Any] | None = _json(nullable=True)
+    urgency: str = Field(max_length=10)
+    requester: str | None = None
+    approvers: list[str] = _json(nullable=False)  # as the agent named them
+    eligible: list[str] = _json(nullable=False)  # resolved Slack user ids
+    channel: str | None = None
+    dm: bool = False
+    status: str = Field(index=True, max_length=20)
+    version: int = 0
+    created_by: str = Field(max_length=64)  # the agent (API token name)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    body_hash: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _utc(nullable=False)
+    decided_by: str | None = None
+    decided_at: datetime | None = _utc(nullable=True)
+    reason: str | None = None
+
+
+class SlackMessage(SQLModel, table=True):
+    """One copy of a request's card in Slack (a channel post or a DM)."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (UniqueConstraint("request_id", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.id", index=True, max_length=40)
+    channel: str = Field(max_length=40)
+    ts: str = Field(max_length=40)
+    recipient: str | None = None  # the approver's user id for a DM copy
+    posted_at: datetime = _utc(nullable=False)
+
+
+class AuditEvent(SQLModel, table=True):
+    """An append-only, hash-chained audit event; `seq` has no gaps, so deletions show."""
+
+    __tablename__ = "audit_events"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: str = Field(max_length=40)  # ISO text: hashed exactly as stored, on any backend
+    request_id: str | None = Field(default=None, index=True, max_length=40)
+    kind: str = Field(max_length=40)
+    actor: str = Field(max_length=200)
+    data: dict[str, Any] = _json(nullable=False)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The single row naming the chain's last event; writers lock it to append in order."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(max_length=64)

@@ -1,0 +1,89 @@
+"""Invariant 1 and 2 on SQLite and PostgreSQL: one decision, its audit event in the same commit."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlmodel import select
+
+from bot.audit_log import verify
+from bot.core.lifecycle import Verdict
+from bot.errors import AlreadyDecided, NotAuthorized
+from bot.service import ApprovalService, NewRequest
+from bot.slack.client import make_client
+from bot.slack.directory import SlackDirectory
+from bot.storage.tables import ApprovalRequest, AuditEvent
+from tests.conftest import BOT_TOKEN
+from workers.queues import RQJobs
+
+APPROVERS = [f"U0AP{n:02d}" for n in range(50)]
+
+
+@pytest.fixture
+def service(db, redis, sandbox):
+    for uid in APPROVERS:
+        sandbox.add_user(uid, name=uid.lower(), email=f"{uid.lower()}@example.com")
+    client = make_client(token=BOT_TOKEN, base_url=sandbox.api_url)
+    return ApprovalService(db, jobs=RQJobs(redis), directory=SlackDirectory(client))
+
+
+def events(db, kind):
+    with db.read() as s:
+        return list(s.exec(select(AuditEvent).where(AuditEvent.kind == kind)))
+
+
+def test_fifty_concurrent_deciders_make_exactly_one_decision(service, db):
+    row, _ = service.create(NewRequest(action="a", summary="s", approvers=APPROVERS), agent="t")
+
+    def click(n: int):
+        verdict = Verdict.APPROVE if n % 2 else Verdict.REJECT
+        try:
+            service.decide(row.id, actor=APPROVERS[n], verdict=verdict, reason=f"no {n}")
+            return ("won", APPROVERS[n])
+        except AlreadyDecided as e:
+            return ("lost", e.decided_by)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(click, range(50)))
+
+    winners = [who for outcome, who in results if outcome == "won"]
+    assert len(winners) == 1
+    assert all(who == winners[0] for _, who in results)  # every loser was told who won
+    final = service.get(row.id)
+    assert final.decided_by == winners[0] and final.version == 1
+    decided = events(db, "decided")
+    assert len(decided) == 1 and decided[0].actor == winners[0]
+    assert verify(db)[1] is None
+
+
+def test_concurrent_writers_never_fork_the_audit_chain(service, db):
+    def create(n: int) -> str:
+        row, _ = service.create(NewRequest(action="a", summary=f"s{n}", approvers=["U0ALICE"]),
+                                agent="t")
+        return row.id
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        ids = list(pool.map(create, range(40)))
+    assert len(set(ids)) == 40
+    count, broken = verify(db)
+    assert broken is None and count == 40
+
+
+def test_a_refused_decision_changes_nothing_but_is_audited(service, db):
+    row, _ = service.create(NewRequest(action="a", summary="s", approvers=["U0ALICE"]), agent="t")
+    with pytest.raises(NotAuthorized):
+        service.decide(row.id, actor="U0DAVE", verdict=Verdict.APPROVE)
+    assert service.get(row.id).status == "pending"
+    refused = events(db, "refused_click")
+    assert [(e.actor, e.request_id) for e in refused] == [("U0DAVE", row.id)]
+
+
+def test_the_same_idempotency_key_returns_the_same_request(service, db):
+    new = NewRequest(action="a", summary="s", approvers=["U0ALICE"], idempotency_key="k1")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        rows = list(pool.map(lambda _: service.create(new, agent="t"), range(8)))
+    assert len({r.id for r, _ in rows}) == 1
+    assert sum(created for _, created in rows) == 1
+    with db.read() as s:
+        assert len(list(s.exec(select(ApprovalRequest)))) == 1
