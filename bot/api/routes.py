@@ -1,0 +1,109 @@
+"""The agent API under /v1: bearer-token auth, JSON in and out, errors as {error, detail, fields}."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from bot.api.schemas import CreateRequest, ErrorOut, RequestList, RequestOut
+from bot.errors import IdempotencyConflict, InvalidInput, NotFound
+from bot.service import ApprovalService, NewRequest
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
+    404: {"model": ErrorOut, "description": "no such request"},
+    409: {"model": ErrorOut, "description": "idempotency key reused with another body"},
+    422: {"model": ErrorOut, "description": "invalid body; `fields` names each bad field"},
+}
+
+
+class Unauthorized(Exception):
+    """No valid bearer token."""
+
+
+def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The calling agent's name from its bearer token (tokens live on `app.state.api_tokens`)."""
+    tokens: Mapping[str, str] = request.app.state.api_tokens
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and given.strip():
+        for token, name in tokens.items():
+            if hmac.compare_digest(token.encode(), given.strip().encode()):
+                return name
+    raise Unauthorized()
+
+
+Agent = Annotated[str, Depends(authenticate)]
+
+
+def build_router(service: ApprovalService) -> APIRouter:
+    """The /v1 routes bound to `service`."""
+    router = APIRouter(prefix="/v1", responses=_ERRORS)
+
+    @router.post("/requests", status_code=201, response_model=RequestOut,
+                 responses={200: {"model": RequestOut, "description": "idempotent replay"}})
+    async def create_request(body: CreateRequest, agent: Agent) -> JSONResponse:
+        new = NewRequest(**body.model_dump())
+        row, created = await run_in_threadpool(service.create, new, agent=agent)
+        return JSONResponse(RequestOut.of(row).model_dump(mode="json"), status_code=201 if created else 200)
+
+    @router.get("/requests/{request_id}", response_model=RequestOut)
+    async def get_request(request_id: str, agent: Agent) -> RequestOut:
+        return RequestOut.of(await run_in_threadpool(service.get, request_id))
+
+    @router.get("/requests", response_model=RequestList)
+    async def list_requests(
+        agent: Agent,
+        status: Literal["pending", "approved", "rejected", "cancelled", "expired"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> RequestList:
+        rows = await run_in_threadpool(service.list, status=status, limit=limit)
+        return RequestList(requests=[RequestOut.of(r) for r in rows])
+
+    return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Translate Signoff's errors (and FastAPI's validation errors) into {error, detail, fields}."""
+
+    def reply(status: int, error: str, detail: str, fields: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(ErrorOut(error=error, detail=detail, fields=fields).model_dump(exclude_none=True),
+                            status_code=status)
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_: Request, __: Exception) -> JSONResponse:
+        response = reply(401, "unauthorized", "send `Authorization: Bearer <token>` with a token "
+                                              "listed in SIGNOFF_API_TOKENS")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        fields = {_field_name(e["loc"]): e["msg"] for e in exc.errors()}
+        return reply(422, "invalid_body", "the request does not fit the schema: "
+                     + "; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+
+    @app.exception_handler(InvalidInput)
+    async def _input(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InvalidInput)
+        return reply(422, "invalid_body", exc.detail, exc.fields or None)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+        return reply(404, "not_found", str(exc))
+
+    @app.exception_handler(IdempotencyConflict)
+    async def _conflict(_: Request, exc: Exception) -> JSONResponse:
+        return reply(409, "idempotency_conflict", str(exc))
+
+
+def _field_name(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    name = ".".join(parts) or "body"
+    return name.replace(".[", "[")

@@ -1,0 +1,87 @@
+"""Agent API input and output schemas (separate from the tables on purpose)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.storage.tables import ApprovalRequest
+
+
+class CreateRequest(BaseModel):
+    """`POST /v1/requests` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(min_length=1, max_length=200, examples=["issue_refund"])
+    summary: str = Field(min_length=1, max_length=2000, examples=["Refund $340 to order #1234"])
+    args: dict[str, Any] = Field(default_factory=dict, examples=[{"order": 1234, "amount": 340}])
+    approvers: list[str] = Field(
+        min_length=1, max_length=100,
+        description="Slack user ids (U…), emails, or user-group handles (@finance)",
+        examples=[["U024BE7LH", "lead@example.com", "@finance"]],
+    )
+    context: dict[str, Any] | None = None
+    urgency: Literal["low", "normal", "high"] = "normal"
+    channel: str | None = Field(default=None, max_length=40, description="Slack channel id (C…)")
+    dm: bool | None = Field(
+        default=None, description="Also DM each approver; default: DM only when there is no channel"
+    )
+    requester: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("approvers")
+    @classmethod
+    def _no_blank_approvers(cls, v: list[str]) -> list[str]:
+        if any(not a.strip() for a in v):
+            raise ValueError("approver entries must not be blank")
+        return v
+
+
+class RequestOut(BaseModel):
+    """A request as agents see it."""
+
+    id: str
+    status: Literal["pending", "approved", "rejected", "cancelled", "expired"]
+    action: str
+    summary: str
+    args: dict[str, Any]
+    context: dict[str, Any] | None
+    urgency: str
+    requester: str | None
+    approvers: list[str]
+    eligible_approvers: list[str]
+    channel: str | None
+    dm: bool
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    idempotency_key: str | None
+
+    @classmethod
+    def of(cls, row: ApprovalRequest) -> RequestOut:
+        """The API view of a stored request."""
+        return cls(
+            id=row.id, status=row.status, action=row.action, summary=row.summary, args=row.args,  # type: ignore[arg-type]
+            context=row.context, urgency=row.urgency, requester=row.requester,
+            approvers=row.approvers, eligible_approvers=row.eligible, channel=row.channel,
+            dm=row.dm, created_at=row.created_at, decided_by=row.decided_by,
+            decided_at=row.decided_at, reason=row.reason, idempotency_key=row.idempotency_key,
+        )
+
+
+class RequestList(BaseModel):
+    """`GET /v1/requests` answer."""
+
+    requests: list[RequestOut]
+
+
+class ErrorOut(BaseModel):
+    """Every error the API returns."""
+
+    error: str
+    detail: str
+    fields: dict[str, str] | None = None

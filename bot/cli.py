@@ -1,0 +1,216 @@
+"""`signoff ...`: the entrypoints. Settings are loaded here and nowhere deeper."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from bot.errors import InvalidSettings
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger("signoff")
+
+
+def _settings(dev: bool = False) -> Settings:
+    try:
+        return load_settings(dev=dev)
+    except InvalidSettings as e:
+        raise click.ClickException(str(e)) from e
+
+
+@contextlib.contextmanager
+def _redis(settings: Settings) -> Iterator[Settings]:
+    """Settings with a reachable REDIS_URL, starting the embedded server when none is set."""
+    if settings.redis_url is not None:
+        yield settings
+        return
+    from bot.embedded_redis import shared_embedded_redis
+
+    url, owned = shared_embedded_redis(settings.data_dir)
+    click.echo(f"embedded redis-server at {url}" + ("" if owned else " (shared)"), err=True)
+    try:
+        yield settings.with_overrides(redis_url=url)
+    finally:
+        if owned is not None:
+            owned.stop()
+            (settings.data_dir / "redis.port").unlink(missing_ok=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """Signoff: Slack approvals for AI agents."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Slack call is noise
+
+
+@main.command()
+def web() -> None:
+    """Serve the agent API, Slack's endpoint (or Socket Mode) and /healthz."""
+    with _redis(_settings()) as settings:
+        _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from bot import wiring
+
+    w = wiring.build(settings)
+    bolt = w.bolt_app()
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        SocketModeHandler(bolt, settings.slack_app_token).connect()  # runs on its own threads
+        click.echo("Slack: Socket Mode connected", err=True)
+    uvicorn.run(w.web_app(bolt), host=settings.host, port=settings.port, log_level="warning")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker (with the scheduler) for every Signoff queue."""
+    with _redis(_settings()) as settings:
+        _work(settings, burst=burst)
+
+
+def _work(settings: Settings, *, burst: bool) -> None:
+    from rq import SimpleWorker
+
+    from bot import wiring
+    from workers import queues, runtime
+
+    w = wiring.build(settings)
+    runtime.install(w.job_context())
+    # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
+    # no pooled connection is ever shared across a fork.
+    rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis)
+    rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="Port of the web process.")
+@click.option("--sandbox-port", default=8001, show_default=True, help="Port of the Slack sandbox.")
+def dev(port: int, sandbox_port: int) -> None:
+    """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
+    settings = _settings(dev=True).with_overrides(port=port)
+    sandbox = None
+    if settings.uses_sandbox:
+        sandbox, settings = _start_sandbox(settings, sandbox_port)
+    if not settings.api_tokens:
+        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"})
+    with _redis(settings) as settings:
+        worker_proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"],
+                                       env={**os.environ, **_env_of(settings)})
+        try:
+            _print_welcome(settings, sandbox)
+            _serve(settings)
+        finally:
+            worker_proc.terminate()
+            worker_proc.wait(timeout=15)
+            if sandbox is not None:
+                sandbox.stop()
+
+
+def _start_sandbox(settings: Settings, port: int):  # noqa: ANN202 - sandbox type stays lazy
+    from bot.sandbox.server import SlackSandbox
+
+    secret, token = secrets.token_hex(16), "xoxb-sandbox-" + secrets.token_hex(8)
+    sandbox = SlackSandbox.start(signing_secret=secret, bot_token=token, port=port)
+    for uid, name in (("U0ALICE", "alice"), ("U0BOB", "bob"), ("U0CAROL", "carol")):
+        sandbox.add_user(uid, name=name, email=f"{name}@example.com", real_name=name.title())
+    sandbox.add_usergroup("S0FINANCE", handle="finance", users=["U0ALICE", "U0BOB"])
+    sandbox.add_channel("C0APPROVALS", name="approvals")
+    sandbox.events_url = f"http://127.0.0.1:{settings.port}/slack/events"
+    return sandbox, settings.with_overrides(
+        slack_api_url=sandbox.api_url, slack_bot_token=token,
+        slack_signing_secret=secret, default_channel=settings.default_channel or "C0APPROVALS",
+    )
+
+
+def _env_of(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process load these same settings."""
+    env = {
+        "SIGNOFF_DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url or "", "SLACK_API_URL": settings.slack_api_url,
+        "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
+        "SIGNOFF_API_TOKENS": ",".join(f"{n}:{t}" for t, n in settings.api_tokens.items()),
+    }
+    if settings.default_channel:
+        env["SIGNOFF_DEFAULT_CHANNEL"] = settings.default_channel
+    return env
+
+
+def _print_welcome(settings: Settings, sandbox: object | None) -> None:
+    token = next(iter(settings.api_tokens))
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "", "Signoff is running.",
+        f"  agent API     {base}/v1   (OpenAPI docs: {base}/docs)",
+        f"  API token     {token}",
+        f"  database      {settings.database_url}",
+    ]
+    if sandbox is not None:
+        lines += [
+            f"  Slack sandbox {getattr(sandbox, 'url', '')}/   (open it to see cards and click as "
+            "alice, bob or carol)",
+        ]
+    lines += [
+        "", "Ask for an approval:",
+        f"  curl -s -X POST {base}/v1/requests -H 'Authorization: Bearer {token}' \\",
+        "    -H 'Content-Type: application/json' \\",
+        "    -d '{\"action\": \"issue_refund\", \"summary\": \"Refund $340 to order #1234\", "
+        "\"args\": {\"order\": 1234, \"amount\": 340}, \"approvers\": [\"@finance\"]}'", "",
+    ]
+    click.echo("\n".join(lines), err=True)
+
+
+@main.group()
+def audit() -> None:
+    """Export and verify the audit log."""
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of standard output.")
+@click.option("--request", "request_id", default=None, help="Only this request's events.")
+def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
+    """Write every audit event, in chain order, as CSV or JSON Lines."""
+    from bot.audit_log import export
+    from bot.storage.db import Database
+
+    db = Database.connect(_settings(dev=True).database_url)
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
+        count = export(db, out, fmt=fmt, request_id=request_id)
+    click.echo(f"exported {count} events", err=True)
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
+    from bot.audit_log import verify
+    from bot.storage.db import Database
+
+    db = Database.connect(_settings(dev=True).database_url)
+    count, broken = verify(db)
+    if broken is not None:
+        click.echo(f"audit log BROKEN at event {broken.seq}: {broken.reason}", err=True)
+        sys.exit(1)
+    click.echo(f"audit log OK: {count} events, chain intact")
+
+
+if __name__ == "__main__":
+    main()

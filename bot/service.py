@@ -1,0 +1,190 @@
+"""The approval service: owns transactions, applies the pure lifecycle, and asks for jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.core import lifecycle
+from bot.core.lifecycle import Event, Status, Verdict
+from bot.errors import IdempotencyConflict, NotAuthorized, NotFound
+from bot.storage import repo
+from bot.storage.db import Database
+from bot.storage.tables import ApprovalRequest
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The wall clock, aware UTC."""
+    return datetime.now(UTC)
+
+
+class Jobs(Protocol):
+    """Background work the service asks for once its transaction has committed."""
+
+    def post_cards(self, request_id: str) -> None: ...
+
+    def update_cards(self, request_id: str) -> None: ...
+
+
+class Directory(Protocol):
+    """Turns approver names (user ids, emails, group handles) into Slack user ids."""
+
+    def resolve(self, entries: Sequence[str]) -> list[str]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRequest:
+    """What an agent asks for; validated by the API schema before it gets here."""
+
+    action: str
+    summary: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    approvers: Sequence[str] = ()
+    context: Mapping[str, Any] | None = None
+    urgency: str = "normal"
+    channel: str | None = None
+    dm: bool | None = None
+    requester: str | None = None
+    idempotency_key: str | None = None
+
+    def body_hash(self) -> str:
+        """A digest of everything but the idempotency key, to spot a reused key."""
+        body = {k: v for k, v in asdict(self).items() if k != "idempotency_key"}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ApprovalService:
+    """Creates and decides requests; every state change and its audit event commit together."""
+
+    def __init__(
+        self, db: Database, *, jobs: Jobs, directory: Directory, clock: Clock = utcnow,
+        default_channel: str | None = None,
+    ) -> None:
+        self.db = db
+        self.jobs = jobs
+        self.directory = directory
+        self.clock = clock
+        self.default_channel = default_channel
+
+    def create(self, new: NewRequest, *, agent: str) -> tuple[ApprovalRequest, bool]:
+        """Store a request and queue its cards; (request, False) when the idempotency key was seen."""
+        if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
+            return seen, False
+        eligible = self.directory.resolve(new.approvers)
+        row = self._new_row(new, agent=agent, eligible=eligible)
+        try:
+            with self.db.write() as s:
+                s.add(row)
+                s.flush()
+                data = {"action": row.action, "eligible": eligible, "urgency": row.urgency}
+                repo.append_event(
+                    s, Event(kind="requested", actor=f"agent:{agent}", request_id=row.id, data=data),
+                    at=row.created_at,
+                )
+        except IntegrityError:
+            # A concurrent create with the same key won the unique constraint: answer with it.
+            if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
+                return seen, False
+            raise
+        self.jobs.post_cards(row.id)
+        return row, True
+
+    def _replay(self, new: NewRequest, *, agent: str) -> ApprovalRequest | None:
+        assert new.idempotency_key is not None
+        with self.db.read() as s:
+            seen = repo.find_by_idempotency_key(s, created_by=agent, key=new.idempotency_key)
+        if seen is not None and seen.body_hash != new.body_hash():
+            raise IdempotencyConflict(
+                f"idempotency_key {new.idempotency_key!r} was used for request {seen.id} with a "
+                "different body; use a new key for a new request"
+            )
+        return seen
+
+    def _new_row(self, new: NewRequest, *, agent: str, eligible: list[str]) -> ApprovalRequest:
+        channel = new.channel or (self.default_channel if new.dm is None else None)
+        return ApprovalRequest(
+            id="req_" + secrets.token_hex(10),
+            action=new.action,
+            summary=new.summary,
+            args=dict(new.args),
+            context=dict(new.context) if new.context is not None else None,
+            urgency=new.urgency,
+            requester=new.requester,
+            approvers=list(new.approvers),
+            eligible=eligible,
+            channel=channel,
+            dm=new.dm if new.dm is not None else channel is None,
+            status=Status.PENDING.value,
+            version=0,
+            created_by=agent,
+            idempotency_key=new.idempotency_key,
+            body_hash=new.body_hash() if new.idempotency_key is not None else None,
+            created_at=self.clock(),
+        )
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        """The request, or NotFound."""
+        with self.db.read() as s:
+            row = repo.get_request(s, request_id)
+        if row is None:
+            raise NotFound(f"no request with id {request_id!r}")
+        return row
+
+    def list(self, *, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
+        """Requests, newest first."""
+        with self.db.read() as s:
+            return repo.list_requests(s, status=status, limit=limit)
+
+    def check_can_decide(self, request_id: str, *, actor: str) -> ApprovalRequest:
+        """The request if `actor` may decide it now; a refusal is audited before it is raised."""
+        row = self.get(request_id)
+        try:
+            lifecycle.check_can_decide(repo.state_of(row), actor=actor)
+        except NotAuthorized as refused:
+            self._audit_refusal(row, actor=actor, refused=refused)
+            raise
+        return row
+
+    def decide(
+        self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None
+    ) -> ApprovalRequest:
+        """Decide a pending request exactly once; losers get AlreadyDecided naming the winner."""
+        now = self.clock()
+        refusal: NotAuthorized | None = None
+        won = False
+        with self.db.write() as s:
+            row = repo.get_request(s, request_id)
+            if row is None:
+                raise NotFound(f"no request with id {request_id!r}")
+            try:
+                t = lifecycle.decide(
+                    repo.state_of(row), actor=actor, verdict=verdict, reason=reason, now=now
+                )
+            except NotAuthorized as refused:
+                refusal = refused
+            else:
+                won = repo.apply_transition(s, t)
+                if won:
+                    repo.append_event(s, t.event, at=now)
+        if refusal is not None:
+            self._audit_refusal(row, actor=actor, refused=refusal)
+            raise refusal
+        decided = self.get(request_id)  # a fresh read: the winner's commit is visible now
+        if not won:
+            raise lifecycle.already_decided(repo.state_of(decided))
+        self.jobs.update_cards(request_id)
+        return decided
+
+    def _audit_refusal(self, row: ApprovalRequest, *, actor: str, refused: NotAuthorized) -> None:
+        event = lifecycle.refused_click(repo.state_of(row), actor=actor, why=str(refused))
+        with self.db.write() as s:
+            repo.append_event(s, event, at=self.clock())

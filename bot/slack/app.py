@@ -1,0 +1,86 @@
+"""The Bolt app and its HTTP bridge: signature first, then Bolt, off the event loop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qsl
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+
+from bot.service import ApprovalService
+from bot.slack import listeners
+
+
+def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalService) -> App:
+    """Bolt with Signoff's listeners; `client` decides which Slack (real or sandbox) it talks to."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        # Listeners ack first and then do their (short) work on these threads.
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+    )
+    listeners.register(app, service)
+    return app
+
+
+class SlackEndpoint:
+    """Turns a raw HTTP request into a Bolt dispatch, refusing forged or malformed ones first."""
+
+    def __init__(self, app: App, *, signing_secret: str) -> None:
+        self.app = app
+        self.verifier = SignatureVerifier(signing_secret)
+
+    def handle(self, *, body: bytes, query: str, headers: dict[str, str | Sequence[str]]) -> BoltResponse:
+        """Verify, parse and dispatch; answers 401 / 400 without touching any state."""
+        text = body.decode("utf-8", errors="replace")
+        ts = str(headers.get("x-slack-request-timestamp", ""))
+        sig = str(headers.get("x-slack-signature", ""))
+        signed = ts.isdigit() and sig.startswith("v0=")  # slack_sdk raises on a non-numeric ts
+        if not (signed and self.verifier.is_valid(body=text, timestamp=ts, signature=sig)):
+            return _error(401, "invalid request",
+                          "bad or missing X-Slack-Signature, or a timestamp more than 5 minutes off")
+        if problem := _malformed(text, str(headers.get("content-type", ""))):
+            return _error(400, "malformed payload", problem)
+        return self.app.dispatch(BoltRequest(body=text, query=query, headers=dict(headers)))
+
+
+def _malformed(body: str, content_type: str) -> str | None:
+    try:
+        if content_type.startswith("application/json") or body.startswith("{"):
+            parsed = json.loads(body)
+        else:
+            form = dict(parse_qsl(body, keep_blank_values=True))
+            parsed = json.loads(form["payload"]) if "payload" in form else form
+    except (ValueError, KeyError) as e:
+        return f"the body is not a Slack payload: {e}"
+    if not isinstance(parsed, dict):
+        return "the payload must be a JSON object"
+    return _interaction_problem(parsed) if parsed.get("type") in _INTERACTIONS else None
+
+
+_INTERACTIONS = ("block_actions", "view_submission", "view_closed")
+
+
+def _interaction_problem(payload: dict) -> str | None:
+    user = payload.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        return "payload.user.id is missing or not a string"
+    if payload["type"] == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+            return "payload.actions must be a non-empty list of objects"
+    elif not isinstance(payload.get("view"), dict):
+        return "payload.view is missing or not an object"
+    return None
+
+
+def _error(status: int, error: str, detail: str) -> BoltResponse:
+    return BoltResponse(
+        status=status,
+        body=json.dumps({"error": error, "detail": detail}),
+        headers={"content-type": "application/json"},
+    )

@@ -1,0 +1,13 @@
+"""The one Slack Web API client, with Slack's rate-limit retry handling."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+
+def make_client(*, token: str | None, base_url: str) -> WebClient:
+    """A WebClient for `base_url` that waits out `429 Retry-After` answers before giving up."""
+    client = WebClient(token=token, base_url=base_url, timeout=15)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
+    return client

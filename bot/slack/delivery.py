@@ -1,0 +1,96 @@
+"""Putting cards in Slack and keeping every copy in step with the request."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from blocks.card import Card, approval_card, card_text
+from bot.core.lifecycle import Event, Status
+from bot.errors import DeliveryFailed, NotFound
+from bot.storage import repo
+from bot.storage.db import Database
+from bot.storage.tables import ApprovalRequest
+
+log = logging.getLogger(__name__)
+
+
+def card_for(row: ApprovalRequest) -> Card:
+    """The card data for a stored request."""
+    return Card(
+        request_id=row.id,
+        action=row.action,
+        summary=row.summary,
+        args=row.args,
+        context=row.context,
+        urgency=row.urgency,
+        requester=row.requester,
+        approvers=tuple(row.eligible),
+        status=row.status,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
+        created_at=row.created_at,
+    )
+
+
+def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime]) -> None:
+    """Post each missing copy of the card (channel, DMs); safe to run again after a failure."""
+    row, posted = _load(db, request_id)
+    done = {m.channel for m in posted} | {m.recipient for m in posted if m.recipient}
+    targets: list[tuple[str | None, str]] = []  # (recipient, channel or user id)
+    if row.channel and row.channel not in done:
+        targets.append((None, row.channel))
+    if row.dm:
+        targets.extend((u, u) for u in row.eligible if u not in done)
+    for recipient, where in targets:
+        _post_one(db, client, row, recipient=recipient, where=where, clock=clock)
+    # A decision that landed while we were posting saw no copy to update: bring ours in step.
+    if _load(db, request_id)[0].status != Status.PENDING.value:
+        update_cards(db, client, request_id)
+
+
+def _post_one(
+    db: Database, client: WebClient, row: ApprovalRequest, *, recipient: str | None, where: str,
+    clock: Callable[[], datetime],
+) -> None:
+    card = card_for(row)
+    try:
+        channel = client.conversations_open(users=where)["channel"]["id"] if recipient else where
+        sent = client.chat_postMessage(channel=channel, text=card_text(card), blocks=approval_card(card))
+    except SlackApiError as e:
+        error = e.response.get("error")
+        raise DeliveryFailed(f"posting request {row.id} to {where} failed: {error}") from e
+    with db.write() as s:
+        repo.add_message(s, request_id=row.id, channel=sent["channel"], ts=sent["ts"],
+                         recipient=recipient, at=clock())
+        data = {"channel": sent["channel"], "ts": sent["ts"], "recipient": recipient}
+        repo.append_event(s, Event(kind="posted", actor="system", request_id=row.id, data=data),
+                          at=clock())
+
+
+def update_cards(db: Database, client: WebClient, request_id: str) -> None:
+    """Rewrite every copy of the card to the request's current state."""
+    row, posted = _load(db, request_id)
+    card = card_for(row)
+    failures = []
+    for m in posted:
+        try:
+            client.chat_update(channel=m.channel, ts=m.ts, text=card_text(card), blocks=approval_card(card))
+        except SlackApiError as e:
+            failures.append(f"{m.channel}/{m.ts}: {e.response.get('error')}")
+    if failures:
+        # Raising makes RQ retry the whole job; chat.update of an up-to-date copy is harmless.
+        raise DeliveryFailed(f"updating request {request_id} failed for " + ", ".join(failures))
+
+
+def _load(db: Database, request_id: str) -> tuple[ApprovalRequest, list]:
+    with db.read() as s:
+        row = repo.get_request(s, request_id)
+        if row is None:
+            raise NotFound(f"no request with id {request_id!r}")
+        return row, repo.messages_for(s, request_id)

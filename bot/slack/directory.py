@@ -1,0 +1,78 @@
+"""Resolving approver names (user ids, emails, user-group handles) through Slack."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import InvalidInput
+
+_USER_ID = re.compile(r"^<?@?([UW][A-Z0-9]{2,})>?$")
+_GROUP_ID = re.compile(r"^<?!?subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$|^(S[A-Z0-9]{2,})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SlackDirectory:
+    """Answers who an approver entry means, asking Slack; unknown entries are errors, not drops."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def resolve(self, entries: Sequence[str]) -> list[str]:
+        """Slack user ids for `entries`, in order, without duplicates; InvalidInput names each bad one."""
+        users: list[str] = []
+        errors: dict[str, str] = {}
+        for n, entry in enumerate(entries):
+            try:
+                found = self._resolve_one(entry.strip())
+            except LookupError as e:
+                errors[f"approvers[{n}]"] = str(e)
+                continue
+            users.extend(u for u in found if u not in users)
+        if errors:
+            raise InvalidInput("some approvers could not be found in Slack", fields=errors)
+        return users
+
+    def _resolve_one(self, entry: str) -> list[str]:
+        if m := _USER_ID.match(entry):
+            return [self._user(m.group(1))]
+        if _EMAIL.match(entry):
+            return [self._email(entry)]
+        if m := _GROUP_ID.match(entry):
+            return self._group_members(m.group(1) or m.group(2), entry)
+        return self._group_members(self._group_id(entry.lstrip("@")), entry)
+
+    def _user(self, user_id: str) -> str:
+        try:
+            self.client.users_info(user=user_id)
+        except SlackApiError as e:
+            raise LookupError(f"{user_id!r}: no such Slack user ({e.response.get('error')})") from e
+        return user_id
+
+    def _email(self, email: str) -> str:
+        try:
+            found = self.client.users_lookupByEmail(email=email)
+        except SlackApiError as e:
+            raise LookupError(f"{email!r}: no Slack user has this email") from e
+        return str(found["user"]["id"])
+
+    def _group_id(self, handle: str) -> str:
+        groups = self.client.usergroups_list()["usergroups"]
+        for g in groups:
+            if g.get("handle") == handle:
+                return str(g["id"])
+        raise LookupError(
+            f"{handle!r}: not a Slack user id (U…), an email, or a user-group handle of this workspace"
+        )
+
+    def _group_members(self, group_id: str, entry: str) -> list[str]:
+        try:
+            members = self.client.usergroups_users_list(usergroup=group_id)["users"]
+        except SlackApiError as e:
+            raise LookupError(f"{entry!r}: no such user group ({e.response.get('error')})") from e
+        if not members:
+            raise LookupError(f"{entry!r}: the user group has no members, nobody could approve")
+        return [str(u) for u in members]

@@ -1,0 +1,46 @@
+"""The one HTTP server: the agent API, Slack's endpoint, and /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from bot.api.routes import build_router, install_error_handlers
+from bot.service import ApprovalService
+from bot.slack.app import SlackEndpoint
+
+API_DESCRIPTION = """Agents ask for a human decision; Signoff routes it to Slack and records the
+answer. Authenticate with `Authorization: Bearer <token>` (one of SIGNOFF_API_TOKENS)."""
+
+
+def build_web_app(
+    *, service: ApprovalService, api_tokens: Mapping[str, str], slack: SlackEndpoint | None,
+    health: Callable[[], dict[str, str]],
+) -> FastAPI:
+    """The ASGI app; `slack` is None in Socket Mode, where Slack does not call us over HTTP."""
+    app = FastAPI(title="Signoff", version="0.1.0", description=API_DESCRIPTION)
+    app.state.api_tokens = api_tokens
+    install_error_handlers(app)
+    app.include_router(build_router(service))
+
+    if slack is not None:
+        @app.post("/slack/events", include_in_schema=False)
+        async def slack_events(request: Request) -> Response:
+            body = await request.body()
+            # Bolt's App is synchronous: dispatching on the event loop would serialise every click.
+            answer = await run_in_threadpool(
+                slack.handle, body=body, query=request.url.query, headers=dict(request.headers)
+            )
+            return Response(content=answer.body, status_code=answer.status,
+                            headers=answer.first_headers_without_set_cookie())
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        checks = await run_in_threadpool(health)
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+
+    return app

@@ -1,0 +1,81 @@
+"""The only place real Redis, the database engine, the Slack client and the apps are built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from redis import Redis
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import text
+
+from bot.service import ApprovalService, Clock, utcnow
+from bot.settings import Settings
+from bot.slack.app import SlackEndpoint, build_bolt_app
+from bot.slack.client import make_client
+from bot.slack.directory import SlackDirectory
+from bot.storage.db import Database
+from bot.web import build_web_app
+from workers.queues import RQJobs
+from workers.runtime import JobContext
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wiring:
+    """Every real part of one Signoff process."""
+
+    settings: Settings
+    redis: Redis
+    db: Database
+    slack: WebClient
+    service: ApprovalService
+    clock: Clock
+
+    def job_context(self) -> JobContext:
+        """What worker jobs in this process use."""
+        return JobContext(db=self.db, slack=self.slack, clock=self.clock)
+
+    def bolt_app(self) -> App:
+        """The Bolt app (verifies the bot token with auth.test on construction)."""
+        assert self.settings.slack_signing_secret is not None
+        return build_bolt_app(client=self.slack, signing_secret=self.settings.slack_signing_secret,
+                              service=self.service)
+
+    def web_app(self, bolt: App | None = None) -> FastAPI:
+        """The HTTP app; without the Slack endpoint in Socket Mode."""
+        endpoint = None
+        if self.settings.slack_app_token is None:
+            assert self.settings.slack_signing_secret is not None
+            endpoint = SlackEndpoint(bolt or self.bolt_app(),
+                                     signing_secret=self.settings.slack_signing_secret)
+        return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
+                             slack=endpoint, health=self.health)
+
+    def health(self) -> dict[str, str]:
+        """Database and Redis reachability, for /healthz and `signoff doctor`."""
+        checks = {}
+        try:
+            with self.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as e:  # noqa: BLE001 - a health check reports, it does not raise
+            checks["database"] = f"error: {e.__class__.__name__}"
+        try:
+            self.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as e:  # noqa: BLE001
+            checks["redis"] = f"error: {e.__class__.__name__}"
+        return checks
+
+
+def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
+    """Connect to everything `settings` names; REDIS_URL must be resolved by now."""
+    if settings.redis_url is None:
+        raise ValueError("build() needs a redis_url; the entrypoint starts the embedded one")
+    redis = Redis.from_url(settings.redis_url)
+    db = Database.connect(settings.database_url)
+    slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    service = ApprovalService(db, jobs=RQJobs(redis), directory=SlackDirectory(slack), clock=clock,
+                              default_channel=settings.default_channel)
+    return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, clock=clock)

@@ -1,0 +1,18 @@
+"""Card jobs: take a request id, load state, act; idempotent because RQ retries them."""
+
+from __future__ import annotations
+
+from bot.slack import delivery
+from workers import runtime
+
+
+def post_cards(request_id: str) -> None:
+    """Post the missing copies of a request's card."""
+    ctx = runtime.current()
+    delivery.post_cards(ctx.db, ctx.slack, request_id, clock=ctx.clock)
+
+
+def update_cards(request_id: str) -> None:
+    """Bring every copy of a request's card up to date."""
+    ctx = runtime.current()
+    delivery.update_cards(ctx.db, ctx.slack, request_id)

@@ -1,0 +1,36 @@
+"""What a job needs (database, Slack client, clock), installed by the worker entrypoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from slack_sdk import WebClient
+
+from bot.storage.db import Database
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobContext:
+    """The real parts a job works with; built by bot.wiring."""
+
+    db: Database
+    slack: WebClient
+    clock: Callable[[], datetime]
+
+
+_context: JobContext | None = None
+
+
+def install(context: JobContext) -> None:
+    """Make `context` the one jobs in this process use (done once by the worker entrypoint)."""
+    global _context
+    _context = context
+
+
+def current() -> JobContext:
+    """The installed context; a job run outside a Signoff worker fails here, loudly."""
+    if _context is None:
+        raise RuntimeError("no Signoff job context installed; run jobs with `signoff worker`")
+    return _context
