@@ -40,8 +40,9 @@ class NotFound(SignoffError):
 class NotAuthorized(SignoffError):
     """The actor may not decide this request."""
 
-    def __init__(self, detail: str, *, approvers: tuple[str, ...] = ()) -> None:
+    def __init__(self, detail: str, *, actor: str, approvers: tuple[str, ...] = ()) -> None:
         super().__init__(detail)
+        self.actor = actor
         self.approvers = approvers
 
 

@@ -11,13 +11,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
+from bot.core import callbacks as callback_rules
 from bot.core import lifecycle
-from bot.core.lifecycle import Event, Status, Verdict
+from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
 from bot.errors import IdempotencyConflict, NotAuthorized, NotFound
 from bot.storage import repo
 from bot.storage.db import Database
-from bot.storage.tables import ApprovalRequest
+from bot.storage.tables import ApprovalRequest, CallbackDelivery
 
 Clock = Callable[[], datetime]
 
@@ -32,7 +34,9 @@ class Jobs(Protocol):
 
     def post_cards(self, request_id: str) -> None: ...
 
-    def update_cards(self, request_id: str) -> None: ...
+    def request_ended(self, request_id: str, *, delivery_id: str | None) -> None:
+        """Update every card, deliver the callback (if any), wake long-polling agents."""
+        ...
 
 
 class Directory(Protocol):
@@ -55,6 +59,7 @@ class NewRequest:
     dm: bool | None = None
     requester: str | None = None
     idempotency_key: str | None = None
+    callback_url: str | None = None
 
     def body_hash(self) -> str:
         """A digest of everything but the idempotency key, to spot a reused key."""
@@ -68,17 +73,21 @@ class ApprovalService:
     def __init__(
         self, db: Database, *, jobs: Jobs, directory: Directory, clock: Clock = utcnow,
         default_channel: str | None = None,
+        check_callback_url: Callable[[str], None] = lambda url: None,
     ) -> None:
         self.db = db
         self.jobs = jobs
         self.directory = directory
         self.clock = clock
         self.default_channel = default_channel
+        self.check_callback_url = check_callback_url
 
     def create(self, new: NewRequest, *, agent: str) -> tuple[ApprovalRequest, bool]:
         """Store a request and queue its cards; (request, False) when the idempotency key was seen."""
         if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
             return seen, False
+        if new.callback_url is not None:
+            self.check_callback_url(new.callback_url)
         eligible = self.directory.resolve(new.approvers)
         row = self._new_row(new, agent=agent, eligible=eligible)
         try:
@@ -128,6 +137,7 @@ class ApprovalService:
             created_by=agent,
             idempotency_key=new.idempotency_key,
             body_hash=new.body_hash() if new.idempotency_key is not None else None,
+            callback_url=new.callback_url,
             created_at=self.clock(),
         )
 
@@ -150,7 +160,7 @@ class ApprovalService:
         try:
             lifecycle.check_can_decide(repo.state_of(row), actor=actor)
         except NotAuthorized as refused:
-            self._audit_refusal(row, actor=actor, refused=refused)
+            self._audit_refusal(row, refused)
             raise
         return row
 
@@ -158,33 +168,61 @@ class ApprovalService:
         self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None
     ) -> ApprovalRequest:
         """Decide a pending request exactly once; losers get AlreadyDecided naming the winner."""
+        return self._end(request_id, lambda state, now: lifecycle.decide(
+            state, actor=actor, verdict=verdict, reason=reason, now=now))
+
+    def cancel(self, request_id: str, *, agent: str, reason: str) -> ApprovalRequest:
+        """Withdraw a pending request; only the agent that created it may (others get NotFound)."""
+        if self.get(request_id).created_by != agent:
+            raise NotFound(f"no request with id {request_id!r} created by agent {agent!r}")
+        return self._end(request_id, lambda state, now: lifecycle.cancel(
+            state, actor=f"agent:{agent}", reason=reason, now=now))
+
+    def _end(
+        self, request_id: str, make: Callable[[RequestState, datetime], Transition]
+    ) -> ApprovalRequest:
+        """Apply a final transition once: the UPDATE, its audit event and the callback outbox
+        row commit together; the jobs that follow it are queued after the commit."""
         now = self.clock()
         refusal: NotAuthorized | None = None
-        won = False
+        won, delivery_id = False, None
         with self.db.write() as s:
             row = repo.get_request(s, request_id)
             if row is None:
                 raise NotFound(f"no request with id {request_id!r}")
             try:
-                t = lifecycle.decide(
-                    repo.state_of(row), actor=actor, verdict=verdict, reason=reason, now=now
-                )
+                t = make(repo.state_of(row), now)
             except NotAuthorized as refused:
                 refusal = refused
             else:
                 won = repo.apply_transition(s, t)
                 if won:
                     repo.append_event(s, t.event, at=now)
+                    delivery_id = self._queue_callback(s, row, t)
         if refusal is not None:
-            self._audit_refusal(row, actor=actor, refused=refusal)
+            self._audit_refusal(row, refusal)
             raise refusal
-        decided = self.get(request_id)  # a fresh read: the winner's commit is visible now
+        ended = self.get(request_id)  # a fresh read: the winner's commit is visible now
         if not won:
-            raise lifecycle.already_decided(repo.state_of(decided))
-        self.jobs.update_cards(request_id)
-        return decided
+            raise lifecycle.already_decided(repo.state_of(ended))
+        self.jobs.request_ended(request_id, delivery_id=delivery_id)
+        return ended
 
-    def _audit_refusal(self, row: ApprovalRequest, *, actor: str, refused: NotAuthorized) -> None:
-        event = lifecycle.refused_click(repo.state_of(row), actor=actor, why=str(refused))
+    def _queue_callback(self, s: Session, row: ApprovalRequest, t: Transition) -> str | None:
+        if row.callback_url is None:
+            return None
+        delivery_id = "dlv_" + secrets.token_hex(10)
+        body = callback_rules.payload(
+            delivery_id=delivery_id, request_id=row.id, status=t.status.value, decision=t.decision,
+            decided_by=t.decided_by, reason=t.reason, args=row.args, edited_args=row.edited_args,
+            decided_at=t.decided_at)
+        s.add(CallbackDelivery(id=delivery_id, request_id=row.id, agent=row.created_by,
+                               url=row.callback_url, payload=body, next_attempt_at=t.decided_at,
+                               created_at=t.decided_at))
+        return delivery_id
+
+    def _audit_refusal(self, row: ApprovalRequest, refused: NotAuthorized) -> None:
+        """Record a refused click in its own transaction (the refused one changed nothing)."""
+        event = lifecycle.refused_click(repo.state_of(row), actor=refused.actor, why=str(refused))
         with self.db.write() as s:
             repo.append_event(s, event, at=self.clock())

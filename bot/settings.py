@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +32,8 @@ class Settings:
     slack_app_token: str | None = None
     api_tokens: Mapping[str, str] = field(default_factory=dict)  # token -> agent name
     default_channel: str | None = None
+    allow_private_callbacks: bool = False
+    callback_timeout: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -70,6 +72,8 @@ def load_settings(
         slack_app_token=get("SLACK_APP_TOKEN"),
         api_tokens=_parse_api_tokens(get("SIGNOFF_API_TOKENS") or ""),
         default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
+        allow_private_callbacks=_flag("SIGNOFF_CALLBACK_ALLOW_PRIVATE", get),
+        callback_timeout=_seconds("SIGNOFF_CALLBACK_TIMEOUT", get("SIGNOFF_CALLBACK_TIMEOUT") or "10"),
         host=get("SIGNOFF_HOST") or "127.0.0.1",
         port=_port(get("SIGNOFF_PORT") or "8000"),
         dev=dev,
@@ -128,3 +132,22 @@ def _port(raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise InvalidSettings(f"SIGNOFF_PORT must be a TCP port number, got {raw!r}")
     return int(raw)
+
+
+def _flag(name: str, get: Callable[[str], str | None]) -> bool:
+    raw = get(name)
+    if raw is None or raw.lower() in ("0", "false", "no", "off"):
+        return False
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidSettings(f"{name} must be true or false, got {raw!r}")
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if not 0 < value <= 300:
+        raise InvalidSettings(f"{name} must be a number of seconds between 0 and 300, got {raw!r}")
+    return value

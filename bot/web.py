@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from bot.api.routes import build_router, install_error_handlers
+from bot.api.waiters import Waiters
 from bot.service import ApprovalService
 from bot.slack.app import SlackEndpoint
 
@@ -18,13 +21,25 @@ answer. Authenticate with `Authorization: Bearer <token>` (one of SIGNOFF_API_TO
 
 def build_web_app(
     *, service: ApprovalService, api_tokens: Mapping[str, str], slack: SlackEndpoint | None,
-    health: Callable[[], dict[str, str]],
+    health: Callable[[], dict[str, str]], waiters: Waiters,
 ) -> FastAPI:
     """The ASGI app; `slack` is None in Socket Mode, where Slack does not call us over HTTP."""
-    app = FastAPI(title="Signoff", version="0.1.0", description=API_DESCRIPTION)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        listener = asyncio.create_task(waiters.run())
+        await waiters.ready()
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    app = FastAPI(title="Signoff", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
     app.state.api_tokens = api_tokens
     install_error_handlers(app)
-    app.include_router(build_router(service))
+    app.include_router(build_router(service, waiters))
 
     if slack is not None:
         @app.post("/slack/events", include_in_schema=False)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
+import httpx
 from fastapi import FastAPI
 from redis import Redis
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import text
 
+from bot.api.waiters import Waiters
+from bot.callbacks import check_callback_url
 from bot.service import ApprovalService, Clock, utcnow
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
@@ -17,7 +21,7 @@ from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.storage.db import Database
 from bot.web import build_web_app
-from workers.queues import RQJobs
+from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext
 
 
@@ -30,11 +34,19 @@ class Wiring:
     db: Database
     slack: WebClient
     service: ApprovalService
+    jobs: RQJobs
     clock: Clock
 
     def job_context(self) -> JobContext:
         """What worker jobs in this process use."""
-        return JobContext(db=self.db, slack=self.slack, clock=self.clock)
+        secrets: dict[str, str] = {}
+        for token, agent in self.settings.api_tokens.items():
+            secrets.setdefault(agent, token)  # an agent with several tokens: its first signs
+        return JobContext(
+            db=self.db, slack=self.slack, clock=self.clock, jobs=self.jobs,
+            http=httpx.Client(timeout=self.settings.callback_timeout, follow_redirects=False),
+            callback_secrets=secrets, allow_private_callbacks=self.settings.allow_private_callbacks,
+        )
 
     def bolt_app(self) -> App:
         """The Bolt app (verifies the bot token with auth.test on construction)."""
@@ -49,8 +61,10 @@ class Wiring:
             assert self.settings.slack_signing_secret is not None
             endpoint = SlackEndpoint(bolt or self.bolt_app(),
                                      signing_secret=self.settings.slack_signing_secret)
+        assert self.settings.redis_url is not None
+        waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
-                             slack=endpoint, health=self.health)
+                             slack=endpoint, health=self.health, waiters=waiters)
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""
@@ -76,6 +90,11 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
     redis = Redis.from_url(settings.redis_url)
     db = Database.connect(settings.database_url)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    service = ApprovalService(db, jobs=RQJobs(redis), directory=SlackDirectory(slack), clock=clock,
-                              default_channel=settings.default_channel)
-    return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, clock=clock)
+    jobs = RQJobs(redis)
+    service = ApprovalService(
+        db, jobs=jobs, directory=SlackDirectory(slack), clock=clock,
+        default_channel=settings.default_channel,
+        check_callback_url=partial(check_callback_url, allow_private=settings.allow_private_callbacks),
+    )
+    return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, jobs=jobs,
+                  clock=clock)

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from redis import Redis
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from sqlalchemy import create_engine, text
 
 from bot import wiring
 from bot.embedded_redis import EmbeddedRedis
-from bot.sandbox.server import SlackSandbox  # noqa: E402
+from bot.sandbox.server import SlackSandbox
 from bot.settings import Settings
 from bot.storage.db import Database
 from tests.servers import Postgres, serve
@@ -27,6 +27,7 @@ from workers import queues, runtime
 SIGNING_SECRET = "sandbox-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-sandbox-test-token"
 API_TOKEN = "test-agent-token-0123456789abcdef"
+OTHER_TOKEN = "other-agent-token-0123456789abcdef"
 USERS = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0DAVE": "dave"}
 CHANNEL = "C0APPROVALS"
 
@@ -118,13 +119,27 @@ class Stack:
     sandbox: SlackSandbox
     url: str
     api: httpx.Client
+    context: runtime.JobContext
 
     def run_jobs(self) -> int:
         """Run every queued job to completion in this process, like a worker would."""
-        runtime.install(self.w.job_context())
+        runtime.install(self.context)
         worker = SimpleWorker(list(queues.ALL), connection=self.w.redis)
         worker.work(burst=True, logging_level="WARNING")
         return worker.successful_job_count
+
+    def run_scheduled(self) -> int:
+        """Let time pass for scheduled jobs: queue each one now and run it; returns how many."""
+        moved = 0
+        for name in queues.ALL:
+            queue = Queue(name, connection=self.w.redis)
+            registry = queue.scheduled_job_registry
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id)
+                queue.enqueue_job(queue.fetch_job(job_id))
+                moved += 1
+        self.run_jobs()
+        return moved
 
     def create(self, **body: Any) -> dict[str, Any]:
         """POST /v1/requests with sensible defaults; asserts it was accepted."""
@@ -162,7 +177,8 @@ def make_settings(database_url: str, redis_url: str, sandbox: SlackSandbox, tmp:
     return Settings(
         data_dir=tmp, database_url=database_url, redis_url=redis_url,
         slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=sandbox.api_url, api_tokens={API_TOKEN: "test-agent"},
+        slack_api_url=sandbox.api_url, api_tokens={API_TOKEN: "test-agent", OTHER_TOKEN: "other-agent"},
+        allow_private_callbacks=True,  # test receivers listen on 127.0.0.1
     )
 
 
@@ -183,5 +199,5 @@ def stack(
         sandbox.events_url = f"{url}/slack/events"
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"},
                           timeout=30) as api:
-            yield Stack(w=w, sandbox=sandbox, url=url, api=api)
+            yield Stack(w=w, sandbox=sandbox, url=url, api=api, context=w.job_context())
     w.db.engine.dispose()

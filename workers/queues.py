@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from redis import Redis
 from rq import Queue, Retry
 
 CARDS = "signoff-cards"
-ALL = (CARDS,)
+CALLBACKS = "signoff-callbacks"
+ALL = (CARDS, CALLBACKS)
+
+# Pub/sub channel on which the web process learns that a request ended (long-poll waiters).
+ENDED_CHANNEL = "signoff:ended"
 
 # Slack outages are usually short; back off up to five minutes, then leave the job failed
 # (visible in RQ's failed registry) rather than retrying forever.
 SLACK_RETRY = Retry(max=8, interval=[1, 2, 5, 10, 30, 60, 120, 300])
+# Callback attempts schedule their own backoff; this only covers a worker dying mid-attempt.
+CRASH_RETRY = Retry(max=3, interval=[5, 30, 120])
 
 
 class RQJobs:
-    """Jobs the service asks for, put on RQ queues; the job functions live in workers.cards."""
+    """Jobs the service asks for, put on RQ queues; the job functions live in workers/."""
 
     def __init__(self, redis: Redis) -> None:
+        self.redis = redis
         self.cards = Queue(CARDS, connection=redis)
+        self.callbacks = Queue(CALLBACKS, connection=redis)
 
     def post_cards(self, request_id: str) -> None:
         """Queue posting the cards of a new request."""
         self.cards.enqueue("workers.cards.post_cards", request_id, retry=SLACK_RETRY,
                            job_id=f"post-cards-{request_id}")
 
-    def update_cards(self, request_id: str) -> None:
-        """Queue bringing every copy of a card up to date."""
+    def request_ended(self, request_id: str, *, delivery_id: str | None) -> None:
+        """Update every card, deliver the callback, and wake agents waiting on this request."""
         self.cards.enqueue("workers.cards.update_cards", request_id, retry=SLACK_RETRY)
+        if delivery_id is not None:
+            self.deliver_callback(delivery_id, attempt=1)
+        self.redis.publish(ENDED_CHANNEL, request_id)
+
+    def deliver_callback(self, delivery_id: str, *, attempt: int, delay: float = 0.0) -> None:
+        """Queue attempt number `attempt` of a callback, `delay` seconds from now."""
+        job_id = f"callback-{delivery_id}-{attempt}"  # the same attempt queued twice runs once
+        func = "workers.callbacks.deliver_callback"
+        if delay <= 0:
+            self.callbacks.enqueue(func, delivery_id, attempt, job_id=job_id, retry=CRASH_RETRY)
+        else:
+            self.callbacks.enqueue_in(timedelta(seconds=delay), func, delivery_id, attempt,
+                                      job_id=job_id, retry=CRASH_RETRY)

@@ -1,14 +1,16 @@
-"""What a job needs (database, Slack client, clock), installed by the worker entrypoint."""
+"""What a job needs (database, Slack client, clock, ...), installed by the worker entrypoint."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
 from slack_sdk import WebClient
 
 from bot.storage.db import Database
+from workers.queues import RQJobs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,6 +20,10 @@ class JobContext:
     db: Database
     slack: WebClient
     clock: Callable[[], datetime]
+    jobs: RQJobs
+    http: httpx.Client  # for callbacks to agents
+    callback_secrets: Mapping[str, str]  # agent name -> the API token that signs its callbacks
+    allow_private_callbacks: bool
 
 
 _context: JobContext | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 from collections.abc import Mapping
 from typing import Annotated, Literal
@@ -11,14 +13,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.api.schemas import CreateRequest, ErrorOut, RequestList, RequestOut
-from bot.errors import IdempotencyConflict, InvalidInput, NotFound
+from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
+from bot.api.waiters import Waiters
+from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound
 from bot.service import ApprovalService, NewRequest
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
     404: {"model": ErrorOut, "description": "no such request"},
-    409: {"model": ErrorOut, "description": "idempotency key reused with another body"},
+    409: {"model": ErrorOut, "description": "idempotency key reused with another body, or already decided"},
     422: {"model": ErrorOut, "description": "invalid body; `fields` names each bad field"},
 }
 
@@ -27,7 +30,7 @@ class Unauthorized(Exception):
     """No valid bearer token."""
 
 
-def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+async def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """The calling agent's name from its bearer token (tokens live on `app.state.api_tokens`)."""
     tokens: Mapping[str, str] = request.app.state.api_tokens
     scheme, _, given = (authorization or "").partition(" ")
@@ -41,8 +44,8 @@ def authenticate(request: Request, authorization: Annotated[str | None, Header()
 Agent = Annotated[str, Depends(authenticate)]
 
 
-def build_router(service: ApprovalService) -> APIRouter:
-    """The /v1 routes bound to `service`."""
+def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
+    """The /v1 routes bound to `service`; `waiters` serves the long-poll."""
     router = APIRouter(prefix="/v1", responses=_ERRORS)
 
     @router.post("/requests", status_code=201, response_model=RequestOut,
@@ -55,6 +58,30 @@ def build_router(service: ApprovalService) -> APIRouter:
     @router.get("/requests/{request_id}", response_model=RequestOut)
     async def get_request(request_id: str, agent: Agent) -> RequestOut:
         return RequestOut.of(await run_in_threadpool(service.get, request_id))
+
+    @router.get("/requests/{request_id}/wait", response_model=RequestOut)
+    async def wait_for_request(
+        request_id: str, agent: Agent,
+        timeout: Annotated[int, Query(ge=1, le=60, description="seconds to wait at most")] = 30,
+    ) -> RequestOut:
+        """The request as soon as it is no longer pending, or still `pending` after `timeout` s."""
+        row = await run_in_threadpool(service.get, request_id)
+        if row.status == "pending":
+            async with waiters.watch(request_id) as ended:
+                # Read again once subscribed: an end between the first read and now is not missed.
+                row = await run_in_threadpool(service.get, request_id)
+                if row.status == "pending":
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(ended, timeout)
+                    row = await run_in_threadpool(service.get, request_id)
+        return RequestOut.of(row)
+
+    @router.post("/requests/{request_id}/cancel", response_model=RequestOut,
+                 responses={409: {"model": ErrorOut, "description": "already decided"}})
+    async def cancel_request(request_id: str, body: CancelBody, agent: Agent) -> RequestOut:
+        """Withdraw a pending request you created; every card shows it was cancelled."""
+        row = await run_in_threadpool(service.cancel, request_id, agent=agent, reason=body.reason)
+        return RequestOut.of(row)
 
     @router.get("/requests", response_model=RequestList)
     async def list_requests(
@@ -97,6 +124,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: Exception) -> JSONResponse:
         return reply(404, "not_found", str(exc))
+
+    @app.exception_handler(AlreadyDecided)
+    async def _decided(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AlreadyDecided)
+        return reply(409, "already_decided", f"request {exc.request_id} is already {exc.status} "
+                     f"(by {exc.decided_by} at {exc.decided_at.isoformat()})")
 
     @app.exception_handler(IdempotencyConflict)
     async def _conflict(_: Request, exc: Exception) -> JSONResponse:

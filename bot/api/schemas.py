@@ -31,6 +31,11 @@ class CreateRequest(BaseModel):
     )
     requester: str | None = Field(default=None, max_length=200)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    callback_url: str | None = Field(
+        default=None, max_length=2000,
+        description="POSTed the outcome, signed with your API token (see the README)",
+        examples=["https://agent.example.com/signoff/callback"],
+    )
 
     @field_validator("approvers")
     @classmethod
@@ -56,10 +61,13 @@ class RequestOut(BaseModel):
     channel: str | None
     dm: bool
     created_at: datetime
+    decision: Literal["approve", "edit", "reject", "respond"] | None
     decided_by: str | None
     decided_at: datetime | None
     reason: str | None
+    edited_args: dict[str, Any] | None
     idempotency_key: str | None
+    callback_url: str | None
 
     @classmethod
     def of(cls, row: ApprovalRequest) -> RequestOut:
@@ -68,9 +76,19 @@ class RequestOut(BaseModel):
             id=row.id, status=row.status, action=row.action, summary=row.summary, args=row.args,  # type: ignore[arg-type]
             context=row.context, urgency=row.urgency, requester=row.requester,
             approvers=row.approvers, eligible_approvers=row.eligible, channel=row.channel,
-            dm=row.dm, created_at=row.created_at, decided_by=row.decided_by,
-            decided_at=row.decided_at, reason=row.reason, idempotency_key=row.idempotency_key,
+            dm=row.dm, created_at=row.created_at, decision=row.decision,  # type: ignore[arg-type]
+            decided_by=row.decided_by, decided_at=row.decided_at, reason=row.reason,
+            edited_args=row.edited_args, idempotency_key=row.idempotency_key,
+            callback_url=row.callback_url,
         )
+
+
+class CancelBody(BaseModel):
+    """`POST /v1/requests/{id}/cancel` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, examples=["The customer withdrew the refund"])
 
 
 class RequestList(BaseModel):

@@ -60,6 +60,7 @@ class Transition:
     request_id: str
     from_version: int
     status: Status
+    decision: str | None  # the verdict, or None when nobody decided (cancelled, expired)
     decided_by: str
     decided_at: datetime
     reason: str | None
@@ -70,7 +71,7 @@ def check_can_decide(state: RequestState, *, actor: str) -> None:
     """Raise NotAuthorized or AlreadyDecided if `actor` may not decide `state` now."""
     if actor not in state.eligible:
         raise NotAuthorized(
-            f"{actor} is not an approver of request {state.id}", approvers=state.eligible
+            f"{actor} is not an approver of request {state.id}", actor=actor, approvers=state.eligible
         )
     if state.status is not Status.PENDING:
         raise already_decided(state)
@@ -92,10 +93,27 @@ def decide(
         request_id=state.id,
         from_version=state.version,
         status=status,
+        decision=verdict.value,
         decided_by=actor,
         decided_at=now,
         reason=reason,
         event=Event(kind="decided", actor=actor, request_id=state.id, data=data),
+    )
+
+
+def cancel(state: RequestState, *, actor: str, reason: str, now: datetime) -> Transition:
+    """The transition for the requesting agent withdrawing a pending request."""
+    if state.status is not Status.PENDING:
+        raise already_decided(state)
+    return Transition(
+        request_id=state.id,
+        from_version=state.version,
+        status=Status.CANCELLED,
+        decision=None,
+        decided_by=actor,
+        decided_at=now,
+        reason=reason,
+        event=Event(kind="cancelled", actor=actor, request_id=state.id, data={"reason": reason}),
     )
 
 

@@ -57,6 +57,7 @@ def apply_transition(s: Session, t: Transition) -> bool:
         )
         .values(
             status=t.status.value,
+            decision=t.decision,
             version=t.from_version + 1,
             decided_by=t.decided_by,
             decided_at=t.decided_at,

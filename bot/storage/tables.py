@@ -59,9 +59,12 @@ class ApprovalRequest(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, max_length=200)
     body_hash: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc(nullable=False)
+    decision: str | None = Field(default=None, max_length=20)  # approve | reject | None
     decided_by: str | None = None
     decided_at: datetime | None = _utc(nullable=True)
     reason: str | None = None
+    edited_args: dict[str, Any] | None = _json(nullable=True)
+    callback_url: str | None = Field(default=None, max_length=2000)
 
 
 class SlackMessage(SQLModel, table=True):
@@ -101,3 +104,21 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(max_length=64)
+
+
+class CallbackDelivery(SQLModel, table=True):
+    """The outbox row for one signed callback: written with the outcome, delivered by a job."""
+
+    __tablename__ = "callback_deliveries"
+
+    id: str = Field(primary_key=True, max_length=40)  # the delivery_id the receiver sees
+    request_id: str = Field(foreign_key="requests.id", unique=True, max_length=40)
+    agent: str = Field(max_length=64)  # whose API token signs it
+    url: str = Field(max_length=2000)
+    payload: dict[str, Any] = _json(nullable=False)
+    state: str = Field(default="pending", index=True, max_length=20)  # pending|delivered|gave_up
+    attempts: int = 0
+    next_attempt_at: datetime = _utc(nullable=False, index=True)
+    last_error: str | None = None
+    created_at: datetime = _utc(nullable=False)
+    delivered_at: datetime | None = _utc(nullable=True)
