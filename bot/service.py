@@ -183,6 +183,14 @@ class ApprovalService:
     ) -> ApprovalRequest:
         """Apply a final transition once: the UPDATE, its audit event and the callback outbox
         row commit together; the jobs that follow it are queued after the commit."""
+        # Most late clicks meet a request that has already ended: answer them from a plain read,
+        # without queueing for the write lock. The conditional UPDATE below stays the guard.
+        seen = self.get(request_id)
+        try:
+            make(repo.state_of(seen), self.clock())  # raises for an ended request or a refused actor
+        except NotAuthorized as refused:
+            self._audit_refusal(seen, refused)
+            raise
         now = self.clock()
         refusal: NotAuthorized | None = None
         won, delivery_id = False, None

@@ -20,10 +20,16 @@ def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalS
     app = App(
         client=client,
         signing_secret=signing_secret,
-        # Listeners ack first and then do their (short) work on these threads.
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+        # Listeners run to completion before Bolt answers, so the answer leaves the moment they
+        # ack (Bolt's other mode polls for the ack every 10 ms). They do only short work first;
+        # Slack calls made after the ack (explanations, modals) go to `after_ack`.
+        process_before_response=True,
+        # SlackEndpoint verifies every HTTP delivery before dispatching (and Socket Mode
+        # deliveries are not signed): verifying again here only costs CPU on every click.
+        request_verification_enabled=False,
     )
-    listeners.register(app, service)
+    after_ack = ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-ack")
+    listeners.register(app, service, after_ack=after_ack)
     return app
 
 

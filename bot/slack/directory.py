@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -16,10 +18,20 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class SlackDirectory:
-    """Answers who an approver entry means, asking Slack; unknown entries are errors, not drops."""
+    """Answers who an approver entry means, asking Slack; unknown entries are errors, not drops.
 
-    def __init__(self, client: WebClient) -> None:
+    Answers are cached for `ttl` seconds: agents name the same approvers again and again, and
+    every lookup is a rate-limited Slack call on the agent's request path. Misses are not
+    cached, so someone just added to the workspace resolves at once.
+    """
+
+    def __init__(self, client: WebClient, *, ttl: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
+        self.ttl = ttl
+        self.clock = clock
+        self._cache: dict[str, tuple[float, list[str]]] = {}
+        self._lock = threading.Lock()
 
     def resolve(self, entries: Sequence[str]) -> list[str]:
         """Slack user ids for `entries`, in order, without duplicates; InvalidInput names each bad one."""
@@ -27,7 +39,7 @@ class SlackDirectory:
         errors: dict[str, str] = {}
         for n, entry in enumerate(entries):
             try:
-                found = self._resolve_one(entry.strip())
+                found = self._cached(entry.strip())
             except LookupError as e:
                 errors[f"approvers[{n}]"] = str(e)
                 continue
@@ -35,6 +47,17 @@ class SlackDirectory:
         if errors:
             raise InvalidInput("some approvers could not be found in Slack", fields=errors)
         return users
+
+    def _cached(self, entry: str) -> list[str]:
+        now = self.clock()
+        with self._lock:
+            hit = self._cache.get(entry)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = self._resolve_one(entry)
+        with self._lock:
+            self._cache[entry] = (now + self.ttl, found)
+        return found
 
     def _resolve_one(self, entry: str) -> list[str]:
         if m := _USER_ID.match(entry):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -21,43 +23,34 @@ log = logging.getLogger(__name__)
 REASON_MISSING = "Say why you reject it: the agent and the audit log will show your reason."
 
 
-def register(app: App, service: ApprovalService) -> None:
-    """Attach Signoff's listeners to a Bolt app."""
+def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None:
+    """Attach Signoff's listeners to a Bolt app; `after_ack` runs the Slack calls made after acking."""
+
+    def later(fn: Callable[..., object], *args: Any) -> None:
+        after_ack.submit(_logged, fn, *args)
 
     @app.action(ids.ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         user, request_id = _clicker(body), _action_value(body)
         # The decision is one short transaction; acking after it means that once Slack's request
-        # returns, the click is durable. Explaining a refusal (a Slack call) waits until after.
+        # returns, the click is durable.
         try:
             service.decide(request_id, actor=user, verdict=Verdict.APPROVE)
         except SignoffError as e:
             ack()
-            _tell(client, body, explain(e))
+            later(_tell, client, body, explain(e))
         else:
             ack()
 
     @app.action(ids.ACTION_REJECT)
     def reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user, request_id = _clicker(body), _action_value(body)
-        try:
-            row = service.check_can_decide(request_id, actor=user)
-        except SignoffError as e:
-            _tell(client, body, explain(e))
-            return
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=reject_modal(request_id=row.id, summary=row.summary))
+        later(_open_reject_modal, service, client, body)
 
     @app.action(ids.ACTION_DETAILS)
     def details(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        try:
-            row = service.get(_action_value(body))
-        except SignoffError as e:
-            _tell(client, body, explain(e))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=details_modal(card_for(row)))
+        later(_open_details_modal, service, client, body)
 
     @app.view(ids.VIEW_REJECT)
     def reject_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -72,6 +65,32 @@ def register(app: App, service: ApprovalService) -> None:
             ack(response_action="errors", errors={ids.BLOCK_REASON: explain(e)})
             return
         ack()
+
+
+def _open_reject_modal(service: ApprovalService, client: WebClient, body: dict[str, Any]) -> None:
+    try:
+        row = service.check_can_decide(_action_value(body), actor=_clicker(body))
+    except SignoffError as e:
+        _tell(client, body, explain(e))
+        return
+    client.views_open(trigger_id=body["trigger_id"],
+                      view=reject_modal(request_id=row.id, summary=row.summary))
+
+
+def _open_details_modal(service: ApprovalService, client: WebClient, body: dict[str, Any]) -> None:
+    try:
+        row = service.get(_action_value(body))
+    except SignoffError as e:
+        _tell(client, body, explain(e))
+        return
+    client.views_open(trigger_id=body["trigger_id"], view=details_modal(card_for(row)))
+
+
+def _logged(fn: Callable[..., object], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - nothing above us would report it
+        log.exception("after-ack work %s failed", getattr(fn, "__name__", fn))
 
 
 def explain(error: SignoffError) -> str:

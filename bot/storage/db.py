@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(url, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # Enough pooled connections for the web threads and Bolt's listeners: a pool that is too
+    # small opens (and PRAGMA-configures) a new connection for every burst of clicks.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
     _sqlite_locking(engine)
     return engine
@@ -55,6 +60,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writer = engine.execution_options(signoff_write=True)
+        # SQLite has one writer at a time. Threads of this process queue here, in order, instead
+        # of in SQLite's busy handler, whose growing sleeps (up to 100 ms a try) made the tail.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def connect(cls, url: str) -> Database:
@@ -79,8 +87,9 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session committed on success and rolled back on error (SQLite: locked from BEGIN)."""
-        with Session(self._writer, expire_on_commit=False) as s, s.begin():
-            yield s
+        with self._write_lock or nullcontext():
+            with Session(self._writer, expire_on_commit=False) as s, s.begin():
+                yield s
 
     @property
     def is_sqlite(self) -> bool:
