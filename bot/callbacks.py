@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+import signoff_client.callbacks as signing
 from bot.core import callbacks as rules
 from bot.core.lifecycle import Event
 from bot.errors import InvalidInput, NotFound
@@ -79,8 +80,8 @@ def _post(
     body = json.dumps(d.payload, sort_keys=True, separators=(",", ":")).encode()
     ts = int(clock().timestamp())
     headers = {"Content-Type": "application/json", "User-Agent": "Signoff-Callback/1",
-               rules.DELIVERY_HEADER: d.id, rules.TIMESTAMP_HEADER: str(ts),
-               rules.SIGNATURE_HEADER: rules.signature(secret, ts, body)}
+               signing.DELIVERY_HEADER: d.id, signing.TIMESTAMP_HEADER: str(ts),
+               signing.SIGNATURE_HEADER: f"{signing.SCHEME}={signing.signature(secret, ts, body)}"}
     try:
         answer = http.post(d.url, content=body, headers=headers)
     except httpx.HTTPError as e:

@@ -18,7 +18,8 @@ from bot.core import callbacks as rules
 from bot.core.lifecycle import Verdict
 from bot.embedded_redis import free_port
 from bot.storage.tables import AuditEvent, CallbackDelivery
-from tests.conftest import API_TOKEN
+from signoff_client import CallbackVerificationError, verify_callback
+from tests.conftest import API_TOKEN, OTHER_TOKEN
 from tests.servers import serve
 
 
@@ -58,8 +59,7 @@ def audit(stack, request_id, kind):
 
 
 def verify(headers: dict[str, str], body: bytes) -> bool:
-    ts = int(headers["x-signoff-timestamp"])
-    return headers["x-signoff-signature"] == rules.signature(API_TOKEN, ts, body)
+    return verify_callback(headers, body, API_TOKEN) == json.loads(body)  # raises if forged
 
 
 def test_a_receiver_down_then_failing_then_ok_gets_the_decision_once_signed(stack):
@@ -79,6 +79,14 @@ def test_a_receiver_down_then_failing_then_ok_gets_the_decision_once_signed(stac
     bodies = [json.loads(b) for _, b in receiver.hits]
     assert ids == {d.id} and all(b["delivery_id"] == d.id for b in bodies)
     assert all(verify(h, b) for h, b in receiver.hits)
+    headers, body = receiver.hits[-1]
+    for forged in ({"secret": OTHER_TOKEN}, {"now": time.time() + 301}, {"body": body + b" "}):
+        try:
+            verify_callback(headers, forged.get("body", body), forged.get("secret", API_TOKEN),
+                            now=forged.get("now"))
+        except CallbackVerificationError:
+            continue
+        raise AssertionError(f"a forged or replayed callback verified: {forged}")
     assert bodies[-1] | {"decided_at": None} == {
         "delivery_id": d.id, "request_id": req["id"], "status": "approved", "decision": "approve",
         "decided_by": "U0ALICE", "reason": None, "args": req["args"], "edited_args": None,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
@@ -109,6 +110,12 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return reply(exc.status_code, code, str(exc.detail))
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -137,6 +144,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _field_name(loc: tuple[int | str, ...] | list[int | str]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    name = ".".join(parts) or "body"
-    return name.replace(".[", "[")
+    """`("body", "approvers", 0)` → `approvers[0]`: the field as the agent wrote it."""
+    name = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header"):
+            continue
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.storage.tables import ApprovalRequest
 
@@ -18,7 +18,7 @@ class CreateRequest(BaseModel):
     action: str = Field(min_length=1, max_length=200, examples=["issue_refund"])
     summary: str = Field(min_length=1, max_length=2000, examples=["Refund $340 to order #1234"])
     args: dict[str, Any] = Field(default_factory=dict, examples=[{"order": 1234, "amount": 340}])
-    approvers: list[str] = Field(
+    approvers: list[Annotated[str, Field(min_length=1, max_length=254, pattern=r"\S")]] = Field(
         min_length=1, max_length=100,
         description="Slack user ids (U…), emails, or user-group handles (@finance)",
         examples=[["U024BE7LH", "lead@example.com", "@finance"]],
@@ -36,13 +36,6 @@ class CreateRequest(BaseModel):
         description="POSTed the outcome, signed with your API token (see the README)",
         examples=["https://agent.example.com/signoff/callback"],
     )
-
-    @field_validator("approvers")
-    @classmethod
-    def _no_blank_approvers(cls, v: list[str]) -> list[str]:
-        if any(not a.strip() for a in v):
-            raise ValueError("approver entries must not be blank")
-        return v
 
 
 class RequestOut(BaseModel):

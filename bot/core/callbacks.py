@@ -1,9 +1,10 @@
-"""Callback rules as pure functions: the payload, its signature, and when to try again."""
+"""Callback rules as pure functions: the payload, and when to try again.
+
+The signature itself is defined once, in signoff_client.callbacks: the side that verifies it.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -13,10 +14,6 @@ from typing import Any
 GIVE_UP_AFTER = timedelta(hours=24)
 FIRST_DELAY = 2.0  # seconds
 MAX_DELAY = 3600.0
-
-SIGNATURE_HEADER = "X-Signoff-Signature"
-TIMESTAMP_HEADER = "X-Signoff-Timestamp"
-DELIVERY_HEADER = "X-Signoff-Delivery"
 
 
 class Verdict(StrEnum):
@@ -39,12 +36,6 @@ def payload(
         "edited_args": dict(edited_args) if edited_args is not None else None,
         "decided_at": decided_at.isoformat() if decided_at else None,
     }
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """`v1=` + hex HMAC-SHA256 of `{timestamp}.{body}`: the receiver recomputes it to trust us."""
-    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
-    return "v1=" + mac.hexdigest()
 
 
 def classify(status_code: int | None) -> Verdict:
