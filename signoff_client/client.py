@@ -1,0 +1,170 @@
+"""SignoffClient and AsyncSignoffClient: the agent API over httpx, with the transport as the IO seam."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from signoff_client import protocol
+from signoff_client.errors import SignoffError
+from signoff_client.models import ApprovalRequest
+
+URL_VARIABLE = "SIGNOFF_URL"
+TOKEN_VARIABLE = "SIGNOFF_TOKEN"
+USER_AGENT = "signoff-client/0.1"
+
+
+def _settings(base_url: str, token: str, timeout: float) -> tuple[str, dict[str, str]]:
+    """Validate the connection settings; returns the normalised base URL and the headers to send."""
+    if not base_url or not base_url.strip():
+        raise ValueError("base_url is required, e.g. http://127.0.0.1:8000")
+    if not token or not token.strip():
+        raise ValueError("token is required: one of the server's SIGNOFF_API_TOKENS")
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    url = base_url.strip().rstrip("/")
+    url = url.removesuffix("/v1")  # the server prints its API as .../v1; the calls add /v1 themselves
+    return url, {"Authorization": f"Bearer {token.strip()}", "User-Agent": USER_AGENT}
+
+
+def _from_env(environ: Mapping[str, str] | None) -> tuple[str, str]:
+    env = os.environ if environ is None else environ
+    missing = [v for v in (URL_VARIABLE, TOKEN_VARIABLE) if not env.get(v, "").strip()]
+    if missing:
+        raise SignoffError(f"set {' and '.join(missing)} to reach Signoff (e.g. SIGNOFF_URL=http://127.0.0.1:8000)")
+    return env[URL_VARIABLE], env[TOKEN_VARIABLE]
+
+
+class SignoffClient:
+    """Blocking client for the agent API; use as a context manager or call close()."""
+
+    def __init__(
+        self, *, base_url: str, token: str, timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        url, headers = _settings(base_url, token, timeout)
+        self.base_url, self.timeout, self._clock = url, timeout, clock
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout, transport=transport)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> SignoffClient:
+        """A client for SIGNOFF_URL with SIGNOFF_TOKEN (from `environ`, default os.environ)."""
+        url, token = _from_env(environ)
+        return cls(base_url=url, token=token, **options)
+
+    def request(
+        self, *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None, urgency: str = "normal", channel: str | None = None,
+        dm: bool | None = None, requester: str | None = None, idempotency_key: str | None = None,
+        callback_url: str | None = None,
+    ) -> ApprovalRequest:
+        """Ask for an approval; a repeated idempotency_key returns the existing request."""
+        return self._send(protocol.create(
+            action=action, summary=summary, approvers=approvers, args=args, context=context, urgency=urgency,
+            channel=channel, dm=dm, requester=requester, idempotency_key=idempotency_key,
+            callback_url=callback_url))
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        """The request as it is now."""
+        return self._send(protocol.get(request_id))
+
+    def wait(self, request_id: str, *, timeout: float | None = None) -> ApprovalRequest:
+        """Long-poll until the request is not pending or `timeout` s pass (None: forever); returns it."""
+        deadline = None if timeout is None else self._clock() + timeout
+        if timeout is not None and timeout <= 0:
+            return self.get(request_id)
+        while True:
+            remaining = None if deadline is None else deadline - self._clock()
+            current = self._send(protocol.wait(request_id, protocol.poll_seconds(remaining)))
+            if not current.is_pending or (deadline is not None and self._clock() >= deadline):
+                return current
+
+    def cancel(self, request_id: str, *, reason: str) -> ApprovalRequest:
+        """Withdraw a pending request; APIError `already_decided` (409) when someone decided first."""
+        return self._send(protocol.cancel(request_id, reason))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _send(self, call: protocol.Call) -> ApprovalRequest:
+        response = self._http.request(call.method, call.path, json=call.json, params=call.params,
+                                      timeout=self.timeout + call.hold)
+        return protocol.read(response)
+
+
+class AsyncSignoffClient:
+    """The same client for asyncio; use `async with` or await close()."""
+
+    def __init__(
+        self, *, base_url: str, token: str, timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        url, headers = _settings(base_url, token, timeout)
+        self.base_url, self.timeout, self._clock = url, timeout, clock
+        self._http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, transport=transport)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> AsyncSignoffClient:
+        """A client for SIGNOFF_URL with SIGNOFF_TOKEN (from `environ`, default os.environ)."""
+        url, token = _from_env(environ)
+        return cls(base_url=url, token=token, **options)
+
+    async def request(
+        self, *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None, urgency: str = "normal", channel: str | None = None,
+        dm: bool | None = None, requester: str | None = None, idempotency_key: str | None = None,
+        callback_url: str | None = None,
+    ) -> ApprovalRequest:
+        """Ask for an approval; a repeated idempotency_key returns the existing request."""
+        return await self._send(protocol.create(
+            action=action, summary=summary, approvers=approvers, args=args, context=context, urgency=urgency,
+            channel=channel, dm=dm, requester=requester, idempotency_key=idempotency_key,
+            callback_url=callback_url))
+
+    async def get(self, request_id: str) -> ApprovalRequest:
+        """The request as it is now."""
+        return await self._send(protocol.get(request_id))
+
+    async def wait(self, request_id: str, *, timeout: float | None = None) -> ApprovalRequest:
+        """Long-poll until the request is not pending or `timeout` s pass (None: forever); returns it."""
+        deadline = None if timeout is None else self._clock() + timeout
+        if timeout is not None and timeout <= 0:
+            return await self.get(request_id)
+        while True:
+            remaining = None if deadline is None else deadline - self._clock()
+            current = await self._send(protocol.wait(request_id, protocol.poll_seconds(remaining)))
+            if not current.is_pending or (deadline is not None and self._clock() >= deadline):
+                return current
+
+    async def cancel(self, request_id: str, *, reason: str) -> ApprovalRequest:
+        """Withdraw a pending request; APIError `already_decided` (409) when someone decided first."""
+        return await self._send(protocol.cancel(request_id, reason))
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def _send(self, call: protocol.Call) -> ApprovalRequest:
+        response = await self._http.request(call.method, call.path, json=call.json, params=call.params,
+                                            timeout=self.timeout + call.hold)
+        return protocol.read(response)

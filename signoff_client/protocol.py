@@ -1,0 +1,96 @@
+"""The agent API's wire format as pure data: the calls to make and how to read their answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from signoff_client.errors import APIError
+from signoff_client.models import ApprovalRequest
+
+MAX_POLL_SECONDS = 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class Call:
+    """One HTTP call to the agent API; `hold` is how long the server may hold it open (long-poll)."""
+
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+    params: dict[str, str] | None = None
+    hold: float = 0.0
+
+
+def create(
+    *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None,
+    context: Mapping[str, Any] | None, urgency: str, channel: str | None, dm: bool | None,
+    requester: str | None, idempotency_key: str | None, callback_url: str | None,
+) -> Call:
+    """`POST /v1/requests`; fields left None are omitted so the server's defaults apply."""
+    if isinstance(approvers, str):
+        raise TypeError("approvers must be a list of approvers, not one string")
+    body: dict[str, Any] = {
+        "action": action, "summary": summary, "approvers": list(approvers), "urgency": urgency,
+        "args": None if args is None else dict(args), "context": None if context is None else dict(context),
+        "channel": channel, "dm": dm, "requester": requester, "idempotency_key": idempotency_key,
+        "callback_url": callback_url,
+    }
+    return Call(method="POST", path="/v1/requests", json={k: v for k, v in body.items() if v is not None})
+
+
+def get(request_id: str) -> Call:
+    """`GET /v1/requests/{id}`."""
+    return Call(method="GET", path=_path(request_id))
+
+
+def wait(request_id: str, seconds: int) -> Call:
+    """`GET /v1/requests/{id}/wait?timeout=seconds`: the server holds it until decided or `seconds` pass."""
+    return Call(method="GET", path=_path(request_id, "/wait"), params={"timeout": str(seconds)}, hold=seconds)
+
+
+def cancel(request_id: str, reason: str) -> Call:
+    """`POST /v1/requests/{id}/cancel`."""
+    return Call(method="POST", path=_path(request_id, "/cancel"), json={"reason": reason})
+
+
+def poll_seconds(remaining: float | None) -> int:
+    """The next long-poll's length: 60 s, or the whole seconds left (at least 1, the server's minimum)."""
+    if remaining is None:
+        return MAX_POLL_SECONDS
+    return max(1, min(MAX_POLL_SECONDS, int(remaining)))
+
+
+def read(response: httpx.Response) -> ApprovalRequest:
+    """The request in a 2xx answer; any other answer raises APIError with the server's error and detail."""
+    if not response.is_success:
+        raise error(response)
+    try:
+        return ApprovalRequest.from_json(response.json())
+    except ValueError as e:  # JSONDecodeError is a ValueError too
+        raise APIError(response.status_code, "invalid_response",
+                       f"{response.request.method} {response.request.url.path}: {e}") from e
+
+
+def error(response: httpx.Response) -> APIError:
+    """APIError from an error answer, also when a proxy sent something that is not Signoff's JSON."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        fields = data.get("fields") if isinstance(data.get("fields"), dict) else None
+        return APIError(response.status_code, data["error"], str(data.get("detail") or ""),
+                        {str(k): str(v) for k, v in (fields or {}).items()})
+    text = response.text.strip()[:500] or response.reason_phrase
+    return APIError(response.status_code, f"http_{response.status_code}", text)
+
+
+def _path(request_id: str, suffix: str = "") -> str:
+    if not request_id:
+        raise ValueError("request_id must not be empty")
+    return f"/v1/requests/{quote(request_id, safe='')}{suffix}"

