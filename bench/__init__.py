@@ -1,0 +1,1 @@
+"""Benchmarks that print JSON; see bench/README.md."""

@@ -1,0 +1,235 @@
+"""A whole Signoff on loopback, laid out like production: redis-server, `signoff web` and
+`signoff worker` as separate processes, and the Slack sandbox served from this process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bot.embedded_redis import EmbeddedRedis, free_port
+from bot.sandbox.interactions import Interactions
+from bot.sandbox.server import SlackSandbox
+
+CHANNEL = "C0BENCH"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stack:
+    """The running parts a benchmark talks to."""
+
+    sandbox: SlackSandbox
+    clicks: Interactions  # signs and posts payloads exactly as sandbox.click() does
+    api: httpx.Client  # the agent API, authenticated
+    api_token: str  # agent "bench"'s bearer token; it also signs that agent's callbacks
+    web_url: str
+    redis_url: str
+    redis_pid: int
+    bot_token: str
+    users: tuple[str, ...]
+    web: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+    logs: Path
+
+
+def loopback_only() -> None:
+    """Drop proxy settings from this process: slack_sdk would otherwise send 127.0.0.1 calls to a proxy."""
+    for name in _PROXY_VARS:
+        os.environ.pop(name, None)
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+
+@contextlib.contextmanager
+def running_stack(
+    *, approvers: int, log: Callable[[str], None], env: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """Start everything, yield it, and stop every process this started, whatever happens.
+
+    `env` adds settings to both children's environment (e.g. SIGNOFF_CALLBACK_ALLOW_PRIVATE).
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="signoff-bench-"))
+    secret, bot_token = secrets.token_hex(16), "xoxb-bench-" + secrets.token_hex(8)
+    api_token = secrets.token_hex(24)
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        redis = EmbeddedRedis(tmp / "redis", persist=False).start()
+        stack.callback(redis.stop)
+        log(f"redis-server at {redis.url}")
+        sandbox = SlackSandbox.start(signing_secret=secret, bot_token=bot_token, port=0)
+        stack.callback(sandbox.stop)
+        users = _seed(sandbox, approvers)
+        port = free_port()
+        env = _child_env(
+            tmp=tmp,
+            redis_url=redis.url,
+            sandbox=sandbox,
+            bot_token=bot_token,
+            secret=secret,
+            api_token=api_token,
+            port=port,
+        ) | dict(env or {})
+        web = stack.enter_context(_process("web", env=env, cwd=tmp))
+        worker = stack.enter_context(_process("worker", env=env, cwd=tmp))
+        web_url = f"http://127.0.0.1:{port}"
+        _wait_healthy(web_url, web, tmp / "web.log")
+        sandbox.events_url = f"{web_url}/slack/events"
+        log(f"signoff web (pid {web.pid}) at {web_url}, worker pid {worker.pid}, sandbox at {sandbox.url}")
+        clicks = Interactions(
+            sandbox.state, signing_secret=secret, base_url=sandbox.url, events_url=sandbox.events_url
+        )
+        stack.callback(clicks.close)
+        api = stack.enter_context(
+            httpx.Client(
+                base_url=web_url,
+                headers={"Authorization": f"Bearer {api_token}"},
+                timeout=30,
+                trust_env=False,
+            )
+        )
+        yield Stack(
+            sandbox=sandbox,
+            clicks=clicks,
+            api=api,
+            api_token=api_token,
+            web_url=web_url,
+            redis_url=redis.url,
+            redis_pid=redis.process.pid if redis.process else 0,
+            bot_token=bot_token,
+            users=users,
+            web=web,
+            worker=worker,
+            logs=tmp,
+        )
+
+
+def _seed(sandbox: SlackSandbox, approvers: int) -> tuple[str, ...]:
+    users = tuple(f"U0B{n:04d}" for n in range(approvers))
+    for n, uid in enumerate(users):
+        sandbox.add_user(
+            uid, name=f"approver{n}", email=f"approver{n}@example.com", real_name=f"Approver {n}"
+        )
+    sandbox.add_channel(CHANNEL, name="bench-approvals")
+    return users
+
+
+def _child_env(
+    *,
+    tmp: Path,
+    redis_url: str,
+    sandbox: SlackSandbox,
+    bot_token: str,
+    secret: str,
+    api_token: str,
+    port: int,
+) -> dict[str, str]:
+    # Nothing from the caller's SIGNOFF_*/SLACK_* (a stray SLACK_APP_TOKEN would mean Socket Mode).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SIGNOFF_", "SLACK_")) and k not in _PROXY_VARS
+    }
+    env.update(
+        SIGNOFF_DATA_DIR=str(tmp),
+        DATABASE_URL=f"sqlite:///{tmp / 'signoff.db'}",
+        REDIS_URL=redis_url,
+        SLACK_API_URL=sandbox.api_url,
+        SLACK_BOT_TOKEN=bot_token,
+        SLACK_SIGNING_SECRET=secret,
+        SIGNOFF_API_TOKENS=f"bench:{api_token}",
+        SIGNOFF_PORT=str(port),
+        PYTHONUNBUFFERED="1",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    return env
+
+
+def _signoff() -> list[str]:
+    """`signoff` as installed next to this interpreter (what the Procfile runs), else `-m bot.cli`."""
+    script = Path(sys.executable).parent / "signoff"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+
+@contextlib.contextmanager
+def _process(command: str, *, env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`signoff <command>` with its output in <cwd>/<command>.log; terminated on the way out."""
+    # cwd is the scratch dir so a developer's .env in the repo cannot change what we measure.
+    with open(cwd / f"{command}.log", "wb") as out:
+        proc = subprocess.Popen(
+            [*_signoff(), command], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=STOP_TIMEOUT)
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_file: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    with httpx.Client(timeout=2, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"signoff web exited with {proc.returncode}:\n{tail(log_file)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{url}/healthz").status_code == 200:
+                    return
+            time.sleep(0.05)
+    raise RuntimeError(f"signoff web was not healthy within {START_TIMEOUT:.0f} s:\n{tail(log_file)}")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def memory_mb(pid: int) -> dict[str, float | None]:
+    """Peak (VmHWM) and current (VmRSS) resident set of a live process, in MiB."""
+    fields: dict[str, float | None] = {"peak": None, "now": None}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmHWM", "VmRSS"):
+                    kib = int(value.split()[0])
+                    fields["peak" if key == "VmHWM" else "now"] = round(kib / 1024, 1)
+    except OSError:
+        pass
+    return fields
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system) a live process has used so far, in milliseconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
