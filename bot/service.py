@@ -15,8 +15,9 @@ from sqlmodel import Session
 
 from bot.core import callbacks as callback_rules
 from bot.core import lifecycle
+from bot.core.items import Item
 from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
-from bot.errors import IdempotencyConflict, NotAuthorized, NotFound
+from bot.errors import IdempotencyConflict, NotAuthorized, NotFound, SignoffError
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import ApprovalRequest, CallbackDelivery
@@ -34,8 +35,12 @@ class Jobs(Protocol):
 
     def post_cards(self, request_id: str) -> None: ...
 
-    def request_ended(self, request_id: str, *, delivery_id: str | None) -> None:
-        """Update every card, deliver the callback (if any), wake long-polling agents."""
+    def request_changed(self, request_id: str) -> None:
+        """Update every card (an item of a batch was answered)."""
+        ...
+
+    def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool) -> None:
+        """Update every card, deliver the callback, resume the graph, wake long-polling agents."""
         ...
 
 
@@ -60,10 +65,16 @@ class NewRequest:
     requester: str | None = None
     idempotency_key: str | None = None
     callback_url: str | None = None
+    # Set for requests raised by a graph's interrupt: several items, and where to resume.
+    items: Sequence[Item] | None = None
+    kind: str = "api"
+    run_id: str | None = None
+    interrupt_id: str | None = None
 
     def body_hash(self) -> str:
         """A digest of everything but the idempotency key, to spot a reused key."""
         body = {k: v for k, v in asdict(self).items() if k != "idempotency_key"}
+        body["items"] = [i.to_json() for i in self.items or ()]
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -86,6 +97,8 @@ class ApprovalService:
         """Store a request and queue its cards; (request, False) when the idempotency key was seen."""
         if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
             return seen, False
+        if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
+            return seen, False  # the interrupted node ran again: its request already exists
         if new.callback_url is not None:
             self.check_callback_url(new.callback_url)
         eligible = self.directory.resolve(new.approvers)
@@ -103,9 +116,15 @@ class ApprovalService:
             # A concurrent create with the same key won the unique constraint: answer with it.
             if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
                 return seen, False
+            if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
+                return seen, False
             raise
         self.jobs.post_cards(row.id)
         return row, True
+
+    def _for_interrupt(self, run_id: str, interrupt_id: str | None) -> ApprovalRequest | None:
+        with self.db.read() as s:
+            return repo.find_by_interrupt(s, run_id=run_id, interrupt_id=interrupt_id)
 
     def _replay(self, new: NewRequest, *, agent: str) -> ApprovalRequest | None:
         assert new.idempotency_key is not None
@@ -120,6 +139,7 @@ class ApprovalService:
 
     def _new_row(self, new: NewRequest, *, agent: str, eligible: list[str]) -> ApprovalRequest:
         channel = new.channel or (self.default_channel if new.dm is None else None)
+        items = list(new.items or [Item(action=new.action, args=new.args)])
         return ApprovalRequest(
             id="req_" + secrets.token_hex(10),
             action=new.action,
@@ -138,6 +158,11 @@ class ApprovalService:
             idempotency_key=new.idempotency_key,
             body_hash=new.body_hash() if new.idempotency_key is not None else None,
             callback_url=new.callback_url,
+            items=[i.to_json() for i in items],
+            item_decisions=[None] * len(items),
+            kind=new.kind,
+            run_id=new.run_id,
+            interrupt_id=new.interrupt_id,
             created_at=self.clock(),
         )
 
@@ -165,11 +190,13 @@ class ApprovalService:
         return row
 
     def decide(
-        self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None
+        self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None,
+        index: int | None = None, args: Mapping[str, Any] | None = None, answer: Any = None,
     ) -> ApprovalRequest:
-        """Decide a pending request exactly once; losers get AlreadyDecided naming the winner."""
+        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided."""
         return self._end(request_id, lambda state, now: lifecycle.decide(
-            state, actor=actor, verdict=verdict, reason=reason, now=now))
+            state, actor=actor, verdict=verdict, reason=reason, now=now, index=index, args=args,
+            answer=answer))
 
     def cancel(self, request_id: str, *, agent: str, reason: str) -> ApprovalRequest:
         """Withdraw a pending request; only the agent that created it may (others get NotFound)."""
@@ -181,40 +208,50 @@ class ApprovalService:
     def _end(
         self, request_id: str, make: Callable[[RequestState, datetime], Transition]
     ) -> ApprovalRequest:
-        """Apply a final transition once: the UPDATE, its audit event and the callback outbox
-        row commit together; the jobs that follow it are queued after the commit."""
+        """Apply a transition exactly once: the UPDATE, its audit event and the callback outbox row
+        commit together; the jobs that follow are queued after the commit."""
         # Most late clicks meet a request that has already ended: answer them from a plain read,
-        # without queueing for the write lock. The conditional UPDATE below stays the guard.
+        # without queueing for the write lock. The conditional UPDATE stays the guard.
         seen = self.get(request_id)
         try:
             make(repo.state_of(seen), self.clock())  # raises for an ended request or a refused actor
         except NotAuthorized as refused:
             self._audit_refusal(seen, refused)
             raise
+        for _ in range(5):
+            applied = self._apply(request_id, make)
+            if applied is not None:
+                break
+        else:
+            raise SignoffError(f"request {request_id} keeps changing under us; try again")
+        t, delivery_id = applied
+        ended = self.get(request_id)
+        if t.final:
+            self.jobs.request_ended(request_id, delivery_id=delivery_id, resume=ended.run_id is not None)
+        else:
+            self.jobs.request_changed(request_id)
+        return ended
+
+    def _apply(
+        self, request_id: str, make: Callable[[RequestState, datetime], Transition]
+    ) -> tuple[Transition, str | None] | None:
+        """One attempt; None when someone changed the request between our read and our UPDATE
+        (PostgreSQL read committed; SQLite holds its write lock from the read on)."""
         now = self.clock()
-        refusal: NotAuthorized | None = None
-        won, delivery_id = False, None
         with self.db.write() as s:
             row = repo.get_request(s, request_id)
             if row is None:
                 raise NotFound(f"no request with id {request_id!r}")
-            try:
-                t = make(repo.state_of(row), now)
-            except NotAuthorized as refused:
-                refusal = refused
-            else:
-                won = repo.apply_transition(s, t)
-                if won:
-                    repo.append_event(s, t.event, at=now)
-                    delivery_id = self._queue_callback(s, row, t)
-        if refusal is not None:
-            self._audit_refusal(row, refusal)
-            raise refusal
-        ended = self.get(request_id)  # a fresh read: the winner's commit is visible now
-        if not won:
-            raise lifecycle.already_decided(repo.state_of(ended))
-        self.jobs.request_ended(request_id, delivery_id=delivery_id)
-        return ended
+            t = make(repo.state_of(row), now)  # AlreadyDecided here names whoever won
+            if not repo.apply_transition(s, t):
+                return None
+            repo.append_event(s, t.event, at=now)
+            delivery_id = None
+            if t.final:
+                delivery_id = self._queue_callback(s, row, t)
+                if row.run_id is not None:
+                    repo.set_resume_state(s, request_id, "queued")
+        return t, delivery_id
 
     def _queue_callback(self, s: Session, row: ApprovalRequest, t: Transition) -> str | None:
         if row.callback_url is None:
@@ -222,7 +259,7 @@ class ApprovalService:
         delivery_id = "dlv_" + secrets.token_hex(10)
         body = callback_rules.payload(
             delivery_id=delivery_id, request_id=row.id, status=t.status.value, decision=t.decision,
-            decided_by=t.decided_by, reason=t.reason, args=row.args, edited_args=row.edited_args,
+            decided_by=t.decided_by, reason=t.reason, args=row.args, edited_args=t.edited_args,
             decided_at=t.decided_at)
         s.add(CallbackDelivery(id=delivery_id, request_id=row.id, agent=row.created_by,
                                url=row.callback_url, payload=body, next_attempt_at=t.decided_at,

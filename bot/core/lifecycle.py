@@ -8,7 +8,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.errors import AlreadyDecided, NotAuthorized
+from bot.core.items import DecisionType, Item, ItemDecision, outcome
+from bot.errors import AlreadyDecided, InvalidInput, NotAuthorized
+
+# A person's answer to an item; the API and Slack speak of approve/reject most of the time.
+Verdict = DecisionType
 
 
 class Status(StrEnum):
@@ -17,18 +21,9 @@ class Status(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    ANSWERED = "answered"  # mixed or free-text answers (respond), as LangChain HITL allows
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-
-
-class Verdict(StrEnum):
-    """What a person decided."""
-
-    APPROVE = "approve"
-    REJECT = "reject"
-
-
-_OUTCOME = {Verdict.APPROVE: Status.APPROVED, Verdict.REJECT: Status.REJECTED}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +34,8 @@ class RequestState:
     status: Status
     version: int
     eligible: tuple[str, ...]
+    items: tuple[Item, ...] = (Item(action="action"),)
+    item_decisions: tuple[ItemDecision | None, ...] = (None,)
     decided_by: str | None = None
     decided_at: datetime | None = None
 
@@ -55,16 +52,26 @@ class Event:
 
 @dataclass(frozen=True, kw_only=True)
 class Transition:
-    """A conditional move out of `pending`, valid only if the version is still `from_version`."""
+    """A conditional change of a pending request, valid only if the version is still `from_version`.
+
+    `status` stays PENDING while some items of a batch are still open.
+    """
 
     request_id: str
     from_version: int
     status: Status
-    decision: str | None  # the verdict, or None when nobody decided (cancelled, expired)
+    decision: str | None  # the verdict of a one-item request; None when nobody decided
     decided_by: str
     decided_at: datetime
     reason: str | None
     event: Event
+    item_decisions: tuple[ItemDecision | None, ...] | None = None
+    edited_args: Mapping[str, Any] | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the request ends with this transition."""
+        return self.status is not Status.PENDING
 
 
 def check_can_decide(state: RequestState, *, actor: str) -> None:
@@ -78,43 +85,80 @@ def check_can_decide(state: RequestState, *, actor: str) -> None:
 
 
 def decide(
-    state: RequestState, *, actor: str, verdict: Verdict, reason: str | None, now: datetime
+    state: RequestState, *, actor: str, verdict: DecisionType, reason: str | None = None,
+    now: datetime, index: int | None = None, args: Mapping[str, Any] | None = None,
+    answer: Any = None,
 ) -> Transition:
-    """The transition for `actor` deciding `verdict` on a pending request."""
+    """The transition for `actor` answering item `index` (the only item when None)."""
     check_can_decide(state, actor=actor)
-    if verdict is Verdict.REJECT and not (reason or "").strip():
-        # The modal requires it too; this guards every other path (API, tests, future UIs).
-        raise ValueError("a rejection needs a reason")
-    status = _OUTCOME[verdict]
+    i = _item_index(state, index)
+    item, taken = state.items[i], state.item_decisions[i]
+    if taken is not None:
+        raise AlreadyDecided(request_id=state.id, status=f"{taken.type.value}d item",
+                             decided_by=taken.by, decided_at=taken.at)
+    decision = ItemDecision(type=verdict, by=actor, at=now, args=args, message=reason, answer=answer)
+    _check_decision(item, decision)
+    decisions = state.item_decisions[:i] + (decision,) + state.item_decisions[i + 1:]
+    done = all(d is not None for d in decisions)
+    status = Status(outcome([d for d in decisions if d is not None])) if done else Status.PENDING
     data: dict[str, Any] = {"verdict": verdict.value, "status": status.value}
+    if len(state.items) > 1:
+        data["item"] = i
     if reason:
         data["reason"] = reason
+    if args is not None:
+        data["edited_args"] = dict(args)
+    if answer is not None:
+        data["answer"] = answer
+    single = len(state.items) == 1
     return Transition(
-        request_id=state.id,
-        from_version=state.version,
-        status=status,
-        decision=verdict.value,
-        decided_by=actor,
-        decided_at=now,
-        reason=reason,
-        event=Event(kind="decided", actor=actor, request_id=state.id, data=data),
+        request_id=state.id, from_version=state.version, status=status,
+        decision=verdict.value if single else None, decided_by=actor, decided_at=now,
+        reason=reason if single else None,
+        event=Event(kind="decided" if done else "item_decided", actor=actor, request_id=state.id,
+                    data=data),
+        item_decisions=decisions, edited_args=args if single else None,
+    )
+
+
+def _item_index(state: RequestState, index: int | None) -> int:
+    if index is None:
+        if len(state.items) != 1:
+            raise InvalidInput(f"request {state.id} has {len(state.items)} items: say which one")
+        return 0
+    if not 0 <= index < len(state.items):
+        raise InvalidInput(f"request {state.id} has no item {index}")
+    return index
+
+
+def _check_decision(item: Item, d: ItemDecision) -> None:
+    if d.type not in item.allowed:
+        allowed = ", ".join(a.value for a in item.allowed)
+        raise InvalidInput(f"{d.type.value} is not allowed for {item.action}; allowed: {allowed}")
+    if d.type is DecisionType.REJECT and not (d.message or "").strip():
+        raise InvalidInput("a rejection needs a reason", fields={"reason": "say why"})
+    if d.type is DecisionType.EDIT and not isinstance(d.args, Mapping):
+        raise InvalidInput("an edit needs the changed arguments", fields={"args": "an object"})
+    if d.type is DecisionType.RESPOND and not ((d.message or "").strip() or d.answer is not None):
+        raise InvalidInput("a response needs an answer", fields={"response": "say something"})
+
+
+def end_without_decision(
+    state: RequestState, *, status: Status, actor: str, reason: str, now: datetime
+) -> Transition:
+    """The transition ending a pending request nobody decided (cancelled, expired)."""
+    if state.status is not Status.PENDING:
+        raise already_decided(state)
+    return Transition(
+        request_id=state.id, from_version=state.version, status=status, decision=None,
+        decided_by=actor, decided_at=now, reason=reason,
+        event=Event(kind=status.value, actor=actor, request_id=state.id, data={"reason": reason}),
     )
 
 
 def cancel(state: RequestState, *, actor: str, reason: str, now: datetime) -> Transition:
     """The transition for the requesting agent withdrawing a pending request."""
-    if state.status is not Status.PENDING:
-        raise already_decided(state)
-    return Transition(
-        request_id=state.id,
-        from_version=state.version,
-        status=Status.CANCELLED,
-        decision=None,
-        decided_by=actor,
-        decided_at=now,
-        reason=reason,
-        event=Event(kind="cancelled", actor=actor, request_id=state.id, data={"reason": reason}),
-    )
+    return end_without_decision(state, status=Status.CANCELLED, actor=actor, reason=reason, now=now)
 
 
 def refused_click(state: RequestState, *, actor: str, why: str) -> Event:
@@ -131,3 +175,5 @@ def already_decided(state: RequestState) -> AlreadyDecided:
         decided_by=state.decided_by,
         decided_at=state.decided_at,
     )
+
+

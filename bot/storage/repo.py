@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.core import audit
+from bot.core.items import Item, ItemDecision
 from bot.core.lifecycle import Event, RequestState, Status, Transition
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
 
@@ -26,6 +27,20 @@ def find_by_idempotency_key(s: Session, *, created_by: str, key: str) -> Approva
     return s.exec(query).first()
 
 
+def find_by_interrupt(s: Session, *, run_id: str, interrupt_id: str | None) -> ApprovalRequest | None:
+    """The request raised for this interrupt of this run, or None."""
+    query = select(ApprovalRequest).where(
+        ApprovalRequest.run_id == run_id, ApprovalRequest.interrupt_id == interrupt_id
+    )
+    return s.exec(query).first()
+
+
+def set_resume_state(s: Session, request_id: str, state: str) -> None:
+    """Record where resuming the graph with this request's decision stands."""
+    s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id)
+              .values(resume_state=state).execution_options(synchronize_session=False))
+
+
 def list_requests(s: Session, *, status: str | None, limit: int) -> list[ApprovalRequest]:
     """Requests, newest first, optionally only those with `status`."""
     query = select(ApprovalRequest).order_by(col(ApprovalRequest.created_at).desc()).limit(limit)
@@ -41,13 +56,21 @@ def state_of(row: ApprovalRequest) -> RequestState:
         status=Status(row.status),
         version=row.version,
         eligible=tuple(row.eligible),
+        items=tuple(Item.from_json(i) for i in row.items),
+        item_decisions=tuple(ItemDecision.from_json(d) if d else None for d in row.item_decisions),
         decided_by=row.decided_by,
         decided_at=row.decided_at,
     )
 
 
 def apply_transition(s: Session, t: Transition) -> bool:
-    """Move a request out of pending iff nobody else did first: one conditional UPDATE."""
+    """Apply `t` iff nobody changed the request first: one conditional UPDATE on status and version."""
+    values: dict[str, object] = {"status": t.status.value, "version": t.from_version + 1}
+    if t.item_decisions is not None:
+        values["item_decisions"] = [d.to_json() if d else None for d in t.item_decisions]
+    if t.final:
+        values |= {"decision": t.decision, "decided_by": t.decided_by, "decided_at": t.decided_at,
+                   "reason": t.reason, "edited_args": dict(t.edited_args) if t.edited_args else None}
     result = s.execute(
         update(ApprovalRequest)
         .where(
@@ -55,14 +78,7 @@ def apply_transition(s: Session, t: Transition) -> bool:
             col(ApprovalRequest.status) == Status.PENDING.value,
             col(ApprovalRequest.version) == t.from_version,
         )
-        .values(
-            status=t.status.value,
-            decision=t.decision,
-            version=t.from_version + 1,
-            decided_by=t.decided_by,
-            decided_at=t.decided_at,
-            reason=t.reason,
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]

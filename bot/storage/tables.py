@@ -36,11 +36,32 @@ def _json(**kw: Any) -> Any:
     return Field(sa_column=Column(JSON, **kw))
 
 
+class Run(SQLModel, table=True):
+    """One execution of a registered graph on its own thread."""
+
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    graph: str = Field(max_length=100)
+    thread_id: str = Field(unique=True, max_length=200)
+    status: str = Field(index=True, max_length=20)  # queued|running|waiting|done|failed|stopped
+    input: dict[str, Any] | None = _json(nullable=True)
+    requester: str | None = None
+    approvers: list[str] = _json(nullable=False)
+    channel: str | None = None
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+    result: dict[str, Any] | None = _json(nullable=True)  # a summary of the final state
+    error: str | None = None
+
+
 class ApprovalRequest(SQLModel, table=True):
     """One request for a human decision."""
 
     __tablename__ = "requests"
-    __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),)
+    __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),
+                      UniqueConstraint("run_id", "interrupt_id"))
 
     id: str = Field(primary_key=True, max_length=40)
     action: str = Field(max_length=200)
@@ -65,6 +86,12 @@ class ApprovalRequest(SQLModel, table=True):
     reason: str | None = None
     edited_args: dict[str, Any] | None = _json(nullable=True)
     callback_url: str | None = Field(default=None, max_length=2000)
+    items: list[dict[str, Any]] = _json(nullable=False)  # core.items.Item, stored form
+    item_decisions: list[dict[str, Any] | None] = _json(nullable=False)  # one per item, None = open
+    kind: str = Field(default="api", max_length=20)  # api, or the interrupt payload's kind
+    run_id: str | None = Field(default=None, foreign_key="runs.id", index=True, max_length=40)
+    interrupt_id: str | None = Field(default=None, max_length=200)
+    resume_state: str | None = Field(default=None, index=True, max_length=20)  # queued|done|failed
 
 
 class SlackMessage(SQLModel, table=True):

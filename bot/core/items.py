@@ -1,0 +1,86 @@
+"""What a request asks about, item by item, and what people answered.
+
+A request holds one or more items: a plain API request has one, a batched LangChain
+`HITLRequest` has one per tool call. Each item names the decisions it allows; the request
+ends once every item is answered (or one reject ends a plain approval).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class DecisionType(StrEnum):
+    """The four answers a person can give to one item."""
+
+    APPROVE = "approve"  # run it as asked
+    EDIT = "edit"  # run it with changed arguments
+    REJECT = "reject"  # do not run it; `message` says why
+    RESPOND = "respond"  # do not run it; `message` is the answer instead
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item:
+    """One thing to decide: an action with arguments, or a question (`action` may be a title)."""
+
+    action: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    allowed: tuple[DecisionType, ...] = (DecisionType.APPROVE, DecisionType.REJECT)
+    # JSON schema of the arguments (edit) or of the answer (respond with a form); None: free JSON/text.
+    args_schema: Mapping[str, Any] | None = None
+    answer_schema: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"action": self.action, "args": dict(self.args), "description": self.description,
+                "allowed": [a.value for a in self.allowed],
+                "args_schema": dict(self.args_schema) if self.args_schema else None,
+                "answer_schema": dict(self.answer_schema) if self.answer_schema else None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Item:
+        """Read the stored form back."""
+        return cls(action=str(data["action"]), args=dict(data.get("args") or {}),
+                   description=data.get("description"),
+                   allowed=tuple(DecisionType(a) for a in data.get("allowed") or ("approve", "reject")),
+                   args_schema=data.get("args_schema"), answer_schema=data.get("answer_schema"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemDecision:
+    """One person's answer to one item."""
+
+    type: DecisionType
+    by: str
+    at: datetime
+    args: Mapping[str, Any] | None = None  # EDIT: the changed arguments (whole, not a patch)
+    message: str | None = None  # REJECT: the reason; RESPOND: the answer text
+    answer: Any = None  # RESPOND with an answer_schema: the validated form value
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"type": self.type.value, "by": self.by, "at": self.at.isoformat(),
+                "args": dict(self.args) if self.args is not None else None,
+                "message": self.message, "answer": self.answer}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemDecision:
+        """Read the stored form back."""
+        return cls(type=DecisionType(data["type"]), by=str(data["by"]),
+                   at=datetime.fromisoformat(data["at"]), args=data.get("args"),
+                   message=data.get("message"), answer=data.get("answer"))
+
+
+def outcome(decisions: Sequence[ItemDecision]) -> str:
+    """The request's final status once every item is answered."""
+    kinds = {d.type for d in decisions}
+    if kinds <= {DecisionType.APPROVE, DecisionType.EDIT}:
+        return "approved"
+    if kinds == {DecisionType.REJECT}:
+        return "rejected"
+    return "answered"
