@@ -67,6 +67,7 @@ def _serve(settings: Settings) -> None:
     from bot import wiring
 
     w = wiring.build(settings)
+    _load_graphs(w)
     bolt = w.bolt_app()
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -74,6 +75,47 @@ def _serve(settings: Settings) -> None:
         SocketModeHandler(bolt, settings.slack_app_token).connect()  # runs on its own threads
         click.echo("Slack: Socket Mode connected", err=True)
     uvicorn.run(w.web_app(bolt), host=settings.host, port=settings.port, log_level="warning")
+
+
+def _load_graphs(w: object) -> None:
+    """Import the registered graphs now, so a bad SIGNOFF_GRAPHS entry stops start-up."""
+    try:
+        names = w.registry.names  # type: ignore[attr-defined]
+    except InvalidSettings as e:
+        raise click.ClickException(str(e)) from e
+    if names:
+        click.echo(f"graphs: {', '.join(names)}", err=True)
+
+
+@main.command()
+@click.argument("graph")
+@click.option("--input", "input_json", default="{}", show_default=True, help="The graph's input, as JSON.")
+@click.option("--thread-id", default=None, help="Thread to run on (default: the run id).")
+@click.option("--approver", "approvers", multiple=True, help="Who decides its interrupts (repeatable).")
+@click.option("--channel", default=None, help="Channel id for its cards.")
+@click.option("--requester", default=None, help="Who asks (a Slack user id shows as a mention).")
+def run(graph: str, input_json: str, thread_id: str | None, approvers: tuple[str, ...],
+        channel: str | None, requester: str | None) -> None:
+    """Start a run of a registered graph; a worker executes it. Prints the run id."""
+    import json
+
+    from bot import wiring
+    from bot.agents.runs import NewRun
+    from bot.errors import SignoffError
+
+    try:
+        graph_input = json.loads(input_json)
+    except ValueError as e:
+        raise click.BadParameter(f"not JSON: {e}", param_hint="--input") from e
+    with _redis(_settings()) as settings:
+        w = wiring.build(settings)
+        try:
+            started = w.runs.start(NewRun(graph=graph, input=graph_input, thread_id=thread_id,
+                                          requester=requester, approvers=approvers, channel=channel),
+                                   agent="cli")
+        except SignoffError as e:
+            raise click.ClickException(str(e)) from e
+    click.echo(started.id)
 
 
 @main.command()
@@ -88,10 +130,13 @@ def _work(settings: Settings, *, burst: bool) -> None:
     from rq import SimpleWorker
 
     from bot import wiring
-    from workers import queues, runtime
+    from workers import graphs, queues, runtime
 
     w = wiring.build(settings)
+    _load_graphs(w)
     runtime.install(w.job_context())
+    if recovered := graphs.recover():
+        click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
     rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis)

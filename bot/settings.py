@@ -17,6 +17,21 @@ SLACK_API_URL = "https://slack.com/api/"
 # Values people leave in a copied .env.example; an approval system must not start with them.
 _PLACEHOLDER = re.compile(r"(^$|change[-_ ]?me|your[-_]|placeholder|replace|example|xxxx|^<.*>$)", re.I)
 _TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)$")
+
+
+def parse_graphs(raw: str) -> dict[str, str]:
+    """`billing=myapp.graphs:refund_graph,…` → {name: "module:attr"}; InvalidSettings names a bad one."""
+    graphs: dict[str, str] = {}
+    for entry in (e.strip() for e in raw.split(",") if e.strip()):
+        m = _GRAPH_ENTRY.match(entry)
+        if m is None:
+            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute")
+        if m["name"] in graphs:
+            raise InvalidSettings(f"SIGNOFF_GRAPHS names graph {m['name']!r} twice")
+        graphs[m["name"]] = f"{m['module']}:{m['attr']}"
+    return graphs
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,9 +49,22 @@ class Settings:
     default_channel: str | None = None
     allow_private_callbacks: bool = False
     callback_timeout: float = 10.0
+    graphs: Mapping[str, str] = field(default_factory=dict)  # name -> "module:attribute"
+    checkpoint_url: str | None = None  # None: SQLite file beside the store
+    default_approvers: tuple[str, ...] = ()
+    resume_lease: float = 120.0
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
+
+    @property
+    def checkpoints(self) -> str:
+        """Where graph checkpoints live: SIGNOFF_CHECKPOINT_URL, the PostgreSQL store, or SQLite."""
+        if self.checkpoint_url:
+            return self.checkpoint_url
+        if self.database_url.startswith("postgresql"):
+            return self.database_url
+        return f"sqlite:///{self.data_dir.resolve() / 'checkpoints.db'}"
 
     @property
     def uses_sandbox(self) -> bool:
@@ -74,6 +102,11 @@ def load_settings(
         default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
         allow_private_callbacks=_flag("SIGNOFF_CALLBACK_ALLOW_PRIVATE", get),
         callback_timeout=_seconds("SIGNOFF_CALLBACK_TIMEOUT", get("SIGNOFF_CALLBACK_TIMEOUT") or "10"),
+        graphs=parse_graphs(get("SIGNOFF_GRAPHS") or ""),
+        checkpoint_url=get("SIGNOFF_CHECKPOINT_URL"),
+        default_approvers=tuple(a.strip() for a in (get("SIGNOFF_DEFAULT_APPROVERS") or "").split(",")
+                                if a.strip()),
+        resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
         host=get("SIGNOFF_HOST") or "127.0.0.1",
         port=_port(get("SIGNOFF_PORT") or "8000"),
         dev=dev,
@@ -143,11 +176,11 @@ def _flag(name: str, get: Callable[[str], str | None]) -> bool:
     raise InvalidSettings(f"{name} must be true or false, got {raw!r}")
 
 
-def _seconds(name: str, raw: str) -> float:
+def _seconds(name: str, raw: str, most: float = 300) -> float:
     try:
         value = float(raw)
     except ValueError:
         value = -1
-    if not 0 < value <= 300:
-        raise InvalidSettings(f"{name} must be a number of seconds between 0 and 300, got {raw!r}")
+    if not 0 < value <= most:
+        raise InvalidSettings(f"{name} must be a number of seconds between 0 and {most:g}, got {raw!r}")
     return value

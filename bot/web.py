@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from bot.api.routes import build_router, install_error_handlers
+from bot.api.runs import build_runs_router
 from bot.api.waiters import Waiters
 from bot.service import ApprovalService
+
+if TYPE_CHECKING:
+    from bot.agents.runs import RunService
 from bot.slack.app import SlackEndpoint
 
 API_DESCRIPTION = """Agents ask for a human decision; Signoff routes it to Slack and records the
@@ -21,7 +26,7 @@ answer. Authenticate with `Authorization: Bearer <token>` (one of SIGNOFF_API_TO
 
 def build_web_app(
     *, service: ApprovalService, api_tokens: Mapping[str, str], slack: SlackEndpoint | None,
-    health: Callable[[], dict[str, str]], waiters: Waiters,
+    health: Callable[[], dict[str, str]], waiters: Waiters, runs: Callable[[], RunService],
 ) -> FastAPI:
     """The ASGI app; `slack` is None in Socket Mode, where Slack does not call us over HTTP."""
 
@@ -40,6 +45,7 @@ def build_web_app(
     app.state.api_tokens = api_tokens
     install_error_handlers(app)
     app.include_router(build_router(service, waiters))
+    app.include_router(build_runs_router(runs))
 
     if slack is not None:
         @app.post("/slack/events", include_in_schema=False)

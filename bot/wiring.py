@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import FastAPI
@@ -24,6 +26,10 @@ from bot.web import build_web_app
 from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext
 
+if TYPE_CHECKING:
+    from bot.agents.registry import GraphRegistry
+    from bot.agents.runs import GraphExecutor, RunService
+
 
 @dataclass(frozen=True, kw_only=True)
 class Wiring:
@@ -37,6 +43,38 @@ class Wiring:
     jobs: RQJobs
     clock: Clock
 
+    @cached_property
+    def registry(self) -> GraphRegistry:
+        """The registered graphs on the shared checkpointer; a bad entry raises InvalidSettings."""
+        from bot.agents.registry import GraphRegistry, make_checkpointer
+
+        if not self.settings.graphs:
+            return GraphRegistry({})
+        return GraphRegistry.load(self.settings.graphs, make_checkpointer(self.settings.checkpoints))
+
+    @cached_property
+    def runs(self) -> RunService:
+        """Starting and reporting on graph runs."""
+        from bot.agents.runs import RunService
+
+        return RunService(self.db, registry=self.registry, start=self.jobs.start_run, clock=self.clock)
+
+    @cached_property
+    def executor(self) -> GraphExecutor:
+        """Running and resuming graphs (worker side)."""
+        from bot.agents.runs import GraphExecutor
+
+        lease = self.settings.resume_lease
+
+        def thread_lock(thread_id: str) -> AbstractContextManager[Any]:
+            # One step of one thread at a time, across workers: LangGraph does not lock resumes.
+            # The lease frees the lock of a worker that died holding it.
+            return self.redis.lock(f"signoff:thread:{thread_id}", timeout=lease,
+                                   blocking_timeout=lease + 30)
+
+        return GraphExecutor(self.db, registry=self.registry, approvals=self.service,
+                             thread_lock=thread_lock, default_approvers=self.settings.default_approvers)
+
     def job_context(self) -> JobContext:
         """What worker jobs in this process use."""
         secrets: dict[str, str] = {}
@@ -46,6 +84,7 @@ class Wiring:
             db=self.db, slack=self.slack, clock=self.clock, jobs=self.jobs,
             http=httpx.Client(timeout=self.settings.callback_timeout, follow_redirects=False),
             callback_secrets=secrets, allow_private_callbacks=self.settings.allow_private_callbacks,
+            graphs=lambda: self.executor,
         )
 
     def bolt_app(self) -> App:
@@ -64,7 +103,7 @@ class Wiring:
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
-                             slack=endpoint, health=self.health, waiters=waiters)
+                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs)
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""

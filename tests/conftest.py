@@ -173,8 +173,9 @@ def _eventually(read: Any, n: int, timeout: float = 10.0) -> list[dict[str, Any]
     return got
 
 
-def make_settings(database_url: str, redis_url: str, sandbox: SlackSandbox, tmp: Path) -> Settings:
-    return Settings(
+def make_settings(database_url: str, redis_url: str, sandbox: SlackSandbox, tmp: Path,
+                  **overrides: Any) -> Settings:
+    return Settings(**overrides,
         data_dir=tmp, database_url=database_url, redis_url=redis_url,
         slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
         slack_api_url=sandbox.api_url, api_tokens={API_TOKEN: "test-agent", OTHER_TOKEN: "other-agent"},
@@ -189,11 +190,17 @@ def stack_url() -> str:
 
 
 @pytest.fixture
+def stack_overrides() -> dict[str, Any]:
+    """Settings a test module changes for its stack (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
 def stack(
     sandbox: SlackSandbox, redis: Redis, redis_server: EmbeddedRedis, tmp_path: Path, sqlite_url: str,
-    stack_url: str,
+    stack_url: str, stack_overrides: dict[str, Any],
 ) -> Iterator[Stack]:
-    settings = make_settings(stack_url or sqlite_url, redis_server.url, sandbox, tmp_path)
+    settings = make_settings(stack_url or sqlite_url, redis_server.url, sandbox, tmp_path, **stack_overrides)
     w = wiring.build(settings)
     with serve(w.web_app()) as url:
         sandbox.events_url = f"{url}/slack/events"

@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from slack_sdk import WebClient
 
+if TYPE_CHECKING:
+    from bot.agents.runs import GraphExecutor
+
+from sqlmodel import select
+
 from bot.storage.db import Database
+from bot.storage.tables import ApprovalRequest
 from workers.queues import RQJobs
 
 
@@ -24,6 +31,13 @@ class JobContext:
     http: httpx.Client  # for callbacks to agents
     callback_secrets: Mapping[str, str]  # agent name -> the API token that signs its callbacks
     allow_private_callbacks: bool
+    graphs: Callable[[], GraphExecutor]  # built on first use: it imports langgraph and the graphs
+
+    def db_resumes_queued(self) -> list[str]:
+        """Ids of decided requests whose graph has not been resumed yet."""
+        with self.db.read() as s:
+            query = select(ApprovalRequest.id).where(ApprovalRequest.resume_state == "queued")
+            return list(s.exec(query))
 
 
 _context: JobContext | None = None

@@ -87,7 +87,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
     @router.get("/requests", response_model=RequestList)
     async def list_requests(
         agent: Agent,
-        status: Literal["pending", "approved", "rejected", "cancelled", "expired"] | None = None,
+        status: Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"] | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> RequestList:
         rows = await run_in_threadpool(service.list, status=status, limit=limit)

@@ -42,7 +42,7 @@ class RequestOut(BaseModel):
     """A request as agents see it."""
 
     id: str
-    status: Literal["pending", "approved", "rejected", "cancelled", "expired"]
+    status: Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"]
     action: str
     summary: str
     args: dict[str, Any]
@@ -61,6 +61,9 @@ class RequestOut(BaseModel):
     edited_args: dict[str, Any] | None
     idempotency_key: str | None
     callback_url: str | None
+    items: list[dict[str, Any]]
+    item_decisions: list[dict[str, Any] | None]
+    run_id: str | None
 
     @classmethod
     def of(cls, row: ApprovalRequest) -> RequestOut:
@@ -72,7 +75,8 @@ class RequestOut(BaseModel):
             dm=row.dm, created_at=row.created_at, decision=row.decision,  # type: ignore[arg-type]
             decided_by=row.decided_by, decided_at=row.decided_at, reason=row.reason,
             edited_args=row.edited_args, idempotency_key=row.idempotency_key,
-            callback_url=row.callback_url,
+            callback_url=row.callback_url, items=row.items, item_decisions=row.item_decisions,
+            run_id=row.run_id,
         )
 
 

@@ -1,0 +1,253 @@
+"""Graph runs: starting them, turning interrupts into requests, and resuming exactly once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.pregel import Pregel
+from langgraph.types import Command
+from sqlmodel import col, select
+
+from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spec_from_interrupt
+from bot.agents.registry import GraphRegistry
+from bot.core.items import DecisionType, Item, ItemDecision
+from bot.core.lifecycle import Event
+from bot.errors import InvalidInput, NotFound
+from bot.service import ApprovalService, NewRequest
+from bot.storage import repo
+from bot.storage.db import Database
+from bot.storage.tables import ApprovalRequest, Run
+
+log = logging.getLogger(__name__)
+
+BREAKPOINT = "breakpoint:"  # interrupt ids of static breakpoints: "breakpoint:<checkpoint id>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRun:
+    """What an agent developer asks to run."""
+
+    graph: str
+    input: dict[str, Any] | None
+    thread_id: str | None = None
+    requester: str | None = None
+    approvers: Sequence[str] = ()
+    channel: str | None = None
+
+
+class RunService:
+    """Creates runs (the work happens in a worker) and reports on them."""
+
+    def __init__(self, db: Database, *, registry: GraphRegistry, start: Callable[[str], None],
+                 clock: Callable[[], datetime]) -> None:
+        self.db, self.registry, self.start_job, self.clock = db, registry, start, clock
+
+    def start(self, new: NewRun, *, agent: str) -> Run:
+        """Store a run and queue it; the graph runs in a worker, never on the caller's path."""
+        self.registry.get(new.graph)  # unknown graph: InvalidInput naming the registered ones
+        now = self.clock()
+        run_id = "run_" + secrets.token_hex(10)
+        run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status="queued",
+                  input=new.input, requester=new.requester, approvers=list(new.approvers),
+                  channel=new.channel, created_by=agent, created_at=now, updated_at=now)
+        with self.db.write() as s:
+            if s.exec(select(Run).where(Run.thread_id == run.thread_id)).first() is not None:
+                raise InvalidInput(f"thread {run.thread_id!r} already has a run; pick a new thread_id",
+                                   fields={"thread_id": "already used"})
+            s.add(run)
+            data = {"graph": new.graph, "thread_id": run.thread_id}
+            repo.append_event(s, Event(kind="run_started", actor=f"agent:{agent}", request_id=None,
+                                       data={"run_id": run_id, **data}), at=now)
+        self.start_job(run_id)
+        return run
+
+    def get(self, run_id: str) -> tuple[Run, list[ApprovalRequest]]:
+        """The run and its requests, oldest first."""
+        with self.db.read() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise NotFound(f"no run with id {run_id!r}")
+            rows = s.exec(select(ApprovalRequest).where(ApprovalRequest.run_id == run_id)
+                          .order_by(col(ApprovalRequest.created_at)))
+            return run, list(rows)
+
+
+class GraphExecutor:
+    """Runs and resumes graphs inside worker jobs; every step is safe to repeat."""
+
+    def __init__(self, db: Database, *, registry: GraphRegistry, approvals: ApprovalService,
+                 thread_lock: Callable[[str], AbstractContextManager[Any]],
+                 default_approvers: Sequence[str] = ()) -> None:
+        self.db, self.registry, self.approvals = db, registry, approvals
+        self.thread_lock, self.default_approvers = thread_lock, tuple(default_approvers)
+
+    def start(self, run_id: str) -> None:
+        """Run the graph from its input until it ends or interrupts (once, even if retried)."""
+        run = self._run(run_id)
+        graph, config = self.registry.get(run.graph), _config(run)
+        with self.thread_lock(run.thread_id):
+            state = graph.get_state(config)
+            if not state.created_at:  # no checkpoint yet: this is the first attempt
+                self._set_run(run_id, status="running")
+                self._step(run, graph, lambda: graph.invoke(run.input, config))
+            self._settle(run, graph)
+
+    def resume(self, request_id: str) -> None:
+        """Answer the interrupt `request_id` stands for, if the thread still waits for it."""
+        row = self.approvals.get(request_id)
+        if row.run_id is None or row.status == "pending" or row.resume_state == "done":
+            return
+        run = self._run(row.run_id)
+        graph, config = self.registry.get(run.graph), _config(run)
+        with self.thread_lock(run.thread_id):
+            state = graph.get_state(config)
+            if not state.created_at:
+                raise RuntimeError(f"thread {run.thread_id} has no checkpoint: refusing to start it "
+                                   "afresh from a resume (was the checkpoint store reset?)")
+            before = _checkpoint_id(state)
+            command = self._command_for(row, state, graph)
+            if command is not None:
+                # Past a breakpoint the graph continues with no input; an interrupt gets its answer.
+                resume_with = None if command is CONTINUE else command
+                self._step(run, graph, lambda: graph.invoke(resume_with, config))
+            after = _checkpoint_id(graph.get_state(config))
+            self._resumed(row, before=before, after=after, applied=command is not None)
+            self._settle(run, graph)
+
+    def _command_for(self, row: ApprovalRequest, state: Any, graph: Pregel) -> Any:
+        """What to resume with, or None when this decision was already applied."""
+        assert row.interrupt_id is not None
+        if row.interrupt_id.startswith(BREAKPOINT):
+            waiting_here = state.next and _checkpoint_id(state) == row.interrupt_id[len(BREAKPOINT):]
+            if not waiting_here:
+                return None
+            if row.status != "approved":
+                self._set_run(row.run_id, status="stopped", error=f"stopped at a breakpoint by "
+                              f"{row.decided_by}: {row.reason or 'no reason given'}")
+                return None
+            return CONTINUE
+        # Only an interrupt still pending may be answered: a stale answer must not answer the
+        # next question (LangGraph accepts a task's first interrupt id for its later ones).
+        if row.interrupt_id not in {i.id for i in state.interrupts}:
+            return None
+        items = [Item.from_json(i) for i in row.items]
+        decisions = [ItemDecision.from_json(d) if d else _undecided(row) for d in row.item_decisions]
+        try:
+            value = resume_value(row.kind, items, decisions)
+        except InvalidInput as e:
+            # A cancelled or expired request whose payload cannot say "no" (a form, a tool
+            # that allows no reject): stop the run rather than hand the graph a wrong answer.
+            self._set_run(row.run_id, status="stopped", error=f"request {row.id} {row.status}: {e}")
+            return None
+        return Command(resume={row.interrupt_id: value})
+
+    def _step(self, run: Run, graph: Pregel, step: Callable[[], Any]) -> None:
+        try:
+            step()
+        except Exception as e:
+            self._set_run(run.id, status="failed", error=f"{e.__class__.__name__}: {e}")
+            raise
+
+    def _settle(self, run: Run, graph: Pregel) -> None:
+        """After a step: raise requests for what the thread waits on, or record that it ended."""
+        config = _config(run)
+        state = graph.get_state(config)
+        if state.interrupts:
+            for intr in state.interrupts:
+                schema = getattr(intr, "response_schema", None)
+                spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
+                self._ask(run, spec, interrupt_id=intr.id)
+            self._set_run(run.id, status="waiting")
+        elif state.next:
+            spec = breakpoint_spec(graph=run.graph, next_nodes=list(state.next),
+                                   values=_jsonable(state.values))
+            self._ask(run, spec, interrupt_id=BREAKPOINT + _checkpoint_id(state))
+            self._set_run(run.id, status="waiting")
+        else:
+            self._set_run(run.id, status="done", result=_jsonable(state.values), error=None)
+
+    def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
+        approvers = list(spec.approvers or run.approvers or self.default_approvers)
+        if not approvers:
+            self._set_run(run.id, status="failed", error="nobody to ask: give approvers to the run, to "
+                          "request_approval(...), or set SIGNOFF_DEFAULT_APPROVERS")
+            raise InvalidInput(f"run {run.id}: no approvers for interrupt {interrupt_id}")
+        one = spec.items[0] if len(spec.items) == 1 else None
+        context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
+        self.approvals.create(NewRequest(
+            action=one.action if one else f"{len(spec.items)} actions", summary=spec.summary,
+            args=dict(one.args) if one else {}, approvers=approvers, context=context,
+            urgency=spec.urgency or "normal", channel=spec.channel or run.channel,
+            requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
+            interrupt_id=interrupt_id,
+        ), agent=run.created_by)
+
+    def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
+        data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
+                "checkpoint_after": after, "applied": applied}
+        with self.db.write() as s:
+            repo.set_resume_state(s, row.id, "done")
+            repo.append_event(s, Event(kind="resumed", actor="system", request_id=row.id, data=data),
+                              at=self.approvals.clock())
+
+    def resume_failed(self, request_id: str, error: BaseException, *, final: bool) -> None:
+        """Audit a failed resume attempt (RQ retries it unless `final`)."""
+        data = {"error": f"{error.__class__.__name__}: {error}", "final": final}
+        with self.db.write() as s:
+            if final:
+                repo.set_resume_state(s, request_id, "failed")
+            repo.append_event(s, Event(kind="resume_failed", actor="system", request_id=request_id,
+                                       data=data), at=self.approvals.clock())
+
+    def _run(self, run_id: str) -> Run:
+        with self.db.read() as s:
+            run = s.get(Run, run_id)
+        if run is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return run
+
+    def _set_run(self, run_id: str | None, **changes: Any) -> None:
+        with self.db.write() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                return
+            if run.status == "stopped" and changes.get("status") != "stopped":
+                changes.pop("status", None)
+            for key, value in changes.items():
+                setattr(run, key, value)
+            run.updated_at = self.approvals.clock()
+            s.add(run)
+
+
+CONTINUE = object()  # resume past a static breakpoint: `invoke(None)`
+
+def _config(run: Run) -> RunnableConfig:
+    return {"configurable": {"thread_id": run.thread_id}}
+
+
+def _checkpoint_id(state: Any) -> str:
+    return str((state.config or {}).get("configurable", {}).get("checkpoint_id") or "")
+
+
+def _undecided(row: ApprovalRequest) -> ItemDecision:
+    """A cancelled or expired request answers its open items as rejected, saying why."""
+    assert row.decided_at is not None
+    why = f"{row.status} by {row.decided_by}" + (f": {row.reason}" if row.reason else "")
+    return ItemDecision(type=DecisionType.REJECT, by=row.decided_by or "system", at=row.decided_at,
+                        message=why)
+
+
+def _jsonable(values: Any) -> dict[str, Any] | None:
+    """A JSON-safe summary of graph state for the API (messages and other objects as text)."""
+    if values is None:
+        return None
+    text = json.dumps(values if isinstance(values, dict) else {"value": values}, default=str)
+    return dict(json.loads(text[:100_000])) if len(text) <= 100_000 else {"truncated": text[:2000]}

@@ -1,0 +1,157 @@
+"""Graphs the tests register with Signoff (by import path, as users do)."""
+
+from __future__ import annotations
+
+import operator
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+
+from bot.agents import request_approval
+
+
+def record(event: str) -> None:
+    """A side effect the tests count, visible across processes (a line in a file)."""
+    path = os.environ.get("SIGNOFF_TEST_EFFECTS")
+    if path:
+        with Path(path).open("a") as f:
+            f.write(event + "\n")
+
+
+def effects() -> list[str]:
+    """The side effects recorded so far."""
+    path = Path(os.environ["SIGNOFF_TEST_EFFECTS"])
+    return path.read_text().splitlines() if path.exists() else []
+
+
+# The refund graph of the LangGraph approval tutorial: the approval node only asks, the
+# execute node acts.
+class RefundState(TypedDict):
+    action: str
+    approved: bool
+
+
+def approval_node(state: RefundState) -> dict[str, Any]:
+    decision = interrupt(f"Agent wants to: {state['action']}. Approve? (True/False)")
+    return {"approved": decision}
+
+
+def execute_node(state: RefundState) -> RefundState:
+    if state["approved"]:
+        record(f"executed {state['action']}")
+    return state
+
+
+def _refund_builder() -> StateGraph:
+    builder = StateGraph(RefundState)
+    builder.add_node("approval", approval_node)
+    builder.add_node("execute", execute_node)
+    builder.add_edge(START, "approval")
+    builder.add_edge("approval", "execute")
+    builder.add_edge("execute", END)
+    return builder
+
+
+refund_graph = _refund_builder().compile()  # Signoff attaches its checkpointer
+
+
+def breakpoint_graph(checkpointer: Any) -> Any:
+    """A factory taking the checkpointer, with a static breakpoint before acting."""
+    builder = StateGraph(RefundState)
+    builder.add_node("prepare", lambda s: {"approved": True})
+    builder.add_node("execute", execute_node)
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "execute")
+    builder.add_edge("execute", END)
+    return builder.compile(checkpointer=checkpointer, interrupt_before=["execute"])
+
+
+# Two branches that each ask, in parallel: two interrupts pending on one thread.
+class PairState(TypedDict):
+    answers: Annotated[list[str], operator.add]
+
+
+def _ask(name: str) -> Any:
+    def node(state: PairState) -> dict[str, Any]:
+        decision = request_approval(action=f"deploy_{name}", args={"region": name}, summary=f"Deploy {name}?")
+        return {"answers": [f"{name}:{decision.type}"]}
+    return node
+
+
+def _pair_builder() -> StateGraph:
+    builder = StateGraph(PairState)
+    builder.add_node("eu", _ask("eu"))
+    builder.add_node("us", _ask("us"))
+    builder.add_edge(START, "eu")
+    builder.add_edge(START, "us")
+    builder.add_edge("eu", END)
+    builder.add_edge("us", END)
+    return builder
+
+
+pair_graph = _pair_builder().compile()
+
+
+# Signoff's own helper, then a slow act: killing the worker during the sleep must not make the
+# act happen twice once the resume is retried.
+class SlowState(TypedDict):
+    amount: int
+    done: bool
+
+
+def slow_approval(state: SlowState) -> dict[str, Any]:
+    decision = request_approval(action="issue_refund", args={"amount": state["amount"]},
+                                summary=f"Refund ${state['amount']}", urgency="high")
+    if not decision.approved:
+        return {"done": False}
+    time.sleep(float(os.environ.get("SIGNOFF_TEST_SLOW", "0")))
+    record(f"refunded {decision.args['amount']}")
+    return {"done": True}
+
+
+def _slow_builder() -> StateGraph:
+    builder = StateGraph(SlowState)
+    builder.add_node("approve_and_refund", slow_approval)
+    builder.add_edge(START, "approve_and_refund")
+    builder.add_edge("approve_and_refund", END)
+    return builder
+
+
+slow_graph = _slow_builder().compile()
+
+
+# A question with a form for the answer (dict response_schema: Signoff validates it).
+class FormState(TypedDict):
+    answer: Any
+
+
+SHIP_SCHEMA = {"type": "object", "required": ["carrier", "days"],
+               "properties": {"carrier": {"type": "string", "enum": ["ups", "dhl"]},
+                              "days": {"type": "integer", "minimum": 1, "maximum": 30}}}
+
+
+def form_node(state: FormState) -> dict[str, Any]:
+    return {"answer": interrupt({"question": "How should we ship order 77?"}, response_schema=SHIP_SCHEMA)}
+
+
+def _form_builder() -> StateGraph:
+    builder = StateGraph(FormState)
+    builder.add_node("ask", form_node)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    return builder
+
+
+form_graph = _form_builder().compile()
+
+GRAPHS = {
+    "refund": "tests.graph_apps:refund_graph",
+    "breakpoint": "tests.graph_apps:breakpoint_graph",
+    "pair": "tests.graph_apps:pair_graph",
+    "slow": "tests.graph_apps:slow_graph",
+    "form": "tests.graph_apps:form_graph",
+}

@@ -1,0 +1,134 @@
+"""LangGraph graphs pause for a Slack decision and resume exactly once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from blocks import ids
+from bot.core.lifecycle import Verdict
+from bot.storage.tables import AuditEvent
+from tests import graph_apps
+from tests.conftest import CHANNEL
+from workers import queues
+
+
+@pytest.fixture
+def stack_overrides(tmp_path):
+    return {"graphs": graph_apps.GRAPHS, "checkpoint_url": f"sqlite:///{tmp_path / 'checkpoints.db'}",
+            "default_approvers": ("U0ALICE", "U0BOB"), "default_channel": CHANNEL}
+
+
+@pytest.fixture(autouse=True)
+def effects_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIGNOFF_TEST_EFFECTS", str(tmp_path / "effects.log"))
+
+
+def start(stack, graph, graph_input, **extra):
+    r = stack.api.post("/v1/runs", json={"graph": graph, "input": graph_input, **extra})
+    assert r.status_code == 202, r.text
+    stack.run_jobs()
+    return stack.api.get(f"/v1/runs/{r.json()['id']}").json()
+
+
+def run_of(stack, run):
+    return stack.api.get(f"/v1/runs/{run['id']}").json()
+
+
+def events(stack, kind):
+    with stack.w.db.read() as s:
+        return [e.data for e in s.exec(select(AuditEvent).where(AuditEvent.kind == kind)
+                                       .order_by(AuditEvent.seq))]
+
+
+def test_the_tutorial_refund_graph_runs_to_the_end_after_approve(stack):
+    run = start(stack, "refund", {"action": "send refund of $340 to customer 8821", "approved": False})
+    assert run["status"] == "waiting"
+    [req] = run["pending_requests"]
+    assert "send refund of $340" in req["summary"]
+    card = stack.card(req["id"])
+    stack.sandbox.click("U0ALICE", CHANNEL, card["ts"], ids.ACTION_APPROVE)
+    stack.run_jobs()
+    run = run_of(stack, run)
+    assert run["status"] == "done" and run["result"]["approved"] is True
+    assert graph_apps.effects() == ["executed send refund of $340 to customer 8821"]
+    [resumed] = events(stack, "resumed")
+    assert resumed["applied"] and resumed["checkpoint_before"] != resumed["checkpoint_after"]
+
+
+def test_after_a_reject_the_execute_node_never_acts(stack):
+    run = start(stack, "refund", {"action": "delete the customers table", "approved": False})
+    [req] = run["pending_requests"]
+    stack.sandbox.click("U0BOB", CHANNEL, stack.card(req["id"])["ts"], ids.ACTION_REJECT)
+    [view] = stack.views("U0BOB")
+    stack.sandbox.submit_view("U0BOB", view["id"], {ids.BLOCK_REASON: {ids.ACTION_REASON: "never"}})
+    stack.run_jobs()
+    assert run_of(stack, run)["status"] == "done"
+    assert graph_apps.effects() == []
+
+
+def test_the_same_decision_delivered_twice_is_applied_once(stack):
+    run = start(stack, "slow", {"amount": 40, "done": False})
+    [req] = run["pending_requests"]
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    graphs = stack.w.jobs.graphs
+    for _ in range(2):  # a duplicated job, then a retry of it
+        graphs.enqueue("workers.graphs.resume", req["id"])
+    stack.run_jobs()
+    assert graph_apps.effects() == ["refunded 40"]
+    assert [e["applied"] for e in events(stack, "resumed")] == [True]
+    assert run_of(stack, run)["status"] == "done"
+
+
+def test_two_parallel_interrupts_are_answered_by_id_in_either_order(stack):
+    run = start(stack, "pair", {"answers": []})
+    assert run["status"] == "waiting"
+    reqs = {r["action"]: r for r in run["pending_requests"]}
+    assert set(reqs) == {"deploy_eu", "deploy_us"}
+    stack.w.service.decide(reqs["deploy_us"]["id"], actor="U0BOB", verdict=Verdict.REJECT, reason="freeze")
+    stack.run_jobs()
+    assert run_of(stack, run)["status"] == "waiting"  # eu still open
+    stack.w.service.decide(reqs["deploy_eu"]["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    stack.run_jobs()
+    done = run_of(stack, run)
+    assert done["status"] == "done"
+    assert sorted(done["result"]["answers"]) == ["eu:approve", "us:reject"]
+
+
+def test_a_static_breakpoint_continues_or_stops(stack):
+    run = start(stack, "breakpoint", {"action": "rotate keys", "approved": False})
+    [req] = run["pending_requests"]
+    assert "execute" in json.dumps(req)
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    stack.run_jobs()
+    assert run_of(stack, run)["status"] == "done" and graph_apps.effects() == ["executed rotate keys"]
+
+    stopped = start(stack, "breakpoint", {"action": "rotate more keys", "approved": False})
+    [req] = stopped["pending_requests"]
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.REJECT, reason="not today")
+    stack.run_jobs()
+    stopped = run_of(stack, stopped)
+    assert stopped["status"] == "stopped" and "not today" in stopped["error"]
+    assert graph_apps.effects() == ["executed rotate keys"]
+
+
+def test_unknown_graphs_and_reused_threads_are_refused(stack):
+    r = stack.api.post("/v1/runs", json={"graph": "nope", "input": {}})
+    assert r.status_code == 422 and "refund" in r.json()["detail"]
+    first = stack.api.post("/v1/runs", json={"graph": "refund", "input": {"action": "a", "approved": False},
+                                             "thread_id": "t-1"})
+    again = stack.api.post("/v1/runs", json={"graph": "refund", "input": {"action": "a", "approved": False},
+                                             "thread_id": "t-1"})
+    assert first.status_code == 202 and again.status_code == 422 and "thread_id" in again.json()["fields"]
+    assert stack.api.get("/v1/runs/run_nope").status_code == 404
+
+
+def test_a_resume_job_for_a_request_still_pending_does_nothing(stack):
+    run = start(stack, "refund", {"action": "x", "approved": False})
+    [req] = run["pending_requests"]
+    stack.w.jobs.graphs.enqueue("workers.graphs.resume", req["id"])
+    stack.run_jobs()
+    assert run_of(stack, run)["status"] == "waiting" and events(stack, "resumed") == []
+    assert queues.GRAPHS in queues.ALL
