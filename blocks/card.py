@@ -8,11 +8,13 @@ from itertools import islice
 from typing import Any
 
 from blocks import ids, kit, limits
+from blocks.items import UNNAMED, item_blocks
 from blocks.kit import Block
-from blocks.modals import details_modal, reject_modal
-from blocks.model import STATUSES, URGENCIES, Card
+from blocks.modals import details_modal, edit_modal, reject_modal, respond_modal
+from blocks.model import DECISIONS, STATUSES, URGENCIES, Card, CardItem, uses_items
 from blocks.text import (
     as_text,
+    by_whom,
     clip,
     clip_escaped,
     clip_mrkdwn,
@@ -26,15 +28,19 @@ from blocks.text import (
 )
 
 __all__ = [
+    "DECISIONS",
     "STATUSES",
     "URGENCIES",
     "Card",
+    "CardItem",
     "already_decided_text",
     "approval_card",
     "card_text",
     "details_modal",
+    "edit_modal",
     "not_an_approver_text",
     "reject_modal",
+    "respond_modal",
     "slack_date",
 ]
 
@@ -45,8 +51,9 @@ _OUTCOME = {
     "rejected": ("❌", "Rejected"),
     "cancelled": ("🚫", "Cancelled"),
     "expired": ("⌛", "Expired"),
+    "answered": ("☑️", "Answered"),  # every item answered, some of them not approved
 }
-_UNNAMED = "(unnamed action)"
+_UNNAMED = UNNAMED
 _APPROVERS_LISTED = 20
 _TEXT_ACTION = 80
 _TEXT_WHO = 60
@@ -54,6 +61,8 @@ _TEXT_WHO = 60
 
 def approval_card(card: Card) -> list[Block]:
     """The blocks for a card in its current state: pending with buttons, decided with outcome."""
+    if uses_items(card):
+        return _item_card(card)
     header, header_cut = _header(card)
     summary, summary_cut = _summary(card.summary)
     fields, fields_cut = _fields(card)
@@ -65,6 +74,21 @@ def approval_card(card: Card) -> list[Block]:
         blocks.append(_actions(card.request_id, details=cut))
     else:
         blocks.append(_outcome(card))
+    return blocks
+
+
+def _item_card(card: Card) -> list[Block]:
+    """A card whose items are decided one by one, each with its own buttons or answer."""
+    header, header_cut = _header(card)
+    summary, summary_cut = _summary(card.summary)
+    fields, fields_cut = _fields(card)
+    items, items_cut = item_blocks(card)
+    context, context_cut = _context(card.context)
+    blocks = [header, summary, fields, kit.divider(ids.BLOCK_DIVIDER), *items, *context]
+    if card.status != "pending":
+        blocks.append(_outcome(card))
+    elif header_cut or summary_cut or fields_cut or items_cut or context_cut:
+        blocks.append(_details_only(card.request_id))
     return blocks
 
 
@@ -205,6 +229,12 @@ def _actions(request_id: str, *, details: bool) -> Block:
     return {"type": "actions", "block_id": ids.BLOCK_ACTIONS, "elements": buttons}
 
 
+def _details_only(request_id: str) -> Block:
+    """The one card-wide button of an items card: the details modal lists everything."""
+    button = kit.button(text="View details", action_id=ids.ACTION_DETAILS, value=request_id)
+    return {"type": "actions", "block_id": ids.BLOCK_ACTIONS, "elements": [button]}
+
+
 def _outcome(card: Card) -> Block:
     """The line replacing the buttons once decided: what, who, when, and why."""
     emoji, word = _OUTCOME[card.status]
@@ -220,12 +250,7 @@ def _outcome(card: Card) -> Block:
 
 def _by(decided_by: str | None, *, limit: int) -> str:
     """' by <who>', or nothing when the system decided (expiry) or nobody is known."""
-    if not decided_by or not decided_by.strip() or decided_by == "system":
-        return ""
-    if decided_by.startswith("agent:"):
-        name, _ = clip_escaped(one_line(decided_by.removeprefix("agent:")), limit)
-        return f" by agent `{name}`" if name else " by an agent"
-    return f" by {person(decided_by, limit=limit, declared_id=True)}"
+    return by_whom(decided_by, limit=limit)
 
 
 def _at(decided_at: datetime | None) -> str:

@@ -30,3 +30,23 @@ ARG_VALUE = 1000
 CONTEXT_ITEM = 300
 WHO = 200
 NOTIFICATION_TEXT = 280
+OPTION_TEXT = 75
+OPTION_VALUE = 150
+SELECT_OPTIONS = 100
+HINT_TEXT = 2000
+
+# Items: up to ITEMS_SHOWN on a card at about three blocks each keeps any card under 50 blocks;
+# each item's name, description and arguments share one section of SECTION_TEXT.
+ITEMS_SHOWN = 10
+ITEM_ACTION = 150
+ITEM_DESCRIPTION = 500
+ITEM_ARGS_SHOWN = 10
+ITEM_ARG_KEY = 100
+ITEM_ARG_VALUE = 300
+ITEM_MESSAGE = 1000  # a rejection reason or a response, on the card
+DIFF_SHOWN = 10
+DIFF_KEY = 60
+DIFF_VALUE = 80
+DETAILS_ITEM_LEAD = 1000  # an item's name/description/answer in the details modal
+FORM_FIELDS = 90  # more properties than this: one JSON textarea instead (a modal holds 100 blocks)
+FIELD_LABEL = 200

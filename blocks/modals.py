@@ -1,20 +1,36 @@
-"""The modals: a required rejection reason, and the full request behind a truncated card."""
+"""The modals: a rejection reason, an edit form, a response, and the full request."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import islice
 from typing import Any
 
 from blocks import ids, kit, limits
+from blocks.forms import edit_schema, form_blocks, prefill_problem
+from blocks.ids import button_value
+from blocks.items import UNNAMED, answer_text
 from blocks.kit import Block
-from blocks.model import Card, check_request_id
-from blocks.text import as_text, chunk_escaped, clip_escaped, escape, length, one_line, person
+from blocks.model import Card, CardItem, check_request_id, uses_items
+from blocks.text import (
+    as_text,
+    chunk_escaped,
+    clip_escaped,
+    clip_mrkdwn,
+    escape,
+    json_head,
+    length,
+    one_line,
+    person,
+)
 
 _FENCE = "```"
+_FIXED_DETAILS = 10  # details modal blocks that are not items (action, summary, headers, ...)
+_ITEM_SECTIONS = 20  # most sections one item's arguments get in the details modal
+_ITEM_CUT = "\n_Cut short: the rest does not fit in a Slack modal._"
 
 
-def reject_modal(*, request_id: str, summary: str) -> dict[str, Any]:
+def reject_modal(*, request_id: str, summary: str, index: int | None = None) -> dict[str, Any]:
     """The modal asking for a required rejection reason (multiline, at most 3000 characters)."""
     check_request_id(request_id)
     lead = "*You are rejecting*\n"
@@ -36,11 +52,84 @@ def reject_modal(*, request_id: str, summary: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": ids.VIEW_REJECT,
-        "private_metadata": request_id,
+        "private_metadata": button_value(request_id, index),
         "title": kit.plain("Reject request"),
         "submit": kit.plain("Reject"),
         "close": kit.plain("Cancel"),
         "blocks": [kit.section(ids.BLOCK_REJECT_SUMMARY, lead + (text or "_No summary._")), reason],
+    }
+
+
+def edit_modal(
+    *,
+    request_id: str,
+    index: int | None,
+    action: str,
+    args: Mapping[str, Any],
+    args_schema: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The modal to change an item's arguments: one input each when flat, else a JSON textarea."""
+    check_request_id(request_id)
+    name, _ = clip_escaped(one_line(action) or UNNAMED, limits.ITEM_ACTION)
+    lead = f"*Edit the arguments of* {name}\nSubmitting approves it with your changes."
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": ids.VIEW_EDIT,
+        "private_metadata": button_value(request_id, index),
+        "title": kit.plain("Edit arguments"),
+    }
+    schema = edit_schema(args_schema, args)
+    problem = prefill_problem(schema, args)
+    if problem is not None:
+        # Prefilling a cut value would make "submit unchanged" change it: offer no form at all.
+        note = f"⚠️ {escape(problem)}\nApprove, reject or respond to it instead."
+        blocks = [kit.section(ids.BLOCK_EDIT_SUMMARY, lead), kit.section(ids.BLOCK_EDIT_PROBLEM, note)]
+        return {**view, "close": kit.plain("Close"), "blocks": blocks}
+    form = form_blocks(schema, args, json_label="Arguments (JSON)")
+    return {
+        **view,
+        "submit": kit.plain("Approve edits"),
+        "close": kit.plain("Cancel"),
+        "blocks": [kit.section(ids.BLOCK_EDIT_SUMMARY, lead), *form],
+    }
+
+
+def respond_modal(
+    *, request_id: str, index: int | None, prompt: str, answer_schema: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The modal to answer an item instead of running it: free text, or a form from the schema."""
+    check_request_id(request_id)
+    text, _ = clip_escaped(prompt, limits.SECTION_TEXT)
+    question = kit.section(ids.BLOCK_RESPOND_PROMPT, text if text.strip() else "_No question given._")
+    if answer_schema is None:
+        inputs = [_free_text_response()]
+    else:
+        inputs = form_blocks(answer_schema, None, json_label="Answer (JSON)")
+    return {
+        "type": "modal",
+        "callback_id": ids.VIEW_RESPOND,
+        "private_metadata": button_value(request_id, index),
+        "title": kit.plain("Respond"),
+        "submit": kit.plain("Send"),
+        "close": kit.plain("Cancel"),
+        "blocks": [question, *inputs],
+    }
+
+
+def _free_text_response() -> Block:
+    """The required multiline answer of a respond modal without a schema."""
+    return {
+        "type": "input",
+        "block_id": ids.BLOCK_RESPONSE,
+        "optional": False,
+        "label": kit.plain("Your answer"),
+        "hint": kit.plain("The agent gets this text instead of running the action."),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": ids.ACTION_RESPONSE,
+            "multiline": True,
+            "max_length": limits.INPUT_MAX_LENGTH,
+        },
     }
 
 
@@ -67,15 +156,50 @@ def _details(card: Card) -> Iterator[Block]:
     yield from _item("Summary", card.summary, code=False)
     if card.requester:
         yield kit.section("", f"*Requested by*\n{person(card.requester, limit=limits.WHO)}")
-    yield kit.header("", "Arguments")
-    if not card.args:
-        yield kit.section("", "_No arguments._")
+    if uses_items(card):
+        yield from _items(card)
+    else:
+        yield kit.header("", "Arguments")
+        if not card.args:
+            yield kit.section("", "_No arguments._")
     for key, value in card.args.items():
         yield from _item(str(key), as_text(value, pretty=True), code=True)
     if card.context:
         yield kit.header("", "Context")
         for key, value in card.context.items():
             yield from _item(str(key), as_text(value, pretty=True), code=True)
+
+
+def _items(card: Card) -> Iterator[Block]:
+    """Every item, each given a fair share of the modal so a huge one cannot crowd out the rest."""
+    yield kit.header("", f"Items ({len(card.items)})")
+    share = max(1, min(_ITEM_SECTIONS, (limits.VIEW_BLOCKS - _FIXED_DETAILS) // len(card.items)))
+    for index, item in enumerate(card.items):
+        yield from _item_details(index, item, sections=share)
+    if card.args:
+        yield kit.header("", "Request arguments")
+
+
+def _item_details(index: int, item: CardItem, *, sections: int) -> Iterator[Block]:
+    """One item: name, description and answer, then its arguments as JSON over a few sections."""
+    name, _ = clip_escaped(one_line(item.action) or UNNAMED, limits.ITEM_ACTION)
+    parts = [f"*{index + 1}. {name}*"]
+    if item.description and item.description.strip():
+        parts.append(clip_escaped(item.description, limits.DETAILS_ITEM_LEAD)[0])
+    if item.decision is not None:
+        parts.append(answer_text(item, message_limit=limits.DETAILS_ITEM_LEAD)[0])
+    lead, _ = clip_mrkdwn("\n".join(parts), limits.SECTION_TEXT // 2)
+    if not item.args:
+        yield kit.section("", lead)
+        return
+    size = limits.SECTION_TEXT - length(lead) - 1 - 2 * len(_FENCE) - length(_ITEM_CUT)
+    raw = json_head(dict(item.args), limit=size * sections, pretty=True)
+    pieces, complete = chunk_escaped(raw, size=size, max_chunks=sections)
+    for number, piece in enumerate(pieces):
+        text = (f"{lead}\n" if number == 0 else "") + _FENCE + piece + _FENCE
+        if number == len(pieces) - 1 and not complete:
+            text += _ITEM_CUT
+        yield kit.section("", text)
 
 
 def _item(label: str, raw: str, *, code: bool) -> Iterator[Block]:

@@ -1,9 +1,9 @@
-"""The Card value object: everything a card shows about one approval request."""
+"""The Card value object: everything a card shows about one approval request and its items."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,46 @@ from blocks import limits
 from blocks.text import length
 
 URGENCIES = ("low", "normal", "high")
-STATUSES = ("pending", "approved", "rejected", "cancelled", "expired")
+# "answered": every item was answered, not all of them approve/edit, nor all reject.
+STATUSES = ("pending", "approved", "rejected", "cancelled", "expired", "answered")
+DECISIONS = ("approve", "edit", "reject", "respond")  # as bot.core.items.DecisionType
+_PLAIN = frozenset(("approve", "reject"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardItem:
+    """One thing to decide on a card (a tool call, or a question), mirrored from bot's Item."""
+
+    action: str
+    args: Mapping[str, Any]
+    description: str | None = None
+    allowed: tuple[str, ...] = ("approve", "reject")  # a subset of DECISIONS
+    # Once answered: {"type", "by", "at" (ISO string), "args"?, "message"?, "answer"?}.
+    decision: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Fail closed: a card must not offer a button nobody asked for, nor misstate an answer.
+        allowed = tuple(self.allowed)
+        object.__setattr__(self, "allowed", allowed)
+        if not allowed or len(set(allowed)) != len(allowed) or not set(allowed) <= set(DECISIONS):
+            raise ValueError(f"allowed must be distinct decisions out of {DECISIONS}, not {allowed!r}")
+        if self.decision is not None:
+            check_decision(self.decision)
+
+
+def check_decision(decision: Mapping[str, Any]) -> None:
+    """Refuse an item decision the card could not show faithfully."""
+    if decision.get("type") not in DECISIONS:
+        raise ValueError(f"decision type must be one of {DECISIONS}, not {decision.get('type')!r}")
+    if not isinstance(decision.get("by"), str):
+        raise ValueError("decision needs who decided ('by')")
+    at = decision.get("at")
+    if at is not None:
+        when = datetime.fromisoformat(at) if isinstance(at, str) else at
+        if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
+            raise ValueError("decision 'at' must be an aware ISO datetime")
+    if decision.get("args") is not None and not isinstance(decision["args"], Mapping):
+        raise ValueError("decision 'args' must be a mapping")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +70,8 @@ class Card:
     decided_at: datetime | None = None
     reason: str | None = None
     created_at: datetime
+    # The items to decide one by one; empty (or one plain approve/reject item): the classic card.
+    items: Sequence[CardItem] = field(default=())
 
     def __post_init__(self) -> None:
         # Fail closed: a card that cannot carry its id or state must not be sent at all.
@@ -43,10 +84,22 @@ class Card:
             at = getattr(self, name)
             if at is not None and (at.tzinfo is None or at.utcoffset() is None):
                 raise ValueError(f"{name} must be an aware datetime")
+        if not all(isinstance(item, CardItem) for item in self.items):
+            raise ValueError("items must be CardItem values")
+        object.__setattr__(self, "items", tuple(self.items))
+
+
+def uses_items(card: Card) -> bool:
+    """Whether the card shows its items one by one rather than the classic approve/reject."""
+    items = card.items
+    return len(items) > 1 or (len(items) == 1 and set(items[0].allowed) != _PLAIN)
 
 
 def check_request_id(request_id: str) -> None:
     """Refuse a request id that cannot ride in a button value or private_metadata."""
-    # Truncating it would make every click point at the wrong (or no) request.
+    # Truncating it would make every click point at the wrong (or no) request; "#" would be
+    # read back as the start of an item index (see ids.button_value).
     if not request_id or length(request_id) > limits.REQUEST_ID:
         raise ValueError(f"request_id must be 1..{limits.REQUEST_ID} characters")
+    if "#" in request_id:
+        raise ValueError("request_id must not contain '#'")

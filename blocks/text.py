@@ -101,6 +101,16 @@ def person(text: str, *, limit: int, declared_id: bool = False) -> str:
     return clip_escaped(one_line(text), limit)[0]
 
 
+def by_whom(decided_by: str | None, *, limit: int) -> str:
+    """' by <who>', or nothing when the system decided (expiry) or nobody is known."""
+    if not decided_by or not decided_by.strip() or decided_by == "system":
+        return ""
+    if decided_by.startswith("agent:"):
+        name, _ = clip_escaped(one_line(decided_by.removeprefix("agent:")), limit)
+        return f" by agent `{name}`" if name else " by an agent"
+    return f" by {person(decided_by, limit=limit, declared_id=True)}"
+
+
 def slack_date(at: datetime) -> str:
     """Slack date token `<!date^EPOCH^…|YYYY-MM-DD HH:MM UTC>`: each viewer sees their own zone."""
     if at.tzinfo is None or at.utcoffset() is None:
@@ -119,6 +129,27 @@ def to_json(value: Any, *, pretty: bool = False) -> str:
     except (TypeError, ValueError, RecursionError):
         # Circular or absurdly deep values are not JSON-able; show that, not a crash.
         return f"<{type(value).__name__} that cannot be shown as JSON>"
+
+
+def json_head(value: Any, *, limit: int, pretty: bool = False) -> str:
+    """The JSON of value, or at least its first limit characters: a huge value is never dumped whole."""
+    encoder = json.JSONEncoder(
+        ensure_ascii=False,
+        default=str,
+        indent=2 if pretty else None,
+        separators=None if pretty else (",", ":"),
+    )
+    pieces: list[str] = []
+    size = 0
+    try:
+        for piece in encoder.iterencode(value):
+            pieces.append(piece)
+            size += len(piece)
+            if size > limit:
+                break
+    except (TypeError, ValueError, RecursionError):
+        return to_json(value, pretty=pretty)
+    return "".join(pieces)
 
 
 def as_text(value: Any, *, pretty: bool = False) -> str:

@@ -134,3 +134,33 @@ _CHECKS = {
     "actions": _check_actions,
     "input": _check_input,
 }
+
+
+def submitted(
+    blocks: list[dict[str, Any]], typed: dict[str, str | None] | None = None
+) -> dict[str, Any]:
+    """view.state.values as Slack sends them for blocks: prefilled values, or what was typed.
+
+    typed maps a block_id to the text typed into it, or for a select the option value chosen
+    (None: left empty).
+    """
+    typed = typed or {}
+    values: dict[str, Any] = {}
+    for block in blocks:
+        if block["type"] != "input":
+            continue
+        element = block["element"]
+        block_id = block["block_id"]
+        if element["type"] == "static_select":
+            option = element.get("initial_option")
+            if block_id in typed:
+                chosen = typed[block_id]
+                option = next((o for o in element["options"] if o["value"] == chosen), None)
+                if chosen is not None and option is None:
+                    option = {"text": {"type": "plain_text", "text": "?"}, "value": chosen}
+            state = {"type": "static_select", "selected_option": option}
+        else:
+            text = typed[block_id] if block_id in typed else element.get("initial_value")
+            state = {"type": "plain_text_input", "value": text or None}
+        values[block_id] = {element["action_id"]: state}
+    return values

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from blocks.card import Card
+from blocks.card import Card, CardItem
 
 CREATED = datetime(2026, 11, 21, 13, 50, tzinfo=UTC)
 DECIDED = datetime(2026, 11, 21, 14, 2, tzinfo=UTC)
@@ -64,3 +64,68 @@ def cards() -> dict[str, Card]:
         ),
         "expired": pending(status="expired", decided_by="system", decided_at=DECIDED),
     }
+
+
+def items(**decisions: dict[str, Any]) -> tuple[CardItem, CardItem]:
+    """A batched tool-call request: an email (approve/edit/reject) and a payment (all four)."""
+    email = CardItem(
+        action="send_email",
+        args={"to": "ops@example.com", "subject": "Refund issued", "cc": ["billing@example.com"]},
+        description="Tell ops the refund went out.",
+        allowed=("approve", "edit", "reject"),
+        decision=decisions.get("email"),
+    )
+    payment = CardItem(
+        action="issue_payment",
+        args={"amount": 340, "currency": "USD", "memo": "Order #4312 <damaged>", "expedite": False},
+        allowed=("approve", "edit", "respond", "reject"),
+        decision=decisions.get("payment"),
+    )
+    return email, payment
+
+
+EDITED = {
+    "type": "edit",
+    "by": APPROVER,
+    "at": DECIDED.isoformat(),
+    "args": {"amount": 300, "currency": "USD", "memo": "Order #4312 <damaged>", "note": "partial"},
+}
+REJECTED = {"type": "reject", "by": "U0APPROVER2", "at": DECIDED.isoformat(), "message": "Ops knows already."}
+
+
+def hitl_cards() -> dict[str, Card]:
+    """The two-item card pending, half answered (an edit), and decided."""
+    hitl = pending(action="refund_batch", summary="Refund order #4312 and tell ops", args={})
+    return {
+        "hitl_pending": replace(hitl, items=items()),
+        "hitl_one_edited": replace(hitl, items=items(payment=EDITED)),
+        "hitl_decided": replace(
+            hitl,
+            items=items(payment=EDITED, email=REJECTED),
+            status="answered",
+            decided_by=APPROVER,
+            decided_at=DECIDED,
+        ),
+    }
+
+
+PAYMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "amount": {"type": "integer", "minimum": 1, "title": "Amount", "description": "In whole dollars"},
+        "currency": {"type": "string", "enum": ["USD", "EUR"]},
+        "memo": {"type": "string", "maxLength": 140},
+        "expedite": {"type": "boolean"},
+    },
+    "required": ["amount", "currency"],
+}
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "decision": {"enum": ["refund", "replace", "escalate"], "title": "What to do instead"},
+        "note": {"type": "string", "description": "Shown to the customer"},
+        "days": {"type": "integer", "minimum": 0},
+        "extra": {"type": "object"},
+    },
+    "required": ["decision"],
+}

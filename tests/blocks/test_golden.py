@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 
 from blocks.card import (
+    Card,
     already_decided_text,
     approval_card,
     card_text,
     details_modal,
+    edit_modal,
     not_an_approver_text,
     reject_modal,
+    respond_modal,
 )
 from tests.blocks import samples
 from tests.blocks.checks import check_message, check_view
@@ -24,9 +27,37 @@ from tests.blocks.checks import check_message, check_view
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def _message(name: str) -> Callable[[], dict[str, Any]]:
-    card = samples.cards()[name]
+def _message(card: Card) -> Callable[[], dict[str, Any]]:
     return lambda: {"text": card_text(card), "blocks": approval_card(card)}
+
+
+def _modals() -> dict[str, Callable[[], dict[str, Any]]]:
+    email, payment = samples.items()
+    return {
+        "reject_modal_item": lambda: reject_modal(
+            request_id="req_01JD3W4K8Z", summary="send_email: Tell ops the refund went out.", index=0
+        ),
+        "edit_modal_form": lambda: edit_modal(
+            request_id="req_01JD3W4K8Z",
+            index=1,
+            action=payment.action,
+            args=payment.args,
+            args_schema=samples.PAYMENT_SCHEMA,
+        ),
+        "edit_modal_json": lambda: edit_modal(
+            request_id="req_01JD3W4K8Z", index=0, action=email.action, args=email.args, args_schema=None
+        ),
+        "respond_modal_text": lambda: respond_modal(
+            request_id="req_01JD3W4K8Z", index=1, prompt="Why not pay <now>?", answer_schema=None
+        ),
+        "respond_modal_form": lambda: respond_modal(
+            request_id="req_01JD3W4K8Z",
+            index=1,
+            prompt="The refund is blocked. What should the agent do?",
+            answer_schema=samples.ANSWER_SCHEMA,
+        ),
+        "hitl_details_modal": lambda: details_modal(samples.hitl_cards()["hitl_decided"]),
+    }
 
 
 def _texts() -> dict[str, Any]:
@@ -42,7 +73,9 @@ def _texts() -> dict[str, Any]:
 
 
 CASES: dict[str, Callable[[], dict[str, Any]]] = {
-    **{name: _message(name) for name in samples.cards()},
+    **{name: _message(card) for name, card in samples.cards().items()},
+    **{name: _message(card) for name, card in samples.hitl_cards().items()},
+    **_modals(),
     "reject_modal": lambda: reject_modal(
         request_id="req_01JD3W4K8Z", summary=samples.pending().summary
     ),
@@ -61,14 +94,17 @@ def test_matches_golden(name: str) -> None:
     assert produced == json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("name", sorted(samples.cards()))
+ALL_CARDS = {**samples.cards(), **samples.hitl_cards()}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_CARDS))
 def test_golden_cards_are_within_limits(name: str) -> None:
-    card = samples.cards()[name]
+    card = ALL_CARDS[name]
     check_message(approval_card(card))
     check_view(details_modal(card))
     assert len(card_text(card)) < 300
 
 
-def test_golden_modals_are_within_limits() -> None:
-    check_view(CASES["reject_modal"]())
-    check_view(CASES["details_modal"]())
+@pytest.mark.parametrize("name", ["reject_modal", "details_modal", *sorted(_modals())])
+def test_golden_modals_are_within_limits(name: str) -> None:
+    check_view(CASES[name]())
