@@ -155,3 +155,75 @@ GRAPHS = {
     "slow": "tests.graph_apps:slow_graph",
     "form": "tests.graph_apps:form_graph",
 }
+
+
+def _hitl_agent(checkpointer: Any, mode: str) -> Any:
+    """A LangChain agent with HumanInTheLoopMiddleware, unchanged, on a scripted model."""
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+    from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+
+    class ScriptedModel(FakeMessagesListChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:  # type: ignore[override]
+            return self
+
+    @tool
+    def send_email(to: str, body: str) -> str:
+        """Send an email."""
+        record(f"send_email to={to} body={body}")
+        return "sent"
+
+    @tool
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        record(f"delete_file path={path}")
+        return "deleted"
+
+    model = ScriptedModel(responses=[
+        AIMessage(content="", tool_calls=[
+            {"name": "send_email", "args": {"to": "ann@example.com", "body": "hi"}, "id": "call-1"},
+            {"name": "delete_file", "args": {"path": "/tmp/report.csv"}, "id": "call-2"}]),
+        AIMessage(content="done")])
+    hitl = HumanInTheLoopMiddleware(interrupt_on={
+        "send_email": {"allowed_decisions": ["approve", "edit", "reject"]},
+        "delete_file": {"allowed_decisions": ["approve", "reject", "respond"]},
+    }, interrupt_mode=mode)  # type: ignore[arg-type]
+    return create_agent(model=model, tools=[send_email, delete_file], middleware=[hitl],
+                        checkpointer=checkpointer)
+
+
+def batched_agent(checkpointer: Any) -> Any:
+    """Both tool calls in one HITLRequest."""
+    return _hitl_agent(checkpointer, "batched")
+
+
+def per_call_agent(checkpointer: Any) -> Any:
+    """One ToolApprovalRequest per tool call."""
+    return _hitl_agent(checkpointer, "per_call")
+
+
+GRAPHS |= {"batched": "tests.graph_apps:batched_agent", "per_call": "tests.graph_apps:per_call_agent"}
+
+
+# Acting fails while a flag file exists: the resume is retried, and applied once it works.
+def flaky_execute(state: RefundState) -> RefundState:
+    flag = os.environ.get("SIGNOFF_TEST_FAIL_FLAG")
+    if flag and Path(flag).exists():
+        raise RuntimeError("payment provider unavailable")
+    return execute_node(state)
+
+
+def _flaky_builder() -> StateGraph:
+    builder = StateGraph(RefundState)
+    builder.add_node("approval", approval_node)
+    builder.add_node("execute", flaky_execute)
+    builder.add_edge(START, "approval")
+    builder.add_edge("approval", "execute")
+    builder.add_edge("execute", END)
+    return builder
+
+
+flaky_graph = _flaky_builder().compile()
+GRAPHS["flaky"] = "tests.graph_apps:flaky_graph"

@@ -132,3 +132,27 @@ def test_a_resume_job_for_a_request_still_pending_does_nothing(stack):
     stack.run_jobs()
     assert run_of(stack, run)["status"] == "waiting" and events(stack, "resumed") == []
     assert queues.GRAPHS in queues.ALL
+
+
+def test_a_failing_resume_is_retried_audited_shown_and_applied_once(stack, tmp_path, monkeypatch):
+    flag = tmp_path / "fail"
+    flag.touch()
+    monkeypatch.setenv("SIGNOFF_TEST_FAIL_FLAG", str(flag))
+    run = start(stack, "flaky", {"action": "refund order 9", "approved": False})
+    [req] = run["pending_requests"]
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    stack.run_jobs()
+    [failed] = events(stack, "resume_failed")
+    assert "payment provider unavailable" in failed["error"] and not failed["final"]
+    card = stack.card(req["id"])
+    [told] = stack.sandbox.replies(CHANNEL, card["ts"])
+    assert "payment provider unavailable" in told["text"]
+    assert graph_apps.effects() == []
+
+    flag.unlink()
+    assert stack.run_scheduled() == 1  # RQ's retry, with backoff
+    done = run_of(stack, run)
+    assert done["status"] == "done" and done["error"] is None
+    assert graph_apps.effects() == ["executed refund order 9"]
+    # The failed attempt had already saved the answer; the retry only carried the run on.
+    assert [e["applied"] for e in events(stack, "resumed")] == [False]

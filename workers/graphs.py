@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from rq import get_current_job
 
+from bot.slack import delivery
 from workers import runtime
+from workers.queues import GRAPH_RETRY
 
 
 def start_run(run_id: str) -> None:
@@ -14,12 +16,19 @@ def start_run(run_id: str) -> None:
 
 def resume(request_id: str) -> None:
     """Resume a graph with the decision of `request_id`, unless that was already applied."""
-    executor = runtime.current().graphs()
+    ctx = runtime.current()
+    executor = ctx.graphs()
     try:
         executor.resume(request_id)
     except Exception as e:
         job = get_current_job()
-        executor.resume_failed(request_id, e, final=job is None or not job.retries_left)
+        final = job is None or not job.retries_left
+        first = job is not None and job.retries_left == GRAPH_RETRY.max
+        executor.resume_failed(request_id, e, final=final)
+        if first or final:  # tell people on the card once, and again when Signoff gives up
+            what = "Signoff gave up resuming" if final else "Resuming failed; Signoff retries it with backoff"
+            delivery.reply_in_threads(ctx.db, ctx.slack, request_id,
+                                      f":warning: {what} the graph: {e.__class__.__name__}: {e}")
         raise  # RQ retries with backoff while retries are left
 
 

@@ -166,6 +166,10 @@ class GraphExecutor:
                 spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
                 self._ask(run, spec, interrupt_id=intr.id)
             self._set_run(run.id, status="waiting")
+        elif state.next and not _breakpoint(graph, state.next):
+            # A step cut short (a failed or killed attempt after the answer was saved): go on.
+            self._step(run, graph, lambda: graph.invoke(None, config))
+            self._settle(run, graph)
         elif state.next:
             spec = breakpoint_spec(graph=run.graph, next_nodes=list(state.next),
                                    values=_jsonable(state.values))
@@ -228,6 +232,14 @@ class GraphExecutor:
 
 
 CONTINUE = object()  # resume past a static breakpoint: `invoke(None)`
+
+def _breakpoint(graph: Pregel, next_nodes: Sequence[str]) -> bool:
+    """Whether a thread stopped with work left stopped at a static breakpoint of the graph."""
+    before, after = graph.interrupt_before_nodes, graph.interrupt_after_nodes
+    if before == "*" or after == "*" or after:
+        return True  # interrupt_after stops past a node; the snapshot does not say which one ran
+    return bool(set(next_nodes) & set(before or ()))
+
 
 def _config(run: Run) -> RunnableConfig:
     return {"configurable": {"thread_id": run.thread_id}}

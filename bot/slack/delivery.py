@@ -9,7 +9,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from blocks.card import Card, approval_card, card_text
+from blocks.card import Card, CardItem, approval_card, card_text
 from bot.core.lifecycle import Event, Status
 from bot.errors import DeliveryFailed, NotFound
 from bot.storage import repo
@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 
 def card_for(row: ApprovalRequest) -> Card:
     """The card data for a stored request."""
+    items = [
+        CardItem(action=i["action"], args=i.get("args") or {}, description=i.get("description"),
+                 allowed=tuple(i.get("allowed") or ("approve", "reject")), decision=d)
+        for i, d in zip(row.items, row.item_decisions, strict=True)
+    ]
     return Card(
+        items=items,
         request_id=row.id,
         action=row.action,
         summary=row.summary,
@@ -86,6 +92,15 @@ def update_cards(db: Database, client: WebClient, request_id: str) -> None:
     if failures:
         # Raising makes RQ retry the whole job; chat.update of an up-to-date copy is harmless.
         raise DeliveryFailed(f"updating request {request_id} failed for " + ", ".join(failures))
+
+
+def reply_in_threads(db: Database, client: WebClient, request_id: str, text: str) -> None:
+    """Say something under every copy of the card (best effort: it informs, it decides nothing)."""
+    for m in _load(db, request_id)[1]:
+        try:
+            client.chat_postMessage(channel=m.channel, thread_ts=m.ts, text=text)
+        except SlackApiError as e:
+            log.warning("thread reply on %s/%s failed: %s", m.channel, m.ts, e.response.get("error"))
 
 
 def _load(db: Database, request_id: str) -> tuple[ApprovalRequest, list]:

@@ -13,10 +13,14 @@ from slack_sdk.errors import SlackApiError
 
 from blocks import ids
 from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal
+from blocks.forms import parse_form
+from blocks.modals import edit_modal, respond_modal
+from bot.core.items import Item
 from bot.core.lifecycle import Verdict
-from bot.errors import AlreadyDecided, NotAuthorized, NotFound, SignoffError
+from bot.errors import AlreadyDecided, InvalidInput, NotAuthorized, NotFound, SignoffError
 from bot.service import ApprovalService
 from bot.slack.delivery import card_for
+from bot.storage.tables import ApprovalRequest
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +35,30 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
 
     @app.action(ids.ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        user, request_id = _clicker(body), _action_value(body)
         # The decision is one short transaction; acking after it means that once Slack's request
         # returns, the click is durable.
         try:
-            service.decide(request_id, actor=user, verdict=Verdict.APPROVE)
+            request_id, index = _target(_action_value(body))
+            service.decide(request_id, actor=_clicker(body), verdict=Verdict.APPROVE, index=index)
         except SignoffError as e:
             ack()
             later(_tell, client, body, explain(e))
         else:
             ack()
 
-    @app.action(ids.ACTION_REJECT)
-    def reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        later(_open_reject_modal, service, client, body)
+    def opens(action_id: str, make_view: Callable[[ApprovalRequest, int | None], dict[str, Any]]) -> None:
+        @app.action(action_id)
+        def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+            ack()
+            later(_open_modal, service, client, body, make_view)
+
+    opens(ids.ACTION_REJECT, lambda row, i: reject_modal(request_id=row.id, summary=row.summary, index=i))
+    opens(ids.ACTION_EDIT, lambda row, i: edit_modal(
+        request_id=row.id, index=i, action=_item(row, i).action, args=_item(row, i).args,
+        args_schema=_item(row, i).args_schema))
+    opens(ids.ACTION_RESPOND, lambda row, i: respond_modal(
+        request_id=row.id, index=i, prompt=_item(row, i).description or row.summary,
+        answer_schema=_item(row, i).answer_schema))
 
     @app.action(ids.ACTION_DETAILS)
     def details(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -54,32 +67,66 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
 
     @app.view(ids.VIEW_REJECT)
     def reject_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        reason = _reason(view)
+        reason = _text(view, ids.BLOCK_REASON, ids.ACTION_REASON)
         if not reason:
             ack(response_action="errors", errors={ids.BLOCK_REASON: REASON_MISSING})
             return
+        _submit(ack, body, view, lambda row, i: {"verdict": Verdict.REJECT, "reason": reason})
+
+    @app.view(ids.VIEW_EDIT)
+    def edit_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def edited(row: ApprovalRequest, i: int | None) -> dict[str, Any] | dict[str, str]:
+            item = _item(row, i)
+            args, errors = parse_form(item.args_schema, _state(view), fallback_args=item.args)
+            return errors or {"verdict": Verdict.EDIT, "args": args}
+
+        _submit(ack, body, view, edited)
+
+    @app.view(ids.VIEW_RESPOND)
+    def respond_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def answered(row: ApprovalRequest, i: int | None) -> dict[str, Any] | dict[str, str]:
+            schema = _item(row, i).answer_schema
+            if schema is None:
+                text = _text(view, ids.BLOCK_RESPONSE, ids.ACTION_RESPONSE)
+                return {"verdict": Verdict.RESPOND, "reason": text} if text else {
+                    ids.BLOCK_RESPONSE: "Write the answer the agent should get."}
+            answer, errors = parse_form(schema, _state(view))
+            return errors or {"verdict": Verdict.RESPOND, "answer": answer}
+
+        _submit(ack, body, view, answered)
+
+    def _submit(ack: Ack, body: dict[str, Any], view: dict[str, Any],
+                read: Callable[[ApprovalRequest, int | None], dict[str, Any]]) -> None:
+        """Decide from a submitted modal; problems stay in the modal, next to the field."""
         try:
-            service.decide(str(view.get("private_metadata", "")), actor=_clicker(body),
-                           verdict=Verdict.REJECT, reason=reason)
+            request_id, index = _target(str(view.get("private_metadata", "")))
+            row = service.get(request_id)
+            decision = read(row, index)
+            if "verdict" not in decision:
+                ack(response_action="errors", errors=decision)
+                return
+            service.decide(request_id, actor=_clicker(body), index=index, **decision)
         except SignoffError as e:
-            ack(response_action="errors", errors={ids.BLOCK_REASON: explain(e)})
+            ack(response_action="errors", errors={_first_input(view): explain(e)})
             return
         ack()
 
 
-def _open_reject_modal(service: ApprovalService, client: WebClient, body: dict[str, Any]) -> None:
+def _open_modal(service: ApprovalService, client: WebClient, body: dict[str, Any],
+                make_view: Callable[[ApprovalRequest, int | None], dict[str, Any]]) -> None:
     try:
-        row = service.check_can_decide(_action_value(body), actor=_clicker(body))
+        request_id, index = _target(_action_value(body))
+        row = service.check_can_decide(request_id, actor=_clicker(body))
+        view = make_view(row, index)
     except SignoffError as e:
         _tell(client, body, explain(e))
         return
-    client.views_open(trigger_id=body["trigger_id"],
-                      view=reject_modal(request_id=row.id, summary=row.summary))
+    client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def _open_details_modal(service: ApprovalService, client: WebClient, body: dict[str, Any]) -> None:
     try:
-        row = service.get(_action_value(body))
+        row = service.get(_target(_action_value(body))[0])
     except SignoffError as e:
         _tell(client, body, explain(e))
         return
@@ -114,10 +161,38 @@ def _action_value(body: dict[str, Any]) -> str:
     return str(actions[0].get("value") or "")
 
 
-def _reason(view: dict[str, Any]) -> str:
-    values = view.get("state", {}).get("values", {})
-    raw = values.get(ids.BLOCK_REASON, {}).get(ids.ACTION_REASON, {}).get("value")
+def _target(value: str) -> tuple[str, int | None]:
+    """(request id, item index) from a button value or a modal's private_metadata."""
+    try:
+        return ids.parse_button_value(value)
+    except ValueError as e:
+        raise InvalidInput(f"not a Signoff button or modal ({value[:60]!r})") from e
+
+
+def _item(row: ApprovalRequest, index: int | None) -> Item:
+    items = [Item.from_json(i) for i in row.items]
+    if index is None and len(items) == 1:
+        return items[0]
+    if index is None or not 0 <= index < len(items):
+        raise InvalidInput(f"request {row.id} has no item {index}")
+    return items[index]
+
+
+def _state(view: dict[str, Any]) -> dict[str, Any]:
+    return dict(view.get("state", {}).get("values", {}))
+
+
+def _text(view: dict[str, Any], block_id: str, action_id: str) -> str:
+    raw = _state(view).get(block_id, {}).get(action_id, {}).get("value")
     return (raw or "").strip()
+
+
+def _first_input(view: dict[str, Any]) -> str:
+    """The block an error shows under when it is about the whole submission."""
+    for block in view.get("blocks") or ():
+        if block.get("type") == "input" and block.get("block_id"):
+            return str(block["block_id"])
+    return ids.BLOCK_REASON
 
 
 def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
