@@ -58,6 +58,33 @@ def cancel(request_id: str, reason: str) -> Call:
     return Call(method="POST", path=_path(request_id, "/cancel"), json={"reason": reason})
 
 
+def start_run(*, graph: str, input: Mapping[str, Any] | None, thread_id: str | None,
+              requester: str | None, approvers: Sequence[str], channel: str | None) -> Call:
+    """`POST /v1/runs`."""
+    body: dict[str, Any] = {"graph": graph, "input": dict(input) if input is not None else None,
+                            "approvers": list(approvers)}
+    body |= {k: v for k, v in (("thread_id", thread_id), ("requester", requester), ("channel", channel))
+             if v is not None}
+    return Call(method="POST", path="/v1/runs", json=body)
+
+
+def get_run(run_id: str) -> Call:
+    """`GET /v1/runs/{id}`."""
+    if not run_id:
+        raise ValueError("run_id must not be empty")
+    return Call(method="GET", path=f"/v1/runs/{quote(run_id, safe='')}")
+
+
+def read_json(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a 2xx answer (runs are returned as plain dicts); APIError otherwise."""
+    if not response.is_success:
+        raise error(response)
+    data = response.json()
+    if not isinstance(data, dict):
+        raise APIError(response.status_code, "invalid_response", "expected a JSON object")
+    return data
+
+
 def poll_seconds(remaining: float | None) -> int:
     """The next long-poll's length: 60 s, or the whole seconds left (at least 1, the server's minimum)."""
     if remaining is None:
