@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from redis import Redis
+from rq import Worker
 
 from bot.embedded_redis import EmbeddedRedis, free_port
 from bot.sandbox.interactions import Interactions
@@ -83,9 +85,12 @@ def running_stack(
             port=port,
         ) | dict(env or {})
         web = stack.enter_context(_process("web", env=env, cwd=tmp))
-        worker = stack.enter_context(_process("worker", env=env, cwd=tmp))
         web_url = f"http://127.0.0.1:{port}"
         _wait_healthy(web_url, web, tmp / "web.log")
+        # The worker starts once web has created the tables: started together on a fresh SQLite
+        # file, one of the two exits with "database is locked" from create_all in ~1 of 4 starts.
+        worker = stack.enter_context(_process("worker", env=env, cwd=tmp))
+        _wait_worker(redis.url, worker, tmp / "worker.log")
         sandbox.events_url = f"{web_url}/slack/events"
         log(f"signoff web (pid {web.pid}) at {web_url}, worker pid {worker.pid}, sandbox at {sandbox.url}")
         clicks = Interactions(
@@ -200,6 +205,19 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_file: Path) -> No
                     return
             time.sleep(0.05)
     raise RuntimeError(f"signoff web was not healthy within {START_TIMEOUT:.0f} s:\n{tail(log_file)}")
+
+
+def _wait_worker(redis_url: str, proc: subprocess.Popen[bytes], log_file: Path) -> None:
+    """Until the RQ worker has registered itself in Redis, i.e. takes jobs."""
+    deadline = time.monotonic() + START_TIMEOUT
+    with Redis.from_url(redis_url) as redis:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"signoff worker exited with {proc.returncode}:\n{tail(log_file)}")
+            if Worker.count(connection=redis) > 0:
+                return
+            time.sleep(0.05)
+    raise RuntimeError(f"signoff worker did not start within {START_TIMEOUT:.0f} s:\n{tail(log_file)}")
 
 
 def tail(path: Path, lines: int = 30) -> str:
