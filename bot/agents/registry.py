@@ -6,12 +6,13 @@ import importlib
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.pregel import Pregel
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import InvalidInput, InvalidSettings
+
+if TYPE_CHECKING:  # langgraph is imported only when graphs are registered (it costs ~30 MB, 0.5 s)
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.pregel import Pregel
 
 
 def make_checkpointer(url: str) -> BaseCheckpointSaver[Any]:
@@ -66,6 +67,8 @@ class GraphRegistry:
 
 
 def _load_one(name: str, target: str, checkpointer: BaseCheckpointSaver[Any]) -> Pregel:
+    from langgraph.pregel import Pregel
+
     module_name, _, attr_path = target.partition(":")
     where = f"SIGNOFF_GRAPHS entry {name}={target}"
     try:

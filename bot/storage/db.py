@@ -73,7 +73,10 @@ class Database:
 
     def create_tables(self) -> None:
         """Create missing tables and the audit head row."""
-        SQLModel.metadata.create_all(self.engine)
+        # In a write transaction: `web` and `worker` starting together on a new SQLite file
+        # otherwise race, and the loser fails at once with "database is locked".
+        with self._write_lock or nullcontext(), self._writer.begin() as conn:
+            SQLModel.metadata.create_all(conn)
         with self.write() as s:
             if s.get(tables.AuditHead, 1) is None:
                 s.add(tables.AuditHead(id=1, seq=0, hash=GENESIS))
