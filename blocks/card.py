@@ -68,7 +68,8 @@ def approval_card(card: Card) -> list[Block]:
     fields, fields_cut = _fields(card)
     arguments, arguments_cut = _arguments(card.args, pending=card.status == "pending")
     context, context_cut = _context(card.context)
-    blocks = [header, summary, fields, kit.divider(ids.BLOCK_DIVIDER), *arguments, *context]
+    blocks = [header, summary, fields, kit.divider(ids.BLOCK_DIVIDER), *arguments, *context,
+              *_progress(card)]
     if card.status == "pending":
         cut = header_cut or summary_cut or fields_cut or arguments_cut or context_cut
         blocks.append(_actions(card.request_id, details=cut))
@@ -84,12 +85,24 @@ def _item_card(card: Card) -> list[Block]:
     fields, fields_cut = _fields(card)
     items, items_cut = item_blocks(card)
     context, context_cut = _context(card.context)
-    blocks = [header, summary, fields, kit.divider(ids.BLOCK_DIVIDER), *items, *context]
+    blocks = [header, summary, fields, kit.divider(ids.BLOCK_DIVIDER), *items, *context, *_progress(card)]
     if card.status != "pending":
         blocks.append(_outcome(card))
     elif header_cut or summary_cut or fields_cut or items_cut or context_cut:
         blocks.append(_details_only(card.request_id))
     return blocks
+
+
+def _progress(card: Card) -> list[Block]:
+    """Quorum progress and escalation, as small print above the buttons."""
+    lines = []
+    if card.quorum > 1 and card.status == "pending":
+        who = ", ".join(person(u, limit=_TEXT_WHO, declared_id=True) for u in card.approved_by[:10])
+        lines.append(f"🗳 *{len(card.approved_by)} of {card.quorum} approvals*" + (f": {who}" if who else ""))
+    if card.escalated_to:
+        who = ", ".join(person(u, limit=_TEXT_WHO, declared_id=True) for u in card.escalated_to[:10])
+        lines.append(f"⤴️ Escalated to {who}")
+    return [kit.context(ids.BLOCK_PROGRESS, lines)] if lines else []
 
 
 def card_text(card: Card) -> str:

@@ -99,3 +99,5 @@ def form_block_id(name: str, position: int) -> str:
     if re.fullmatch(r"[A-Za-z0-9_.\-]{1,200}", name) and name != "_json":
         return f"field_{name}"
     return f"field#{position}"
+
+BLOCK_PROGRESS = "signoff_progress"  # quorum progress and escalation line

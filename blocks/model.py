@@ -72,6 +72,10 @@ class Card:
     created_at: datetime
     # The items to decide one by one; empty (or one plain approve/reject item): the classic card.
     items: Sequence[CardItem] = field(default=())
+    # Progress while pending: approvals so far when `quorum` > 1, and who it was escalated to.
+    quorum: int = 1
+    approved_by: Sequence[str] = ()
+    escalated_to: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         # Fail closed: a card that cannot carry its id or state must not be sent at all.

@@ -137,6 +137,7 @@ def _work(settings: Settings, *, burst: bool) -> None:
     runtime.install(w.job_context())
     if recovered := graphs.recover():
         click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
+    w.jobs.sweep_in(0)  # the sweeper reschedules itself; several workers share the one job id
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
     rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis)
@@ -219,6 +220,53 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
         "\"args\": {\"order\": 1234, \"amount\": 340}, \"approvers\": [\"@finance\"]}'", "",
     ]
     click.echo("\n".join(lines), err=True)
+
+
+@main.group()
+def policy() -> None:
+    """Check a policy file and explain how it routes a request."""
+
+
+@policy.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def policy_check(file: Path) -> None:
+    """Validate FILE; exit 1 with the line and the reason of the first problem."""
+    from bot.policy_file import load_policy
+
+    try:
+        loaded = load_policy(file)
+    except InvalidSettings as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    click.echo(f"{file}: OK, {len(loaded.rules)} rule(s) and a default")
+
+
+@policy.command("explain")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The policy file (default: SIGNOFF_POLICY_FILE).")
+@click.option("--action", required=True, help="The action name, e.g. issue_refund.")
+@click.option("--args", "args_json", default="{}", show_default=True, help="The arguments, as JSON.")
+@click.option("--requester", default=None)
+@click.option("--urgency", type=click.Choice(["low", "normal", "high"]), default=None)
+def policy_explain(file: Path | None, action: str, args_json: str, requester: str | None,
+                   urgency: str | None) -> None:
+    """Print which rule a request matches and why each earlier rule did not."""
+    import json
+
+    from bot.core.policy import explain_text, match
+    from bot.policy_file import load_policy
+
+    path = file or _settings(dev=True).policy_file
+    if path is None:
+        raise click.UsageError("give --file or set SIGNOFF_POLICY_FILE")
+    try:
+        args = json.loads(args_json)
+        loaded = load_policy(path)
+    except ValueError as e:
+        raise click.BadParameter(f"not JSON: {e}", param_hint="--args") from e
+    except InvalidSettings as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(explain_text(match(loaded, action=action, args=args, requester=requester, urgency=urgency)))
 
 
 @main.group()

@@ -6,6 +6,7 @@
      ├── NotFound             no such request (API: 404; Slack: ephemeral)
      ├── NotAuthorized        the clicker may not decide this request (Slack: ephemeral + audit)
      ├── AlreadyDecided       the request left `pending` before this decision (Slack: ephemeral)
+     ├── AlreadyVoted         a second approval from the same person towards a quorum
      ├── IdempotencyConflict  an idempotency key reused with a different body (API: 409)
      └── DeliveryFailed       Slack refused a card; the job retries or fails loudly
 """
@@ -40,10 +41,12 @@ class NotFound(SignoffError):
 class NotAuthorized(SignoffError):
     """The actor may not decide this request."""
 
-    def __init__(self, detail: str, *, actor: str, approvers: tuple[str, ...] = ()) -> None:
+    def __init__(self, detail: str, *, actor: str, approvers: tuple[str, ...] = (),
+                 own_request: bool = False) -> None:
         super().__init__(detail)
         self.actor = actor
         self.approvers = approvers
+        self.own_request = own_request  # refused by separation of duties, not by the approver list
 
 
 class AlreadyDecided(SignoffError):
@@ -55,6 +58,15 @@ class AlreadyDecided(SignoffError):
         self.status = status
         self.decided_by = decided_by
         self.decided_at = decided_at
+
+
+class AlreadyVoted(SignoffError):
+    """The same person approved twice towards a quorum; the second changes nothing."""
+
+    def __init__(self, detail: str, *, approvals: tuple[str, ...], quorum: int) -> None:
+        super().__init__(detail)
+        self.approvals = approvals
+        self.quorum = quorum
 
 
 class IdempotencyConflict(SignoffError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -14,10 +15,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.core import callbacks as callback_rules
-from bot.core import lifecycle
+from bot.core import deadlines, lifecycle, policy
+from bot.core import policy as policy_rules
 from bot.core.items import Item
 from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
-from bot.errors import IdempotencyConflict, NotAuthorized, NotFound, SignoffError
+from bot.errors import (
+    AlreadyDecided,
+    IdempotencyConflict,
+    InvalidInput,
+    NotAuthorized,
+    NotFound,
+    SignoffError,
+)
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import ApprovalRequest, CallbackDelivery
@@ -34,6 +43,18 @@ class Jobs(Protocol):
     """Background work the service asks for once its transaction has committed."""
 
     def post_cards(self, request_id: str) -> None: ...
+
+    def schedule_deadline(self, request_id: str, at: datetime) -> None:
+        """Fire the request's next reminder, escalation or timeout at `at`."""
+        ...
+
+    def escalated(self, request_id: str, *, from_level: int, to_level: int) -> None:
+        """Tell the people added by these escalation levels, and everyone on the card."""
+        ...
+
+    def reminded(self, request_id: str) -> None:
+        """Remind the approvers (a thread reply or a DM, never a new card)."""
+        ...
 
     def request_changed(self, request_id: str) -> None:
         """Update every card (an item of a batch was answered)."""
@@ -85,6 +106,7 @@ class ApprovalService:
         self, db: Database, *, jobs: Jobs, directory: Directory, clock: Clock = utcnow,
         default_channel: str | None = None,
         check_callback_url: Callable[[str], None] = lambda url: None,
+        policy: policy.Policy | None = None,
     ) -> None:
         self.db = db
         self.jobs = jobs
@@ -92,6 +114,7 @@ class ApprovalService:
         self.clock = clock
         self.default_channel = default_channel
         self.check_callback_url = check_callback_url
+        self.policy = policy or policy_rules.Policy.permissive()
 
     def create(self, new: NewRequest, *, agent: str) -> tuple[ApprovalRequest, bool]:
         """Store a request and queue its cards; (request, False) when the idempotency key was seen."""
@@ -101,13 +124,17 @@ class ApprovalService:
             return seen, False  # the interrupted node ran again: its request already exists
         if new.callback_url is not None:
             self.check_callback_url(new.callback_url)
-        eligible = self.directory.resolve(new.approvers)
-        row = self._new_row(new, agent=agent, eligible=eligible)
+        explanation = policy.match(self.policy, action=new.action, args=new.args,
+                                   requester=new.requester, urgency=new.urgency)
+        rule = explanation.rule
+        eligible = self.directory.resolve(self._approvers(new, rule)) if rule.auto is None else []
+        row = self._new_row(new, agent=agent, eligible=eligible, rule=rule)
         try:
             with self.db.write() as s:
                 s.add(row)
                 s.flush()
-                data = {"action": row.action, "eligible": eligible, "urgency": row.urgency}
+                data = {"action": row.action, "eligible": eligible, "urgency": row.urgency,
+                        "rule": rule.name}
                 repo.append_event(
                     s, Event(kind="requested", actor=f"agent:{agent}", request_id=row.id, data=data),
                     at=row.created_at,
@@ -119,8 +146,31 @@ class ApprovalService:
             if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
                 return seen, False
             raise
+        if rule.auto is not None:
+            status = Status.APPROVED if rule.auto == "approve" else Status.REJECTED
+            reason = f"auto-{rule.auto}d by policy rule {rule.name!r}"
+            return self._end(row.id, lambda state, now: lifecycle.system_decision(
+                state, status=status, reason=reason, now=now, kind="auto_decided", rule=rule.name)), True
         self.jobs.post_cards(row.id)
+        if row.next_deadline_at is not None:
+            self.jobs.schedule_deadline(row.id, row.next_deadline_at)
         return row, True
+
+    def _approvers(self, new: NewRequest, rule: policy.Rule) -> list[str]:
+        """Who decides: the rule's approvers, plus the request's own where the rule allows it."""
+        named = list(new.approvers)
+        if named and not rule.allow_request_approvers and rule.approvers:
+            if new.kind == "api":
+                raise InvalidInput(
+                    f"policy rule {rule.name!r} names who approves {new.action}; requests may not add "
+                    "their own approvers", fields={"approvers": f"not allowed by rule {rule.name!r}"})
+            named = []  # a graph's own approvers give way to the policy's
+        approvers = [*rule.approvers, *named]
+        if not approvers:
+            raise InvalidInput(
+                f"nobody to ask: the request names no approvers and policy rule {rule.name!r} names none",
+                fields={"approvers": "name at least one approver (or route the action in the policy)"})
+        return approvers
 
     def _for_interrupt(self, run_id: str, interrupt_id: str | None) -> ApprovalRequest | None:
         with self.db.read() as s:
@@ -137,21 +187,34 @@ class ApprovalService:
             )
         return seen
 
-    def _new_row(self, new: NewRequest, *, agent: str, eligible: list[str]) -> ApprovalRequest:
-        channel = new.channel or (self.default_channel if new.dm is None else None)
+    def _new_row(
+        self, new: NewRequest, *, agent: str, eligible: list[str], rule: policy.Rule
+    ) -> ApprovalRequest:
         items = list(new.items or [Item(action=new.action, args=new.args)])
+        now = self.clock()
+        if rule.approvers or rule.channel or rule.notify:  # the policy routes it
+            channel = rule.channel or new.channel or self.default_channel
+            dm = rule.notify_mode in ("dm", "both") or channel is None
+            channel = channel if rule.notify_mode in ("channel", "both") else None
+        else:  # as the request asks
+            channel = new.channel or (self.default_channel if new.dm is None else None)
+            dm = new.dm if new.dm is not None else channel is None
+        route = self._route(rule) if rule.auto is None else None
+        stranded = bool(route and route.separation_of_duties and not set(eligible) - {new.requester})
+        first = None if route is None else (now if stranded else deadlines.next_deadline(
+            route, created_at=now, level=0, reminders=0))
         return ApprovalRequest(
             id="req_" + secrets.token_hex(10),
             action=new.action,
             summary=new.summary,
             args=dict(new.args),
             context=dict(new.context) if new.context is not None else None,
-            urgency=new.urgency,
+            urgency=rule.urgency or new.urgency,
             requester=new.requester,
             approvers=list(new.approvers),
             eligible=eligible,
             channel=channel,
-            dm=new.dm if new.dm is not None else channel is None,
+            dm=dm,
             status=Status.PENDING.value,
             version=0,
             created_by=agent,
@@ -163,8 +226,21 @@ class ApprovalService:
             kind=new.kind,
             run_id=new.run_id,
             interrupt_id=new.interrupt_id,
-            created_at=self.clock(),
+            rule=rule.name,
+            route=route.to_json() if route else None,
+            approvals=[],
+            next_deadline_at=first,
+            created_at=now,
         )
+
+    def _route(self, rule: policy.Rule) -> deadlines.Route:
+        """The rule's timing, with escalation targets resolved to Slack users now (fail early)."""
+        steps = tuple(deadlines.Step(after=e.after, to=tuple(self.directory.resolve(e.to)), notify=e.notify)
+                      for e in rule.escalations)
+        return deadlines.Route(rule=rule.name, quorum=rule.quorum,
+                               separation_of_duties=rule.separation_of_duties,
+                               remind_every=rule.remind_every, escalations=steps, timeout=rule.timeout,
+                               on_timeout=rule.on_timeout)
 
     def get(self, request_id: str) -> ApprovalRequest:
         """The request, or NotFound."""
@@ -265,6 +341,69 @@ class ApprovalService:
                                url=row.callback_url, payload=body, next_attempt_at=t.decided_at,
                                created_at=t.decided_at))
         return delivery_id
+
+    def fire_deadlines(self, request_id: str) -> datetime | None:
+        """Fire what is due (escalation, reminder, timeout) exactly once; returns when to look next.
+
+        Woken early (RQ's scheduler can be a second early), it fires nothing and says when.
+        """
+        for _ in range(5):
+            row = self.get(request_id)
+            if row.status != Status.PENDING.value or row.route is None:
+                return None
+            route, now = deadlines.Route.from_json(row.route), self.clock()
+            stranded = route.separation_of_duties and not set(row.eligible) - {row.requester}
+            due = deadlines.due(route, created_at=row.created_at, level=row.escalation_level,
+                                reminders=row.reminders_sent, now=now, stranded=stranded)
+            if due.timeout:
+                self._time_out(row, route)
+                return None
+            if not due.changes(level=row.escalation_level, reminders=row.reminders_sent):
+                return due.next_at
+            if self._advance(row, route, due, now=now):
+                if due.level != row.escalation_level:
+                    self.jobs.escalated(request_id, from_level=row.escalation_level, to_level=due.level)
+                if due.reminders != row.reminders_sent and due.level == row.escalation_level:
+                    self.jobs.reminded(request_id)
+                self.jobs.request_changed(request_id)
+                return due.next_at
+        return self.get(request_id).next_deadline_at
+
+    def _time_out(self, row: ApprovalRequest, route: deadlines.Route) -> None:
+        waited = policy.format_duration(route.timeout) if route.timeout else "its timeout"
+        status = Status.APPROVED if route.on_timeout == "approve" else Status.EXPIRED
+        reason = f"no decision within {waited} (policy rule {route.rule!r}: on timeout {route.on_timeout})"
+        with contextlib.suppress(AlreadyDecided):  # a click got there first: it stands
+            self._end(row.id, lambda state, now: lifecycle.system_decision(
+                state, status=status, reason=reason, now=now, kind="expired", rule=route.rule))
+
+    def _advance(self, row: ApprovalRequest, route: deadlines.Route, due: deadlines.Due, *,
+                 now: datetime) -> bool:
+        """Move to the due escalation level / reminder count, iff nobody changed the request."""
+        steps = route.escalations[row.escalation_level:due.level]
+        added = [u for step in steps for u in step.to if u not in row.eligible]
+        with self.db.write() as s:
+            won = repo.advance_deadlines(
+                s, request_id=row.id, from_version=row.version, level=due.level,
+                reminders=due.reminders, eligible=[*row.eligible, *dict.fromkeys(added)],
+                next_deadline_at=due.next_at)
+            if not won:
+                return False
+            events = [Event(kind="escalated", actor="system", request_id=row.id,
+                            data={"rule": route.rule, "level": n, "to": list(step.to),
+                                  "after_s": step.after.total_seconds()})
+                      for n, step in enumerate(steps, start=row.escalation_level + 1)]
+            if due.reminders != row.reminders_sent:
+                events.append(Event(kind="reminded", actor="system", request_id=row.id,
+                                    data={"rule": route.rule, "reminder": due.reminders}))
+            for event in events:
+                repo.append_event(s, event, at=now)
+        return True
+
+    def due_request_ids(self, *, limit: int = 1000) -> Sequence[str]:
+        """Pending requests whose next deadline has passed (what the sweeper fires)."""
+        with self.db.read() as s:
+            return repo.due_request_ids(s, now=self.clock(), limit=limit)
 
     def _audit_refusal(self, row: ApprovalRequest, refused: NotAuthorized) -> None:
         """Record a refused click in its own transaction (the refused one changed nothing)."""

@@ -53,6 +53,8 @@ class Settings:
     checkpoint_url: str | None = None  # None: SQLite file beside the store
     default_approvers: tuple[str, ...] = ()
     resume_lease: float = 120.0
+    policy_file: Path | None = None  # None: every request goes to the approvers it names
+    sweep_interval: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -107,6 +109,8 @@ def load_settings(
         default_approvers=tuple(a.strip() for a in (get("SIGNOFF_DEFAULT_APPROVERS") or "").split(",")
                                 if a.strip()),
         resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
+        policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
+        sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
         host=get("SIGNOFF_HOST") or "127.0.0.1",
         port=_port(get("SIGNOFF_PORT") or "8000"),
         dev=dev,

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from bot.api.waiters import Waiters
 from bot.callbacks import check_callback_url
+from bot.policy_file import load_policy
 from bot.service import ApprovalService, Clock, utcnow
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
@@ -84,7 +85,8 @@ class Wiring:
             db=self.db, slack=self.slack, clock=self.clock, jobs=self.jobs,
             http=httpx.Client(timeout=self.settings.callback_timeout, follow_redirects=False),
             callback_secrets=secrets, allow_private_callbacks=self.settings.allow_private_callbacks,
-            graphs=lambda: self.executor,
+            graphs=lambda: self.executor, service=self.service,
+            sweep_interval=self.settings.sweep_interval,
         )
 
     def bolt_app(self) -> App:
@@ -134,6 +136,7 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
         db, jobs=jobs, directory=SlackDirectory(slack), clock=clock,
         default_channel=settings.default_channel,
         check_callback_url=partial(check_callback_url, allow_private=settings.allow_private_callbacks),
+        policy=load_policy(settings.policy_file) if settings.policy_file else None,
     )
     return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, jobs=jobs,
                   clock=clock)

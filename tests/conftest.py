@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,15 @@ class Stack:
         self.run_jobs()
         return moved
 
+    def sweep(self) -> int:
+        """One sweeper pass (as the periodic job does), then the jobs it queued."""
+        from workers import deadlines
+
+        runtime.install(self.context)
+        fired = deadlines.sweep()
+        self.run_jobs()
+        return fired
+
     def create(self, **body: Any) -> dict[str, Any]:
         """POST /v1/requests with sensible defaults; asserts it was accepted."""
         body = {"action": "issue_refund", "summary": "Refund $340 to order #1234",
@@ -189,6 +199,25 @@ def stack_url() -> str:
     return ""
 
 
+class MovableClock:
+    """Wall time plus an offset the test moves forward (deadlines without sleeping)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        """Move time forward, e.g. advance(minutes=15)."""
+        self.offset += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
 @pytest.fixture
 def stack_overrides() -> dict[str, Any]:
     """Settings a test module changes for its stack (override this fixture)."""
@@ -198,10 +227,10 @@ def stack_overrides() -> dict[str, Any]:
 @pytest.fixture
 def stack(
     sandbox: SlackSandbox, redis: Redis, redis_server: EmbeddedRedis, tmp_path: Path, sqlite_url: str,
-    stack_url: str, stack_overrides: dict[str, Any],
+    stack_url: str, stack_overrides: dict[str, Any], clock: MovableClock,
 ) -> Iterator[Stack]:
     settings = make_settings(stack_url or sqlite_url, redis_server.url, sandbox, tmp_path, **stack_overrides)
-    w = wiring.build(settings)
+    w = wiring.build(settings, clock=clock)
     with serve(w.web_app()) as url:
         sandbox.events_url = f"{url}/slack/events"
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"},

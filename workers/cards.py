@@ -16,3 +16,16 @@ def update_cards(request_id: str) -> None:
     """Bring every copy of a request's card up to date."""
     ctx = runtime.current()
     delivery.update_cards(ctx.db, ctx.slack, request_id)
+
+
+def escalate(request_id: str, from_level: int, to_level: int) -> None:
+    """Tell the people these escalation levels added (a DM card each, a note under every card)."""
+    ctx = runtime.current()
+    delivery.escalate(ctx.db, ctx.slack, request_id, from_level=from_level, to_level=to_level,
+                      clock=ctx.clock)
+
+
+def remind(request_id: str) -> None:
+    """Remind the approvers under every copy of the card."""
+    ctx = runtime.current()
+    delivery.remind(ctx.db, ctx.slack, request_id, clock=ctx.clock)

@@ -19,8 +19,9 @@ class CreateRequest(BaseModel):
     summary: str = Field(min_length=1, max_length=2000, examples=["Refund $340 to order #1234"])
     args: dict[str, Any] = Field(default_factory=dict, examples=[{"order": 1234, "amount": 340}])
     approvers: list[Annotated[str, Field(min_length=1, max_length=254, pattern=r"\S")]] = Field(
-        min_length=1, max_length=100,
-        description="Slack user ids (U…), emails, or user-group handles (@finance)",
+        default_factory=list, max_length=100,
+        description="Slack user ids (U…), emails, or user-group handles (@finance); required unless "
+                    "the policy rule that matches names the approvers",
         examples=[["U024BE7LH", "lead@example.com", "@finance"]],
     )
     context: dict[str, Any] | None = None
@@ -43,6 +44,9 @@ class RequestOut(BaseModel):
 
     id: str
     status: Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"]
+    rule: str | None
+    approvals: list[str]
+    escalation_level: int
     action: str
     summary: str
     args: dict[str, Any]
@@ -69,7 +73,9 @@ class RequestOut(BaseModel):
     def of(cls, row: ApprovalRequest) -> RequestOut:
         """The API view of a stored request."""
         return cls(
-            id=row.id, status=row.status, action=row.action, summary=row.summary, args=row.args,  # type: ignore[arg-type]
+            id=row.id, status=row.status,  # type: ignore[arg-type]
+            rule=row.rule, approvals=row.approvals, escalation_level=row.escalation_level,
+            action=row.action, summary=row.summary, args=row.args,
             context=row.context, urgency=row.urgency, requester=row.requester,
             approvers=row.approvers, eligible_approvers=row.eligible, channel=row.channel,
             dm=row.dm, created_at=row.created_at, decision=row.decision,  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.items import DecisionType, Item, ItemDecision, outcome
-from bot.errors import AlreadyDecided, InvalidInput, NotAuthorized
+from bot.errors import AlreadyDecided, AlreadyVoted, InvalidInput, NotAuthorized
 
 # A person's answer to an item; the API and Slack speak of approve/reject most of the time.
 Verdict = DecisionType
@@ -38,6 +38,10 @@ class RequestState:
     item_decisions: tuple[ItemDecision | None, ...] = (None,)
     decided_by: str | None = None
     decided_at: datetime | None = None
+    requester: str | None = None
+    quorum: int = 1
+    separation_of_duties: bool = False
+    approvals: tuple[str, ...] = ()  # who approved so far, when a quorum is needed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +71,7 @@ class Transition:
     event: Event
     item_decisions: tuple[ItemDecision | None, ...] | None = None
     edited_args: Mapping[str, Any] | None = None
+    approvals: tuple[str, ...] | None = None
 
     @property
     def final(self) -> bool:
@@ -80,6 +85,11 @@ def check_can_decide(state: RequestState, *, actor: str) -> None:
         raise NotAuthorized(
             f"{actor} is not an approver of request {state.id}", actor=actor, approvers=state.eligible
         )
+    if state.separation_of_duties and actor == state.requester:
+        raise NotAuthorized(
+            f"{actor} requested {state.id}; separation of duties means someone else decides it",
+            actor=actor, approvers=tuple(u for u in state.eligible if u != actor), own_request=True,
+        )
     if state.status is not Status.PENDING:
         raise already_decided(state)
 
@@ -91,6 +101,8 @@ def decide(
 ) -> Transition:
     """The transition for `actor` answering item `index` (the only item when None)."""
     check_can_decide(state, actor=actor)
+    if state.quorum > 1 and verdict is DecisionType.APPROVE and len(state.items) == 1:
+        return _vote(state, actor=actor, now=now)
     i = _item_index(state, index)
     item, taken = state.items[i], state.item_decisions[i]
     if taken is not None:
@@ -118,6 +130,24 @@ def decide(
         event=Event(kind="decided" if done else "item_decided", actor=actor, request_id=state.id,
                     data=data),
         item_decisions=decisions, edited_args=args if single else None,
+    )
+
+
+def _vote(state: RequestState, *, actor: str, now: datetime) -> Transition:
+    """One approval towards a quorum: distinct people only; the last one needed decides."""
+    if actor in state.approvals:
+        raise AlreadyVoted(f"you already approved; {state.quorum - len(state.approvals)} more "
+                           f"approval(s) needed", approvals=state.approvals, quorum=state.quorum)
+    approvals = (*state.approvals, actor)
+    done = len(approvals) >= state.quorum
+    data = {"verdict": "approve", "approvals": len(approvals), "quorum": state.quorum}
+    return Transition(
+        request_id=state.id, from_version=state.version,
+        status=Status.APPROVED if done else Status.PENDING, decision="approve", decided_by=actor,
+        decided_at=now, reason=None,
+        event=Event(kind="decided" if done else "vote", actor=actor, request_id=state.id, data=data),
+        item_decisions=(ItemDecision(type=DecisionType.APPROVE, by=actor, at=now),) if done else None,
+        approvals=approvals,
     )
 
 
@@ -153,6 +183,24 @@ def end_without_decision(
         request_id=state.id, from_version=state.version, status=status, decision=None,
         decided_by=actor, decided_at=now, reason=reason,
         event=Event(kind=status.value, actor=actor, request_id=state.id, data={"reason": reason}),
+    )
+
+
+def system_decision(
+    state: RequestState, *, status: Status, reason: str, now: datetime, kind: str, rule: str
+) -> Transition:
+    """The system ends a pending request by policy: auto-approve/reject, or a timeout."""
+    if state.status is not Status.PENDING:
+        raise already_decided(state)
+    decision = {Status.APPROVED: "approve", Status.REJECTED: "reject", Status.EXPIRED: "reject"}[status]
+    data = {"rule": rule, "status": status.value, "decision": decision, "reason": reason}
+    return Transition(
+        request_id=state.id, from_version=state.version, status=status, decision=decision,
+        decided_by="system", decided_at=now, reason=reason,
+        event=Event(kind=kind, actor="system", request_id=state.id, data=data),
+        item_decisions=tuple(d or ItemDecision(type=DecisionType(decision), by="system", at=now,
+                                               message=reason if decision == "reject" else None)
+                             for d in state.item_decisions),
     )
 
 

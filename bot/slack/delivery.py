@@ -10,6 +10,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from blocks.card import Card, CardItem, approval_card, card_text
+from bot.core import policy
+from bot.core.deadlines import Route
 from bot.core.lifecycle import Event, Status
 from bot.errors import DeliveryFailed, NotFound
 from bot.storage import repo
@@ -26,8 +28,13 @@ def card_for(row: ApprovalRequest) -> Card:
                  allowed=tuple(i.get("allowed") or ("approve", "reject")), decision=d)
         for i, d in zip(row.items, row.item_decisions, strict=True)
     ]
+    route = Route.from_json(row.route)
+    escalated = [u for step in route.escalations[:row.escalation_level] for u in step.to]
     return Card(
         items=items,
+        quorum=route.quorum,
+        approved_by=tuple(row.approvals),
+        escalated_to=tuple(dict.fromkeys(escalated)),
         request_id=row.id,
         action=row.action,
         summary=row.summary,
@@ -92,6 +99,37 @@ def update_cards(db: Database, client: WebClient, request_id: str) -> None:
     if failures:
         # Raising makes RQ retry the whole job; chat.update of an up-to-date copy is harmless.
         raise DeliveryFailed(f"updating request {request_id} failed for " + ", ".join(failures))
+
+
+def escalate(db: Database, client: WebClient, request_id: str, *, from_level: int, to_level: int,
+             clock: Callable[[], datetime]) -> None:
+    """Say under every card why it escalated, then DM the card to each person added."""
+    row, posted = _load(db, request_id)
+    route = Route.from_json(row.route)
+    steps = route.escalations[from_level:to_level]
+    people = list(dict.fromkeys(u for step in steps for u in step.to))
+    if not people:
+        return
+    waited = policy.format_duration(steps[-1].after)
+    who = ", ".join(f"<@{u}>" for u in people)
+    reply_in_threads(db, client, request_id,
+                     f":arrow_heading_up: Escalated to {who}: no decision after {waited} "
+                     f"(policy rule `{route.rule}`). They can decide now.")
+    have = {m.recipient for m in posted if m.recipient}
+    for step in steps:
+        for user in step.to:
+            if step.notify in ("dm", "both") and user not in have:
+                _post_one(db, client, row, recipient=user, where=user, clock=clock)
+                have.add(user)
+
+
+def remind(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime]) -> None:
+    """A reminder under every copy of the card: never a new card, never more than one per interval."""
+    row, _ = _load(db, request_id)
+    waited = policy.format_duration(clock() - row.created_at)
+    who = ", ".join(f"<@{u}>" for u in row.eligible[:20])
+    reply_in_threads(db, client, request_id,
+                     f":alarm_clock: Reminder: this has waited {waited} for a decision. Approvers: {who}")
 
 
 def reply_in_threads(db: Database, client: WebClient, request_id: str, text: str) -> None:

@@ -17,7 +17,7 @@ from blocks.forms import parse_form
 from blocks.modals import edit_modal, respond_modal
 from bot.core.items import Item
 from bot.core.lifecycle import Verdict
-from bot.errors import AlreadyDecided, InvalidInput, NotAuthorized, NotFound, SignoffError
+from bot.errors import AlreadyDecided, AlreadyVoted, InvalidInput, NotAuthorized, NotFound, SignoffError
 from bot.service import ApprovalService
 from bot.slack.delivery import card_for
 from bot.storage.tables import ApprovalRequest
@@ -145,8 +145,14 @@ def explain(error: SignoffError) -> str:
     if isinstance(error, AlreadyDecided):
         return already_decided_text(status=error.status, decided_by=error.decided_by,
                                     decided_at=error.decided_at)
+    if isinstance(error, NotAuthorized) and error.own_request:
+        return ("You started this request, so someone else has to decide it (separation of duties). "
+                "Nothing was changed.")
     if isinstance(error, NotAuthorized):
         return not_an_approver_text(approvers=error.approvers)
+    if isinstance(error, AlreadyVoted):
+        left = error.quorum - len(error.approvals)
+        return f"You already approved this. It needs {left} more approval(s) from other people."
     if isinstance(error, NotFound):
         return "This approval request no longer exists in Signoff; nothing was changed."
     return f"Signoff could not record that: {error}"

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.core import audit
+from bot.core.deadlines import Route
 from bot.core.items import Item, ItemDecision
 from bot.core.lifecycle import Event, RequestState, Status, Transition
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
@@ -35,6 +36,31 @@ def find_by_interrupt(s: Session, *, run_id: str, interrupt_id: str | None) -> A
     return s.exec(query).first()
 
 
+def advance_deadlines(
+    s: Session, *, request_id: str, from_version: int, level: int, reminders: int, eligible: list[str],
+    next_deadline_at: datetime | None,
+) -> bool:
+    """Record an escalation or reminder iff the request is still pending at `from_version`."""
+    result = s.execute(
+        update(ApprovalRequest)
+        .where(col(ApprovalRequest.id) == request_id,
+               col(ApprovalRequest.status) == Status.PENDING.value,
+               col(ApprovalRequest.version) == from_version)
+        .values(escalation_level=level, reminders_sent=reminders, eligible=eligible,
+                next_deadline_at=next_deadline_at, version=from_version + 1)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def due_request_ids(s: Session, *, now: datetime, limit: int) -> list[str]:
+    """Pending requests whose next deadline is at or before `now`, oldest deadline first."""
+    query = (select(ApprovalRequest.id)
+             .where(col(ApprovalRequest.next_deadline_at) <= now,
+                    col(ApprovalRequest.status) == Status.PENDING.value)
+             .order_by(col(ApprovalRequest.next_deadline_at)).limit(limit))
+    return list(s.exec(query))
+
+
 def set_resume_state(s: Session, request_id: str, state: str) -> None:
     """Record where resuming the graph with this request's decision stands."""
     s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id)
@@ -51,6 +77,7 @@ def list_requests(s: Session, *, status: str | None, limit: int) -> list[Approva
 
 def state_of(row: ApprovalRequest) -> RequestState:
     """The lifecycle's view of a stored request."""
+    route = Route.from_json(row.route)
     return RequestState(
         id=row.id,
         status=Status(row.status),
@@ -60,6 +87,10 @@ def state_of(row: ApprovalRequest) -> RequestState:
         item_decisions=tuple(ItemDecision.from_json(d) if d else None for d in row.item_decisions),
         decided_by=row.decided_by,
         decided_at=row.decided_at,
+        requester=row.requester,
+        quorum=route.quorum,
+        separation_of_duties=route.separation_of_duties and row.route is not None,
+        approvals=tuple(row.approvals),
     )
 
 
@@ -68,9 +99,12 @@ def apply_transition(s: Session, t: Transition) -> bool:
     values: dict[str, object] = {"status": t.status.value, "version": t.from_version + 1}
     if t.item_decisions is not None:
         values["item_decisions"] = [d.to_json() if d else None for d in t.item_decisions]
+    if t.approvals is not None:
+        values["approvals"] = list(t.approvals)
     if t.final:
-        values |= {"decision": t.decision, "decided_by": t.decided_by, "decided_at": t.decided_at,
-                   "reason": t.reason, "edited_args": dict(t.edited_args) if t.edited_args else None}
+        values |= {"next_deadline_at": None, "decision": t.decision, "decided_by": t.decided_by,
+                   "decided_at": t.decided_at, "reason": t.reason,
+                   "edited_args": dict(t.edited_args) if t.edited_args else None}
     result = s.execute(
         update(ApprovalRequest)
         .where(

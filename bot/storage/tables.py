@@ -92,6 +92,14 @@ class ApprovalRequest(SQLModel, table=True):
     run_id: str | None = Field(default=None, foreign_key="runs.id", index=True, max_length=40)
     interrupt_id: str | None = Field(default=None, max_length=200)
     resume_state: str | None = Field(default=None, index=True, max_length=20)  # queued|done|failed
+    rule: str | None = Field(default=None, max_length=200)  # the policy rule that routed it
+    route: dict[str, Any] | None = _json(nullable=True)  # core.deadlines.Route, stored form
+    approvals: list[str] = _json(nullable=False)  # who approved so far (quorum)
+    escalation_level: int = 0
+    reminders_sent: int = 0
+    # The next reminder, escalation or timeout: what the sweeper looks for (indexed, so a pass
+    # costs what is due, not what is pending).
+    next_deadline_at: datetime | None = _utc(nullable=True, index=True)
 
 
 class SlackMessage(SQLModel, table=True):

@@ -1,0 +1,186 @@
+"""Policies route every request; timeouts, reminders and escalation never leave one stranded."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from blocks import ids
+from bot.cli import main
+from bot.core.lifecycle import Verdict
+from bot.storage.tables import AuditEvent
+from tests.conftest import CHANNEL
+from workers import deadlines, runtime
+
+POLICY = Path(__file__).with_name("policy_refunds.yaml")
+
+
+@pytest.fixture
+def stack_overrides():
+    return {"policy_file": POLICY}
+
+
+def refund(stack, amount, **extra):
+    body = {"action": "issue_refund", "summary": f"Refund ${amount}", "args": {"amount": amount},
+            "requester": "billing-bot", **extra}
+    r = stack.api.post("/v1/requests", json=body)
+    assert r.status_code == 201, r.text
+    stack.run_jobs()
+    return r.json()
+
+
+def events(stack, request_id, kind=None):
+    with stack.w.db.read() as s:
+        rows = s.exec(select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(AuditEvent.seq))
+        return [(e.kind, e.data) for e in rows if kind is None or e.kind == kind]
+
+
+def get(stack, req):
+    return stack.api.get(f"/v1/requests/{req['id']}").json()
+
+
+def test_small_refunds_are_auto_approved_and_audited_without_a_card(stack):
+    req = refund(stack, 20)
+    assert (req["status"], req["decided_by"], req["rule"]) == ("approved", "system", "small-refunds")
+    [(_, data)] = events(stack, req["id"], "auto_decided")
+    assert data["rule"] == "small-refunds"
+    assert stack.sandbox.messages(CHANNEL) == []
+
+
+def test_requests_are_routed_by_the_first_matching_rule(stack):
+    mid, big = refund(stack, 340), refund(stack, 900)
+    assert (mid["rule"], mid["eligible_approvers"], mid["dm"]) == ("mid-refunds", ["U0ALICE", "U0BOB"], False)
+    assert (big["rule"], big["urgency"], big["dm"]) == ("big-refunds", "high", True)
+    other = stack.create(action="send_email", approvers=["U0CAROL"])
+    assert (other["rule"], other["eligible_approvers"]) == ("default", ["U0ALICE", "U0CAROL"])
+    refused = stack.api.post("/v1/requests", json={"action": "issue_refund", "summary": "s",
+                                                   "args": {"amount": 340}, "approvers": ["U0DAVE"]})
+    assert refused.status_code == 422 and "mid-refunds" in refused.json()["fields"]["approvers"]
+
+
+def test_quorum_counts_distinct_people_and_one_reject_ends_it(stack):
+    req = refund(stack, 900)
+    ts = stack.card(req["id"])["ts"]
+    stack.sandbox.click("U0ALICE", CHANNEL, ts, ids.ACTION_APPROVE)
+    stack.sandbox.click("U0ALICE", CHANNEL, ts, ids.ACTION_APPROVE)  # the same person again
+    [told] = stack.ephemerals("U0ALICE")
+    assert "already approved" in told["text"] and "1 more" in told["text"]
+    got = get(stack, req)
+    assert (got["status"], got["approvals"]) == ("pending", ["U0ALICE"])
+    stack.run_jobs()
+    assert "1 of 2 approvals" in str(stack.card(req["id"])["blocks"])
+    stack.sandbox.click("U0BOB", CHANNEL, ts, ids.ACTION_APPROVE)
+    assert get(stack, req)["status"] == "approved"
+    assert [k for k, _ in events(stack, req["id"]) if k in ("vote", "decided")] == ["vote", "decided"]
+
+    other = refund(stack, 901)
+    stack.w.service.decide(other["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    stack.w.service.decide(other["id"], actor="U0BOB", verdict=Verdict.REJECT, reason="too much")
+    assert (get(stack, other)["status"], get(stack, other)["reason"]) == ("rejected", "too much")
+
+
+def test_the_requester_cannot_approve_and_a_request_only_they_could_approve_escalates(stack, clock):
+    req = stack.create(action="rotate_keys", approvers=[], requester="U0ALICE", summary="Rotate keys")
+    stack.run_jobs()
+    ts = stack.card(req["id"])["ts"]
+    stack.sandbox.click("U0ALICE", CHANNEL, ts, ids.ACTION_APPROVE)
+    [told] = stack.ephemerals("U0ALICE")
+    assert "separation of duties" in told["text"]
+    assert [k for k, _ in events(stack, req["id"], "refused_click")] == ["refused_click"]
+    stack.sweep()  # nobody but the requester could decide: escalated at once, not after 1h
+    got = get(stack, req)
+    assert got["escalation_level"] == 1 and "U0CAROL" in got["eligible_approvers"]
+    stack.sandbox.click("U0CAROL", CHANNEL, ts, ids.ACTION_APPROVE)
+    assert get(stack, req)["status"] == "approved"
+
+
+def test_a_timeout_fires_exactly_once_with_the_job_and_two_sweepers(stack, clock):
+    req = refund(stack, 340)
+    clock.advance(minutes=31)
+    runtime.install(stack.context)
+    racers = [threading.Thread(target=deadlines.sweep) for _ in range(2)]
+    for t in racers:
+        t.start()
+    stack.run_scheduled()  # the scheduled deadline job itself
+    for t in racers:
+        t.join()
+    stack.run_jobs()
+    got = get(stack, req)
+    assert (got["status"], got["decided_by"]) == ("expired", "system") and "30m" in got["reason"]
+    assert len(events(stack, req["id"], "expired")) == 1
+    assert "Expired" in str(stack.card(req["id"])["blocks"])
+
+
+def test_after_flushall_the_sweeper_recovers_the_card_and_the_deadline(stack, clock):
+    body = {"action": "issue_refund", "summary": "Refund $340", "args": {"amount": 340}}
+    req = stack.api.post("/v1/requests", json=body).json()
+    stack.w.redis.flushall()  # the card job and the scheduled timeout are gone
+    clock.advance(minutes=1)
+    stack.sweep()
+    assert stack.card(req["id"])  # re-posted from SQL
+    clock.advance(minutes=30)
+    stack.sweep()
+    assert get(stack, req)["status"] == "expired"
+    assert len(events(stack, req["id"], "expired")) == 1
+
+
+def test_a_click_racing_the_timeout_has_one_outcome_and_the_loser_is_told(stack, clock):
+    req = refund(stack, 340)
+    ts = stack.card(req["id"])["ts"]
+    clock.advance(minutes=31)
+    runtime.install(stack.context)
+    sweeper = threading.Thread(target=deadlines.sweep)
+    sweeper.start()
+    answer = stack.sandbox.click("U0BOB", CHANNEL, ts, ids.ACTION_APPROVE)
+    sweeper.join()
+    assert answer.status_code == 200
+    got = get(stack, req)
+    endings = events(stack, req["id"], "expired") + events(stack, req["id"], "decided")
+    assert len(endings) == 1 and got["status"] in ("expired", "approved")
+    if got["status"] == "expired":
+        [told] = stack.ephemerals("U0BOB")
+        assert "expired" in told["text"].lower()
+
+
+def test_a_two_level_escalation_chain_with_reminders(stack, clock):
+    req = refund(stack, 900)
+    card = stack.card(req["id"])
+    thread = lambda: [m["text"] for m in stack.sandbox.replies(CHANNEL, card["ts"])]  # noqa: E731
+    for minutes, expected in ((10, 1), (5, 2), (5, 3), (10, 4), (15, 5)):  # at 10, 15, 20, 30, 45 min
+        clock.advance(minutes=minutes)
+        stack.sweep()
+        assert len(thread()) == expected, thread()
+    texts = thread()
+    assert [t.split(":")[1] for t in texts] == ["alarm_clock", "arrow_heading_up", "alarm_clock",
+                                                 "alarm_clock", "arrow_heading_up"]
+    assert "<@U0CAROL>" in texts[1] and "<@U0DAVE>" in texts[4]
+    for user in ("U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"):  # a card in each DM, once
+        assert len(stack.sandbox.messages(stack.sandbox.dm_channel(user))) == 1, user
+    got = get(stack, req)
+    assert got["escalation_level"] == 2 and {"U0CAROL", "U0DAVE"} <= set(got["eligible_approvers"])
+    assert "Escalated to" in str(stack.card(req["id"])["blocks"])
+    clock.advance(minutes=40)  # four intervals later: still only one more reminder, never a flood
+    stack.sweep()
+    assert len(thread()) == 6
+    assert [d["level"] for _, d in events(stack, req["id"], "escalated")] == [1, 2]
+
+
+def test_policy_check_and_explain_on_the_command_line(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(main, ["policy", "check", str(POLICY)])
+    assert ok.exit_code == 0 and "4 rule(s)" in ok.output
+    bad = tmp_path / "bad.yaml"
+    typo = "    approvers: [U0ALICE, U0BOB]"
+    bad.write_text(POLICY.read_text().replace(typo, typo.replace("approvers", "aprovers")))
+    refused = runner.invoke(main, ["policy", "check", str(bad)])
+    assert refused.exit_code == 1 and "did you mean 'approvers'" in refused.output
+    line = POLICY.read_text().splitlines().index("    approvers: [U0ALICE, U0BOB]") + 1
+    assert f"bad.yaml:{line}:" in refused.output
+    explained = runner.invoke(main, ["policy", "explain", "--file", str(POLICY), "--action", "issue_refund",
+                                     "--args", '{"amount": 340}'])
+    assert explained.exit_code == 0 and "mid-refunds" in explained.output
+    assert "small-refunds" in explained.output and "amount is 340" in explained.output
