@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -61,12 +62,10 @@ def web() -> None:
         _serve(settings)
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, built: Any = None) -> None:
     import uvicorn
 
-    from bot import wiring
-
-    w = wiring.build(settings)
+    w = built or _build(settings)
     _load_graphs(w)
     bolt = w.bolt_app()
     if settings.slack_app_token is not None:
@@ -75,6 +74,16 @@ def _serve(settings: Settings) -> None:
         SocketModeHandler(bolt, settings.slack_app_token).connect()  # runs on its own threads
         click.echo("Slack: Socket Mode connected", err=True)
     uvicorn.run(w.web_app(bolt), host=settings.host, port=settings.port, log_level="warning")
+
+
+def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy import
+    """Connect everything; a bad policy file stops the process with its line and reason."""
+    from bot import wiring
+
+    try:
+        return wiring.build(settings)
+    except InvalidSettings as e:
+        raise click.ClickException(str(e)) from e
 
 
 def _load_graphs(w: object) -> None:
@@ -129,10 +138,9 @@ def worker(burst: bool) -> None:
 def _work(settings: Settings, *, burst: bool) -> None:
     from rq import SimpleWorker
 
-    from bot import wiring
     from workers import graphs, queues, runtime
 
-    w = wiring.build(settings)
+    w = _build(settings)
     _load_graphs(w)
     runtime.install(w.job_context())
     if recovered := graphs.recover():
@@ -156,11 +164,13 @@ def dev(port: int, sandbox_port: int) -> None:
     if not settings.api_tokens:
         settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"})
     with _redis(settings) as settings:
+        w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
+        _load_graphs(w)
         worker_proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"],
                                        env={**os.environ, **_env_of(settings)})
         try:
             _print_welcome(settings, sandbox)
-            _serve(settings)
+            _serve(settings, w)
         finally:
             worker_proc.terminate()
             worker_proc.wait(timeout=15)
