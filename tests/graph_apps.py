@@ -161,13 +161,10 @@ def _hitl_agent(checkpointer: Any, mode: str) -> Any:
     """A LangChain agent with HumanInTheLoopMiddleware, unchanged, on a scripted model."""
     from langchain.agents import create_agent
     from langchain.agents.middleware import HumanInTheLoopMiddleware
-    from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
     from langchain_core.messages import AIMessage
     from langchain_core.tools import tool
 
-    class ScriptedModel(FakeMessagesListChatModel):
-        def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:  # type: ignore[override]
-            return self
+    from tests.agents.support import ScriptedModel
 
     @tool
     def send_email(to: str, body: str) -> str:

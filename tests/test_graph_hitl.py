@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from blocks import ids
 from tests import graph_apps
 from tests.conftest import CHANNEL
+from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
 from tests.test_graph_runs import run_of, start
-
-
-@pytest.fixture
-def stack_overrides(tmp_path):
-    return {"graphs": graph_apps.GRAPHS, "checkpoint_url": f"sqlite:///{tmp_path / 'checkpoints.db'}",
-            "default_approvers": ("U0ALICE", "U0BOB"), "default_channel": CHANNEL}
-
-
-@pytest.fixture(autouse=True)
-def effects_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("SIGNOFF_TEST_EFFECTS", str(tmp_path / "effects.log"))
-
 
 TIDY = {"messages": [{"role": "user", "content": "tidy up"}]}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlmodel import select
 
 from blocks import ids
@@ -12,18 +11,8 @@ from bot.core.lifecycle import Verdict
 from bot.storage.tables import AuditEvent
 from tests import graph_apps
 from tests.conftest import CHANNEL
+from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
 from workers import queues
-
-
-@pytest.fixture
-def stack_overrides(tmp_path):
-    return {"graphs": graph_apps.GRAPHS, "checkpoint_url": f"sqlite:///{tmp_path / 'checkpoints.db'}",
-            "default_approvers": ("U0ALICE", "U0BOB"), "default_channel": CHANNEL}
-
-
-@pytest.fixture(autouse=True)
-def effects_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("SIGNOFF_TEST_EFFECTS", str(tmp_path / "effects.log"))
 
 
 def start(stack, graph, graph_input, **extra):

@@ -197,19 +197,20 @@ class GraphExecutor:
     def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
                 "checkpoint_after": after, "applied": applied}
-        with self.db.write() as s:
-            repo.set_resume_state(s, row.id, "done")
-            repo.append_event(s, Event(kind="resumed", actor="system", request_id=row.id, data=data),
-                              at=self.approvals.clock())
+        self._record(row.id, kind="resumed", resume_state="done", data=data)
 
     def resume_failed(self, request_id: str, error: BaseException, *, final: bool) -> None:
         """Audit a failed resume attempt (RQ retries it unless `final`)."""
         data = {"error": f"{error.__class__.__name__}: {error}", "final": final}
+        self._record(request_id, kind="resume_failed", resume_state="failed" if final else None, data=data)
+
+    def _record(self, request_id: str, *, kind: str, resume_state: str | None, data: dict[str, Any]) -> None:
+        """The resume's outcome and its audit event, in one transaction."""
         with self.db.write() as s:
-            if final:
-                repo.set_resume_state(s, request_id, "failed")
-            repo.append_event(s, Event(kind="resume_failed", actor="system", request_id=request_id,
-                                       data=data), at=self.approvals.clock())
+            if resume_state is not None:
+                repo.set_resume_state(s, request_id, resume_state)
+            repo.append_event(s, Event(kind=kind, actor="system", request_id=request_id, data=data),
+                              at=self.approvals.clock())
 
     def _run(self, run_id: str) -> Run:
         with self.db.read() as s:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import HumanInTheLoopMiddleware
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
@@ -18,14 +17,7 @@ from pydantic import ValidationError
 
 from bot.agents.payloads import resume_value, spec_from_interrupt
 from bot.core.items import DecisionType
-from tests.agents.support import decide, pending
-
-
-class ScriptedModel(FakeMessagesListChatModel):
-    """Replies from a list; tools are "bound" by ignoring them (the replies already call them)."""
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:  # type: ignore[override]
-        return self
+from tests.agents.support import ScriptedModel, decide, pending
 
 
 class Agent:
