@@ -76,6 +76,7 @@ def test_quorum_counts_distinct_people_and_one_reject_ends_it(stack):
     stack.sandbox.click("U0BOB", CHANNEL, ts, ids.ACTION_APPROVE)
     assert get(stack, req)["status"] == "approved"
     assert [k for k, _ in events(stack, req["id"]) if k in ("vote", "decided")] == ["vote", "decided"]
+    assert all(d["rule"] == "big-refunds" for _, d in events(stack, req["id"], "vote"))
 
     other = refund(stack, 901)
     stack.w.service.decide(other["id"], actor="U0ALICE", verdict=Verdict.APPROVE)

@@ -42,6 +42,7 @@ class RequestState:
     quorum: int = 1
     separation_of_duties: bool = False
     approvals: tuple[str, ...] = ()  # who approved so far, when a quorum is needed
+    rule: str | None = None  # the policy rule that routed it (named in vote events)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,7 +141,7 @@ def _vote(state: RequestState, *, actor: str, now: datetime) -> Transition:
                            f"approval(s) needed", approvals=state.approvals, quorum=state.quorum)
     approvals = (*state.approvals, actor)
     done = len(approvals) >= state.quorum
-    data = {"verdict": "approve", "approvals": len(approvals), "quorum": state.quorum}
+    data = {"verdict": "approve", "approvals": len(approvals), "quorum": state.quorum, "rule": state.rule}
     return Transition(
         request_id=state.id, from_version=state.version,
         status=Status.APPROVED if done else Status.PENDING, decision="approve", decided_by=actor,

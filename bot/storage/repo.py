@@ -91,6 +91,7 @@ def state_of(row: ApprovalRequest) -> RequestState:
         quorum=route.quorum,
         separation_of_duties=route.separation_of_duties and row.route is not None,
         approvals=tuple(row.approvals),
+        rule=row.rule,
     )
 
 
