@@ -23,15 +23,21 @@ from bot.storage.tables import CallbackDelivery
 
 def check_callback_url(url: str, *, allow_private: bool) -> None:
     """Refuse anything but http(s) URLs, and private-network targets unless allowed (SSRF)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port out of range
+        host = parts.hostname.encode("idna").decode() if parts.hostname else None
+    except (ValueError, UnicodeError) as e:
+        raise InvalidInput("callback_url is not a valid URL",
+                           fields={"callback_url": f"not a valid URL: {e}"}) from e
+    if parts.scheme not in ("http", "https") or not host:
         raise InvalidInput("callback_url must be an http(s) URL",
                            fields={"callback_url": "must be an absolute http:// or https:// URL"})
     if allow_private:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError as e:
+        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
         raise InvalidInput("callback_url does not resolve",
                            fields={"callback_url": f"{parts.hostname} does not resolve ({e})"}) from e
     for info in infos:
@@ -83,10 +89,13 @@ def _post(
                signing.DELIVERY_HEADER: d.id, signing.TIMESTAMP_HEADER: str(ts),
                signing.SIGNATURE_HEADER: f"{signing.SCHEME}={signing.signature(secret, ts, body)}"}
     try:
-        answer = http.post(d.url, content=body, headers=headers)
+        # Streamed and never read: only the status matters, and a huge or slow body must not
+        # hold a worker.
+        with http.stream("POST", d.url, content=body, headers=headers) as answer:
+            status = answer.status_code
     except httpx.HTTPError as e:
         return None, f"{e.__class__.__name__}: {e}"
-    return answer.status_code, None if answer.is_success else f"HTTP {answer.status_code}"
+    return status, None if 200 <= status < 300 else f"HTTP {status}"
 
 
 def _record(db: Database, delivery_id: str, *, status: int | None, error: str | None,

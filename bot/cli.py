@@ -145,7 +145,9 @@ def _work(settings: Settings, *, burst: bool) -> None:
     runtime.install(w.job_context())
     if recovered := graphs.recover():
         click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
-    w.jobs.sweep_in(0)  # the sweeper reschedules itself; several workers share the one job id
+    from workers.deadlines import Sweeper
+
+    Sweeper(w.job_context(), interval=settings.sweep_interval).start()
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
     rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis)

@@ -129,6 +129,7 @@ class ApprovalService:
         rule = explanation.rule
         eligible = self.directory.resolve(self._approvers(new, rule)) if rule.auto is None else []
         row = self._new_row(new, agent=agent, eligible=eligible, rule=rule)
+        delivery_id = None
         try:
             with self.db.write() as s:
                 s.add(row)
@@ -139,6 +140,8 @@ class ApprovalService:
                     s, Event(kind="requested", actor=f"agent:{agent}", request_id=row.id, data=data),
                     at=row.created_at,
                 )
+                if rule.auto is not None:  # decided by the policy, in the same transaction
+                    delivery_id = self._auto_decide(s, row, rule)
         except IntegrityError:
             # A concurrent create with the same key won the unique constraint: answer with it.
             if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
@@ -147,14 +150,24 @@ class ApprovalService:
                 return seen, False
             raise
         if rule.auto is not None:
-            status = Status.APPROVED if rule.auto == "approve" else Status.REJECTED
-            reason = f"auto-{rule.auto}d by policy rule {rule.name!r}"
-            return self._end(row.id, lambda state, now: lifecycle.system_decision(
-                state, status=status, reason=reason, now=now, kind="auto_decided", rule=rule.name)), True
+            self.jobs.request_ended(row.id, delivery_id=delivery_id, resume=row.run_id is not None)
+            return self.get(row.id), True
         self.jobs.post_cards(row.id)
         if row.next_deadline_at is not None:
             self.jobs.schedule_deadline(row.id, row.next_deadline_at)
         return row, True
+
+    def _auto_decide(self, s: Session, row: ApprovalRequest, rule: policy.Rule) -> str | None:
+        status = Status.APPROVED if rule.auto == "approve" else Status.REJECTED
+        t = lifecycle.system_decision(repo.state_of(row), status=status, now=row.created_at,
+                                      reason=f"auto-{rule.auto}d by policy rule {rule.name!r}",
+                                      kind="auto_decided", rule=rule.name)
+        if not repo.apply_transition(s, t):
+            raise SignoffError(f"request {row.id} changed while it was being auto-decided")
+        repo.append_event(s, t.event, at=row.created_at)
+        if row.run_id is not None:
+            repo.set_resume_state(s, row.id, "queued")
+        return self._queue_callback(s, row, t)
 
     def _approvers(self, new: NewRequest, rule: policy.Rule) -> list[str]:
         """Who decides: the rule's approvers, plus the request's own where the rule allows it."""
@@ -200,7 +213,14 @@ class ApprovalService:
             channel = new.channel or (self.default_channel if new.dm is None else None)
             dm = new.dm if new.dm is not None else channel is None
         route = self._route(rule) if rule.auto is None else None
-        stranded = bool(route and route.separation_of_duties and not set(eligible) - {new.requester})
+        requester_id = self._person(new.requester)
+        stranded = bool(route and route.separation_of_duties
+                        and not set(eligible) - {requester_id or new.requester})
+        if stranded and route is not None and not route.escalations:
+            raise InvalidInput(
+                f"only the requester could approve this, and separation of duties forbids it; policy "
+                f"rule {rule.name!r} has no escalation to fall back on",
+                fields={"approvers": "name someone other than the requester"})
         first = None if route is None else (now if stranded else deadlines.next_deadline(
             route, created_at=now, level=0, reminders=0))
         return ApprovalRequest(
@@ -211,6 +231,7 @@ class ApprovalService:
             context=dict(new.context) if new.context is not None else None,
             urgency=rule.urgency or new.urgency,
             requester=new.requester,
+            requester_id=requester_id,
             approvers=list(new.approvers),
             eligible=eligible,
             channel=channel,
@@ -233,6 +254,17 @@ class ApprovalService:
             created_at=now,
         )
 
+    def _person(self, requester: str | None) -> str | None:
+        """The requester as a Slack user id when it names a person (an id, a mention, an email), so
+        separation of duties holds however it was spelled; None for a bot or service name."""
+        if not requester or not (requester.lstrip("<@").startswith(("U", "W")) or "@" in requester):
+            return None
+        try:
+            found = self.directory.resolve([requester])
+        except InvalidInput:
+            return None
+        return found[0] if len(found) == 1 else None
+
     def _route(self, rule: policy.Rule) -> deadlines.Route:
         """The rule's timing, with escalation targets resolved to Slack users now (fail early)."""
         steps = tuple(deadlines.Step(after=e.after, to=tuple(self.directory.resolve(e.to)), notify=e.notify)
@@ -250,10 +282,11 @@ class ApprovalService:
             raise NotFound(f"no request with id {request_id!r}")
         return row
 
-    def list(self, *, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
-        """Requests, newest first."""
+    def list(self, *, status: str | None = None, limit: int = 100,
+             agent: str | None = None) -> list[ApprovalRequest]:
+        """Requests, newest first; only `agent`'s when given."""
         with self.db.read() as s:
-            return repo.list_requests(s, status=status, limit=limit)
+            return repo.list_requests(s, status=status, limit=limit, created_by=agent)
 
     def check_can_decide(self, request_id: str, *, actor: str) -> ApprovalRequest:
         """The request if `actor` may decide it now; a refusal is audited before it is raised."""
@@ -359,6 +392,9 @@ class ApprovalService:
                 self._time_out(row, route)
                 return None
             if not due.changes(level=row.escalation_level, reminders=row.reminders_sent):
+                if due.next_at != row.next_deadline_at:  # e.g. stranded with no level left
+                    with self.db.write() as s:
+                        repo.set_next_deadline(s, row.id, due.next_at)
                 return due.next_at
             if self._advance(row, route, due, now=now):
                 if due.level != row.escalation_level:

@@ -24,6 +24,7 @@ from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.storage.db import Database
 from bot.web import build_web_app
+from workers.locks import leased_lock
 from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext
 
@@ -58,7 +59,8 @@ class Wiring:
         """Starting and reporting on graph runs."""
         from bot.agents.runs import RunService
 
-        return RunService(self.db, registry=self.registry, start=self.jobs.start_run, clock=self.clock)
+        return RunService(self.db, registry=self.registry, start=self.jobs.start_run, clock=self.clock,
+                          check_approvers=self.service.directory.resolve)
 
     @cached_property
     def executor(self) -> GraphExecutor:
@@ -69,9 +71,8 @@ class Wiring:
 
         def thread_lock(thread_id: str) -> AbstractContextManager[Any]:
             # One step of one thread at a time, across workers: LangGraph does not lock resumes.
-            # The lease frees the lock of a worker that died holding it.
-            return self.redis.lock(f"signoff:thread:{thread_id}", timeout=lease,
-                                   blocking_timeout=lease + 30)
+            # The lease frees the lock of a worker that died holding it; a live holder renews it.
+            return leased_lock(self.redis, f"signoff:thread:{thread_id}", lease=lease)
 
         return GraphExecutor(self.db, registry=self.registry, approvals=self.service,
                              thread_lock=thread_lock, default_approvers=self.settings.default_approvers)

@@ -143,7 +143,7 @@ class Stack:
         return moved
 
     def sweep(self) -> int:
-        """One sweeper pass (as the periodic job does), then the jobs it queued."""
+        """One sweeper pass (as each worker's sweeper thread does), then the jobs it queued."""
         from workers import deadlines
 
         runtime.install(self.context)

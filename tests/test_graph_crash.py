@@ -21,14 +21,14 @@ def stack_overrides(tmp_path):
             "default_approvers": ("U0ALICE",), "default_channel": CHANNEL}
 
 
-def worker(stack, tmp_path) -> subprocess.Popen[bytes]:
+def worker(stack, tmp_path, slow: str = "3") -> subprocess.Popen[bytes]:
     s = stack.w.settings
     env = {**os.environ, "DATABASE_URL": s.database_url, "REDIS_URL": s.redis_url or "",
            "SLACK_API_URL": s.slack_api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
            "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}",
            "SIGNOFF_GRAPHS": ",".join(f"{k}={v}" for k, v in graph_apps.GRAPHS.items()),
            "SIGNOFF_CHECKPOINT_URL": s.checkpoint_url or "", "SIGNOFF_DEFAULT_APPROVERS": "U0ALICE",
-           "SIGNOFF_DATA_DIR": str(tmp_path), "SIGNOFF_RESUME_LEASE": "2", "SIGNOFF_TEST_SLOW": "3",
+           "SIGNOFF_DATA_DIR": str(tmp_path), "SIGNOFF_RESUME_LEASE": "2", "SIGNOFF_TEST_SLOW": slow,
            "SIGNOFF_TEST_EFFECTS": str(tmp_path / "effects.log")}
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, cwd=os.getcwd(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -71,3 +71,25 @@ def test_a_killed_resume_is_applied_once_after_restart(stack, tmp_path, monkeypa
         second.wait(15)
     assert graph_apps.effects() == ["refunded 40"]
     assert stack.api.get(f"/v1/runs/{run['id']}").json()["result"]["done"] is True
+
+
+def test_a_step_longer_than_the_lease_is_not_applied_twice(stack, tmp_path, monkeypatch):
+    monkeypatch.setenv("SIGNOFF_TEST_EFFECTS", str(tmp_path / "effects.log"))
+    run = stack.api.post("/v1/runs", json={"graph": "slow", "input": {"amount": 50, "done": False}}).json()
+    stack.run_jobs()
+    [req] = stack.api.get(f"/v1/runs/{run['id']}").json()["pending_requests"]
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    workers = [worker(stack, tmp_path, slow="6") for _ in range(2)]  # the step outlives the 2 s lease
+    try:
+        lock = f"signoff:thread:{run['thread_id']}"
+        wait_for(lambda: stack.w.redis.exists(lock), 60, "the resume to start")
+        stack.w.jobs.graphs.enqueue("workers.graphs.resume", req["id"])  # a duplicate for the other worker
+        wait_for(lambda: stack.api.get(f"/v1/runs/{run['id']}").json()["status"] == "done", 90,
+                 "the run to finish")
+        time.sleep(8)  # the duplicate, had it gone ahead, would have refunded again by now
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            w.wait(15)
+    assert graph_apps.effects() == ["refunded 50"]

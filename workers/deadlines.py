@@ -1,8 +1,9 @@
-"""Deadline jobs: fire what is due, and the sweeper that finds what Redis lost."""
+"""Deadline jobs: fire what is due; and the sweeper that finds in SQL what Redis lost."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 from workers import runtime
@@ -19,32 +20,61 @@ def fire(request_id: str) -> None:
 
 
 def sweep() -> int:
-    """One pass: fire every overdue deadline found in SQL and requeue lost work; then reschedule.
+    """One pass: fire every overdue deadline found in SQL, and requeue lost work.
 
     It costs what is due, not what is pending: one indexed range query on next_deadline_at.
     Firing is conditional, so a deadline the scheduled job (or another sweeper) fired is a no-op.
     """
     ctx = runtime.current()
     fired = 0
-    try:
-        for request_id in ctx.service.due_request_ids():
-            try:
-                fire(request_id)
-                fired += 1
-            except Exception:  # noqa: BLE001 - one bad request must not stop the sweep
-                log.exception("sweeper: firing the deadline of %s failed", request_id)
-        requeue_lost(ctx)
-    finally:
-        ctx.jobs.sweep_in(ctx.sweep_interval)
+    for request_id in ctx.service.due_request_ids():
+        try:
+            fire(request_id)
+            fired += 1
+        except Exception:  # noqa: BLE001 - one bad request must not stop the sweep
+            log.exception("sweeper: firing the deadline of %s failed", request_id)
+    requeue_lost(ctx)
     return fired
 
 
 def requeue_lost(ctx: runtime.JobContext) -> None:
-    """Queue again what SQL says is owed but Redis may have lost: cards, resumes, callbacks."""
-    grace = ctx.clock() - timedelta(seconds=30)
+    """Queue again what SQL says is owed but has no live job: cards, card updates, escalation
+    notices, resumes, callbacks. A job still queued, running, backing off or failed for good is
+    left alone, so this never runs a job twice at once nor resets its retries."""
+    jobs, grace = ctx.jobs, ctx.clock() - timedelta(seconds=30)
     for request_id in ctx.lost_cards(before=grace):
-        ctx.jobs.post_cards(request_id)
+        if not jobs.is_live(f"post-cards-{request_id}"):
+            jobs.post_cards(request_id)
+    for request_id, version in ctx.stale_cards(before=grace):
+        if not jobs.is_live(f"update-cards-{request_id}-{version}"):
+            jobs.request_changed(request_id, version)
+    for request_id, told, level in ctx.unnotified():
+        if not jobs.is_live(f"escalate-{request_id}-{level}"):
+            jobs.escalated(request_id, from_level=told, to_level=level)
     for request_id in ctx.db_resumes_queued(before=grace):
-        ctx.jobs.resume(request_id)
+        if not jobs.is_live(f"resume-{request_id}"):
+            jobs.resume(request_id)
     for delivery_id, attempts in ctx.lost_callbacks(before=grace):
-        ctx.jobs.deliver_callback(delivery_id, attempt=attempts + 1)
+        if not jobs.is_live(f"callback-{delivery_id}-{attempts + 1}"):
+            jobs.deliver_callback(delivery_id, attempt=attempts + 1)
+
+
+class Sweeper(threading.Thread):
+    """Sweeps every `interval` seconds inside each worker process.
+
+    A thread rather than a scheduled RQ job: a job can be lost with Redis or wait out a
+    scheduler failover, and then nothing would ever sweep again.
+    """
+
+    def __init__(self, context: runtime.JobContext, *, interval: float) -> None:
+        super().__init__(name="signoff-sweeper", daemon=True)
+        self.context, self.interval = context, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        runtime.install(self.context)
+        while not self.stopped.wait(self.interval):
+            try:
+                sweep()
+            except Exception:  # noqa: BLE001 - keep sweeping; Redis or the DB may be back next time
+                log.exception("sweeper pass failed")

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+log = logging.getLogger(__name__)
 
 CARDS = "signoff-cards"
 CALLBACKS = "signoff-callbacks"
@@ -15,7 +24,6 @@ DEADLINES = "signoff-deadlines"
 # behind card jobs they queued 0.26 s p50 at 8 agents, for an 8 ms job); resuming the graph is
 # what an approver's click is for; then cards.
 ALL = (DEADLINES, CALLBACKS, GRAPHS, CARDS)
-SWEEP_JOB = "signoff-sweep"
 
 # Pub/sub channel on which the web process learns that a request ended (long-poll waiters).
 ENDED_CHANNEL = "signoff:ended"
@@ -29,6 +37,27 @@ CRASH_RETRY = Retry(max=3, interval=[5, 30, 120])
 # retried with backoff; each retry first re-checks what the thread still waits for.
 GRAPH_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
 
+# A job in one of these states will still run (or chose to stop): queueing it again would run
+# it twice at once, or reset the retries of one that is backing off.
+_LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.FAILED}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _best_effort(method: F) -> F:
+    """Enqueueing happens after the SQL commit: if Redis is down the work is not lost (the
+    sweeper re-finds it in SQL), so say so in the log instead of failing the committed action."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except RedisError as e:
+            log.warning("could not queue %s%s (%s); the sweeper will redo it", method.__name__, args[1:], e)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
 
 class RQJobs:
     """Jobs the service asks for, put on RQ queues; the job functions live in workers/."""
@@ -40,55 +69,39 @@ class RQJobs:
         self.graphs = Queue(GRAPHS, connection=redis)
         self.deadlines = Queue(DEADLINES, connection=redis)
 
+    def is_live(self, job_id: str) -> bool:
+        """Whether a job with this id is queued, running, scheduled or failed for good."""
+        try:
+            return Job.fetch(job_id, connection=self.redis).get_status() in _LIVE
+        except NoSuchJobError:
+            return False
+
+    @_best_effort
     def post_cards(self, request_id: str) -> None:
         """Queue posting the cards of a new request."""
         self.cards.enqueue("workers.cards.post_cards", request_id, retry=SLACK_RETRY,
                            job_id=f"post-cards-{request_id}")
 
-    def request_changed(self, request_id: str) -> None:
-        """Update every card (an item of a batch was answered)."""
-        self.cards.enqueue("workers.cards.update_cards", request_id, retry=SLACK_RETRY)
+    @_best_effort
+    def request_changed(self, request_id: str, version: int | None = None) -> None:
+        """Update every card (an item answered, a vote, an escalation)."""
+        job_id = f"update-cards-{request_id}-{version}" if version is not None else None
+        self.cards.enqueue("workers.cards.update_cards", request_id, retry=SLACK_RETRY, job_id=job_id)
 
     def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool) -> None:
         """Update every card, deliver the callback, resume the graph, wake waiting agents."""
         if resume:
             self.resume(request_id)
-        self.cards.enqueue("workers.cards.update_cards", request_id, retry=SLACK_RETRY)
+        self.request_changed(request_id)
         if delivery_id is not None:
             self.deliver_callback(delivery_id, attempt=1)
+        self._announce(request_id)
+
+    @_best_effort
+    def _announce(self, request_id: str) -> None:
         self.redis.publish(ENDED_CHANNEL, request_id)
 
-    def schedule_deadline(self, request_id: str, at: datetime) -> None:
-        """Fire the request's next deadline at `at`. One job id per request: rescheduling moves it.
-
-        No `ttl` on purpose: a scheduled job whose data expired is dropped silently by RQ.
-        """
-        self.deadlines.enqueue_at(at, "workers.deadlines.fire", request_id, job_id=f"deadline-{request_id}",
-                                  retry=CRASH_RETRY)
-
-    def escalated(self, request_id: str, *, from_level: int, to_level: int) -> None:
-        """Tell the people added by these escalation levels."""
-        self.cards.enqueue("workers.cards.escalate", request_id, from_level, to_level, retry=SLACK_RETRY,
-                           job_id=f"escalate-{request_id}-{to_level}")
-
-    def reminded(self, request_id: str) -> None:
-        """Remind the approvers in the card's threads."""
-        self.cards.enqueue("workers.cards.remind", request_id, retry=SLACK_RETRY)
-
-    def sweep_in(self, seconds: float) -> None:
-        """Run the sweeper `seconds` from now (it reschedules itself)."""
-        self.deadlines.enqueue_in(timedelta(seconds=seconds), "workers.deadlines.sweep", job_id=SWEEP_JOB)
-
-    def start_run(self, run_id: str) -> None:
-        """Queue running a graph until it ends or interrupts."""
-        self.graphs.enqueue("workers.graphs.start_run", run_id, retry=GRAPH_RETRY,
-                            job_id=f"run-{run_id}")
-
-    def resume(self, request_id: str) -> None:
-        """Queue resuming a graph with the decision of `request_id`."""
-        self.graphs.enqueue("workers.graphs.resume", request_id, retry=GRAPH_RETRY,
-                            job_id=f"resume-{request_id}")
-
+    @_best_effort
     def deliver_callback(self, delivery_id: str, *, attempt: int, delay: float = 0.0) -> None:
         """Queue attempt number `attempt` of a callback, `delay` seconds from now."""
         job_id = f"callback-{delivery_id}-{attempt}"  # the same attempt queued twice runs once
@@ -98,3 +111,37 @@ class RQJobs:
         else:
             self.callbacks.enqueue_in(timedelta(seconds=delay), func, delivery_id, attempt,
                                       job_id=job_id, retry=CRASH_RETRY)
+
+    @_best_effort
+    def schedule_deadline(self, request_id: str, at: datetime) -> None:
+        """Fire the request's next deadline at `at`.
+
+        One id per request and time: a job that reschedules itself must not reuse its own id
+        (RQ marks the shared id finished, dropping the new schedule). No `ttl` on purpose: a
+        scheduled job whose data expired is dropped silently by RQ.
+        """
+        self.deadlines.enqueue_at(at, "workers.deadlines.fire", request_id,
+                                  job_id=f"deadline-{request_id}-{int(at.timestamp())}", retry=CRASH_RETRY)
+
+    @_best_effort
+    def escalated(self, request_id: str, *, from_level: int, to_level: int) -> None:
+        """Tell the people added by these escalation levels."""
+        self.cards.enqueue("workers.cards.escalate", request_id, from_level, to_level, retry=SLACK_RETRY,
+                           job_id=f"escalate-{request_id}-{to_level}")
+
+    @_best_effort
+    def reminded(self, request_id: str) -> None:
+        """Remind the approvers in the card's threads."""
+        self.cards.enqueue("workers.cards.remind", request_id, retry=SLACK_RETRY)
+
+    @_best_effort
+    def start_run(self, run_id: str) -> None:
+        """Queue running a graph until it ends or interrupts."""
+        self.graphs.enqueue("workers.graphs.start_run", run_id, retry=GRAPH_RETRY,
+                            job_id=f"run-{run_id}")
+
+    @_best_effort
+    def resume(self, request_id: str) -> None:
+        """Queue resuming a graph with the decision of `request_id`."""
+        self.graphs.enqueue("workers.graphs.resume", request_id, retry=GRAPH_RETRY,
+                            job_id=f"resume-{request_id}")

@@ -54,6 +54,25 @@ class JobContext:
                      .limit(500))
             return list(s.exec(query))
 
+    def stale_cards(self, *, before: datetime) -> list[tuple[str, int]]:
+        """(request id, version) of requests whose posted cards do not show their latest state."""
+        with self.db.read() as s:
+            posted = select(SlackMessage.request_id).where(SlackMessage.request_id == ApprovalRequest.id)
+            query = (select(ApprovalRequest.id, ApprovalRequest.version)
+                     .where(col(ApprovalRequest.cards_version) < col(ApprovalRequest.version),
+                            col(ApprovalRequest.created_at) <= before, posted.exists())
+                     .limit(500))
+            return [(i, v) for i, v in s.exec(query)]
+
+    def unnotified(self) -> list[tuple[str, int, int]]:
+        """(request id, told up to, escalated to) where the people escalated to were not told yet."""
+        with self.db.read() as s:
+            r = ApprovalRequest
+            query = (select(r.id, r.notified_level, r.escalation_level)
+                     .where(col(ApprovalRequest.escalation_level) > col(ApprovalRequest.notified_level),
+                            ApprovalRequest.status == "pending").limit(500))
+            return [(i, n, e) for i, n, e in s.exec(query)]
+
     def lost_callbacks(self, *, before: datetime) -> list[tuple[str, int]]:
         """Callbacks still owed whose next attempt was due before `before`: (id, attempts so far)."""
         with self.db.read() as s:

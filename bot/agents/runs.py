@@ -14,13 +14,14 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import Command
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spec_from_interrupt
 from bot.agents.registry import GraphRegistry
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
-from bot.errors import InvalidInput, NotFound
+from bot.errors import InvalidInput, NotFound, SignoffError
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
 from bot.storage.db import Database
@@ -47,25 +48,32 @@ class RunService:
     """Creates runs (the work happens in a worker) and reports on them."""
 
     def __init__(self, db: Database, *, registry: GraphRegistry, start: Callable[[str], None],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], check_approvers: Callable[[Sequence[str]], object]) -> None:
         self.db, self.registry, self.start_job, self.clock = db, registry, start, clock
+        self.check_approvers = check_approvers
 
     def start(self, new: NewRun, *, agent: str) -> Run:
         """Store a run and queue it; the graph runs in a worker, never on the caller's path."""
         self.registry.get(new.graph)  # unknown graph: InvalidInput naming the registered ones
+        if new.approvers:
+            self.check_approvers(new.approvers)  # unknown ones: 422 now, not a failed run later
         now = self.clock()
         run_id = "run_" + secrets.token_hex(10)
         run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status="queued",
                   input=new.input, requester=new.requester, approvers=list(new.approvers),
                   channel=new.channel, created_by=agent, created_at=now, updated_at=now)
-        with self.db.write() as s:
-            if s.exec(select(Run).where(Run.thread_id == run.thread_id)).first() is not None:
-                raise InvalidInput(f"thread {run.thread_id!r} already has a run; pick a new thread_id",
-                                   fields={"thread_id": "already used"})
-            s.add(run)
-            data = {"graph": new.graph, "thread_id": run.thread_id}
-            repo.append_event(s, Event(kind="run_started", actor=f"agent:{agent}", request_id=None,
-                                       data={"run_id": run_id, **data}), at=now)
+        used = InvalidInput(f"thread {run.thread_id!r} already has a run; pick a new thread_id",
+                            fields={"thread_id": "already used"})
+        try:
+            with self.db.write() as s:
+                if s.exec(select(Run).where(Run.thread_id == run.thread_id)).first() is not None:
+                    raise used
+                s.add(run)
+                data = {"graph": new.graph, "thread_id": run.thread_id}
+                repo.append_event(s, Event(kind="run_started", actor=f"agent:{agent}", request_id=None,
+                                           data={"run_id": run_id, **data}), at=now)
+        except IntegrityError as e:  # a concurrent start on the same thread won
+            raise used from e
         self.start_job(run_id)
         return run
 
@@ -119,8 +127,9 @@ class GraphExecutor:
                 resume_with = None if command is CONTINUE else command
                 self._step(run, graph, lambda: graph.invoke(resume_with, config))
             after = _checkpoint_id(graph.get_state(config))
-            self._resumed(row, before=before, after=after, applied=command is not None)
             self._settle(run, graph)
+            # Only now: a failure above leaves resume_state "queued", so a retry carries on.
+            self._resumed(row, before=before, after=after, applied=command is not None)
 
     def _command_for(self, row: ApprovalRequest, state: Any, graph: Pregel) -> Any:
         """What to resume with, or None when this decision was already applied."""
@@ -184,11 +193,23 @@ class GraphExecutor:
             self._set_run(run.id, status="failed", error="nobody to ask: give approvers to the run, to "
                           "request_approval(...), or set SIGNOFF_DEFAULT_APPROVERS")
             raise InvalidInput(f"run {run.id}: no approvers for interrupt {interrupt_id}")
-        one = spec.items[0] if len(spec.items) == 1 else None
+        first = spec.items[0]
         context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
+        try:
+            self._create(run, spec, interrupt_id=interrupt_id, approvers=approvers, first=first,
+                         context=context)
+        except SignoffError as e:
+            # Nobody could be asked (unknown approver, bad channel, …): fail the run visibly
+            # rather than leave it "running" with no request.
+            self._set_run(run.id, status="failed", error=f"cannot ask for interrupt {interrupt_id}: {e}")
+            raise
+
+    def _create(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str, approvers: list[str],
+                first: Item, context: dict[str, Any]) -> None:
         self.approvals.create(NewRequest(
-            action=one.action if one else f"{len(spec.items)} actions", summary=spec.summary,
-            args=dict(one.args) if one else {}, approvers=approvers, context=context,
+            # The policy matches on the first item's action and arguments (a batch: its first call).
+            action=first.action, summary=spec.summary,
+            args=dict(first.args), approvers=approvers, context=context,
             urgency=spec.urgency or "normal", channel=spec.channel or run.channel,
             requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
             interrupt_id=interrupt_id,

@@ -16,8 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
-from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound
+from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError
 from bot.service import ApprovalService, NewRequest
+from bot.storage.tables import ApprovalRequest
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
@@ -56,9 +57,16 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
         row, created = await run_in_threadpool(service.create, new, agent=agent)
         return JSONResponse(RequestOut.of(row).model_dump(mode="json"), status_code=201 if created else 200)
 
+    async def own(request_id: str, agent: str) -> ApprovalRequest:
+        """The request if this agent created it; another agent's is as good as absent."""
+        row = await run_in_threadpool(service.get, request_id)
+        if row.created_by != agent:
+            raise NotFound(f"no request with id {request_id!r}")
+        return row
+
     @router.get("/requests/{request_id}", response_model=RequestOut)
     async def get_request(request_id: str, agent: Agent) -> RequestOut:
-        return RequestOut.of(await run_in_threadpool(service.get, request_id))
+        return RequestOut.of(await own(request_id, agent))
 
     @router.get("/requests/{request_id}/wait", response_model=RequestOut)
     async def wait_for_request(
@@ -66,7 +74,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
         timeout: Annotated[int, Query(ge=1, le=60, description="seconds to wait at most")] = 30,
     ) -> RequestOut:
         """The request as soon as it is no longer pending, or still `pending` after `timeout` s."""
-        row = await run_in_threadpool(service.get, request_id)
+        row = await own(request_id, agent)
         if row.status == "pending":
             async with waiters.watch(request_id) as ended:
                 # Read again once subscribed: an end between the first read and now is not missed.
@@ -90,7 +98,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
         status: Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"] | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> RequestList:
-        rows = await run_in_threadpool(service.list, status=status, limit=limit)
+        rows = await run_in_threadpool(service.list, status=status, limit=limit, agent=agent)
         return RequestList(requests=[RequestOut.of(r) for r in rows])
 
     return router
@@ -137,6 +145,11 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, AlreadyDecided)
         return reply(409, "already_decided", f"request {exc.request_id} is already {exc.status} "
                      f"(by {exc.decided_by} at {exc.decided_at.isoformat()})")
+
+    @app.exception_handler(SignoffError)
+    async def _other(_: Request, exc: Exception) -> JSONResponse:
+        # Anything else Signoff refuses on purpose (e.g. a request changing under heavy contention).
+        return reply(409, "conflict", str(exc))
 
     @app.exception_handler(IdempotencyConflict)
     async def _conflict(_: Request, exc: Exception) -> JSONResponse:

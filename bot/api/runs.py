@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.api.routes import _ERRORS, Agent
 from bot.api.schemas import RequestOut
+from bot.errors import NotFound
 
 if TYPE_CHECKING:
     from bot.agents.runs import RunService
@@ -60,18 +61,20 @@ def build_runs_router(runs: Callable[[], RunService]) -> APIRouter:
 
         service = runs()
         run = await run_in_threadpool(service.start, NewRun(**body.model_dump()), agent=agent)
-        return await _describe(service, run.id)
+        return await _describe(service, run.id, agent)
 
     @router.get("/runs/{run_id}", response_model=RunOut)
     async def get_run(run_id: str, agent: Agent) -> RunOut:
         """The run's status, the requests it is waiting on, and its final state once done."""
-        return await _describe(runs(), run_id)
+        return await _describe(runs(), run_id, agent)
 
     return router
 
 
-async def _describe(service: RunService, run_id: str) -> RunOut:
+async def _describe(service: RunService, run_id: str, agent: str) -> RunOut:
     run, rows = await run_in_threadpool(service.get, run_id)
+    if run.created_by != agent:  # another agent's run is as good as absent
+        raise NotFound(f"no run with id {run_id!r}")
     out = [RequestOut.of(r) for r in rows]
     return RunOut(id=run.id, graph=run.graph, thread_id=run.thread_id, status=run.status,  # type: ignore[arg-type]
                   requester=run.requester, created_at=run.created_at, updated_at=run.updated_at,

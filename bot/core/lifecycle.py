@@ -104,6 +104,10 @@ def decide(
     check_can_decide(state, actor=actor)
     if state.quorum > 1 and verdict is DecisionType.APPROVE and len(state.items) == 1:
         return _vote(state, actor=actor, now=now)
+    if state.quorum > 1 and verdict is DecisionType.EDIT:
+        # One person's edit must not stand in for the approvals of several.
+        raise InvalidInput(f"this request needs {state.quorum} approvals, so it cannot be edited; "
+                           "approve it as asked or reject it")
     i = _item_index(state, index)
     item, taken = state.items[i], state.item_decisions[i]
     if taken is not None:

@@ -99,6 +99,8 @@ def update_cards(db: Database, client: WebClient, request_id: str) -> None:
     if failures:
         # Raising makes RQ retry the whole job; chat.update of an up-to-date copy is harmless.
         raise DeliveryFailed(f"updating request {request_id} failed for " + ", ".join(failures))
+    with db.write() as s:
+        repo.mark_cards(s, request_id, version=row.version)
 
 
 def escalate(db: Database, client: WebClient, request_id: str, *, from_level: int, to_level: int,
@@ -109,6 +111,8 @@ def escalate(db: Database, client: WebClient, request_id: str, *, from_level: in
     steps = route.escalations[from_level:to_level]
     people = list(dict.fromkeys(u for step in steps for u in step.to))
     if not people:
+        with db.write() as s:
+            repo.mark_notified(s, request_id, level=to_level)
         return
     waited = policy.format_duration(steps[-1].after)
     who = ", ".join(f"<@{u}>" for u in people)
@@ -121,6 +125,11 @@ def escalate(db: Database, client: WebClient, request_id: str, *, from_level: in
             if step.notify in ("dm", "both") and user not in have:
                 _post_one(db, client, row, recipient=user, where=user, clock=clock)
                 have.add(user)
+    with db.write() as s:
+        repo.mark_notified(s, request_id, level=to_level)
+    # Decided while we were posting? Those new copies must not keep their buttons.
+    if _load(db, request_id)[0].status != Status.PENDING.value:
+        update_cards(db, client, request_id)
 
 
 def remind(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime]) -> None:

@@ -67,11 +67,15 @@ def set_resume_state(s: Session, request_id: str, state: str) -> None:
               .values(resume_state=state).execution_options(synchronize_session=False))
 
 
-def list_requests(s: Session, *, status: str | None, limit: int) -> list[ApprovalRequest]:
-    """Requests, newest first, optionally only those with `status`."""
+def list_requests(
+    s: Session, *, status: str | None, limit: int, created_by: str | None = None
+) -> list[ApprovalRequest]:
+    """Requests, newest first, optionally only those with `status` / of one agent."""
     query = select(ApprovalRequest).order_by(col(ApprovalRequest.created_at).desc()).limit(limit)
     if status is not None:
         query = query.where(ApprovalRequest.status == status)
+    if created_by is not None:
+        query = query.where(ApprovalRequest.created_by == created_by)
     return list(s.exec(query))
 
 
@@ -87,7 +91,7 @@ def state_of(row: ApprovalRequest) -> RequestState:
         item_decisions=tuple(ItemDecision.from_json(d) if d else None for d in row.item_decisions),
         decided_by=row.decided_by,
         decided_at=row.decided_at,
-        requester=row.requester,
+        requester=row.requester_id or row.requester,
         quorum=route.quorum,
         separation_of_duties=route.separation_of_duties and row.route is not None,
         approvals=tuple(row.approvals),
@@ -174,3 +178,24 @@ def audit_records(s: Session, *, request_id: str | None = None) -> Iterator[audi
 def audit_head(s: Session) -> AuditHead:
     """The chain's head row."""
     return s.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+
+
+def mark_cards(s: Session, request_id: str, *, version: int) -> None:
+    """Every card copy now shows `version` (never moves back)."""
+    s.execute(update(ApprovalRequest)
+              .where(col(ApprovalRequest.id) == request_id, col(ApprovalRequest.cards_version) < version)
+              .values(cards_version=version).execution_options(synchronize_session=False))
+
+
+def mark_notified(s: Session, request_id: str, *, level: int) -> None:
+    """The people of escalation levels up to `level` were told (never moves back)."""
+    s.execute(update(ApprovalRequest)
+              .where(col(ApprovalRequest.id) == request_id, col(ApprovalRequest.notified_level) < level)
+              .values(notified_level=level).execution_options(synchronize_session=False))
+
+
+def set_next_deadline(s: Session, request_id: str, at: datetime | None) -> None:
+    """When the sweeper should next look at a pending request."""
+    s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id,
+                                            col(ApprovalRequest.status) == Status.PENDING.value)
+              .values(next_deadline_at=at).execution_options(synchronize_session=False))

@@ -70,6 +70,7 @@ class ApprovalRequest(SQLModel, table=True):
     context: dict[str, Any] | None = _json(nullable=True)
     urgency: str = Field(max_length=10)
     requester: str | None = None
+    requester_id: str | None = None  # the requester as a Slack user id, when it names a person
     approvers: list[str] = _json(nullable=False)  # as the agent named them
     eligible: list[str] = _json(nullable=False)  # resolved Slack user ids
     channel: str | None = None
@@ -97,6 +98,9 @@ class ApprovalRequest(SQLModel, table=True):
     approvals: list[str] = _json(nullable=False)  # who approved so far (quorum)
     escalation_level: int = 0
     reminders_sent: int = 0
+    # What Slack was last brought up to, so the sweeper can redo card work Redis lost.
+    cards_version: int = -1  # the request version every card copy last showed
+    notified_level: int = 0  # the escalation level whose people were last told
     # The next reminder, escalation or timeout: what the sweeper looks for (indexed, so a pass
     # costs what is due, not what is pending).
     next_deadline_at: datetime | None = _utc(nullable=True, index=True)

@@ -1,0 +1,44 @@
+"""A Redis lock that a live holder keeps renewing, so only a dead holder's lock expires."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis import Redis
+from redis.exceptions import LockError, RedisError
+
+
+@contextmanager
+def leased_lock(redis: Redis, name: str, *, lease: float) -> Iterator[None]:
+    """Hold `name` for as long as the block runs; renewed every lease/3 by a background thread.
+
+    Without renewal a step longer than the lease let a second worker take the lock and apply
+    the same decision again (measured: a refund ran twice).
+    """
+    # thread_local=False: the renewing thread must see the token the holder got (with redis-py's
+    # default it sees none, fails to renew, and the lock silently lapses).
+    lock = redis.lock(name, timeout=lease, blocking_timeout=lease + 30, thread_local=False)
+    if not lock.acquire():
+        raise LockError(f"could not take {name} within {lease + 30:.0f} s")
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(lease / 3):
+            try:
+                lock.reacquire()
+            except (LockError, RedisError):
+                return  # lost it (Redis restarted?): the conditional checks still guard the step
+
+    renewer = threading.Thread(target=renew, name=f"renew {name}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join()
+        try:
+            lock.release()
+        except LockError:
+            pass  # it expired or was taken over; nothing of ours to release
