@@ -8,10 +8,8 @@ See bench/README.md for what each number means.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +26,8 @@ from rq import Queue  # noqa: E402
 from rq.registry import FailedJobRegistry  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
-from bench.measure import Samples, machine, timed_calls  # noqa: E402
-from bench.stack import CHANNEL, Stack, cpu_ms, loopback_only, memory_mb, running_stack, tail  # noqa: E402
+from bench.measure import Samples, timed_calls  # noqa: E402
+from bench.stack import CHANNEL, Stack, cpu_ms, memory_mb, run_main, running_stack, tail  # noqa: E402
 from blocks import ids  # noqa: E402
 from workers import queues  # noqa: E402
 
@@ -466,27 +464,9 @@ def _under(summary: dict[str, Any], p: int, limit_ms: float) -> bool:
     return value is not None and value < limit_ms and summary.get("errors") == 0
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON report."""
-    args = parse_args(argv)
-    host = machine()  # before anything starts, so the load average is the box's, not ours
-    loopback_only()
-    # Ctrl-C and SIGTERM take the same way out, so every process we started is stopped; SIGINT
-    # is set explicitly because a shell starts background jobs with it ignored.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        result = run(args, host=host)
-    except KeyboardInterrupt:
-        log("interrupted; everything it started has been stopped")
-        return 130
-    print(json.dumps(result, indent=2))
-    log("done")
-    return 0
+    return run_main(parse_args, run, argv, log)
 
 
 if __name__ == "__main__":

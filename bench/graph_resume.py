@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import json
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import sys
 import tempfile
@@ -42,8 +40,8 @@ from rq.registry import FailedJobRegistry  # noqa: E402
 
 from bench.approval_loop import card_request_id, fail_with_logs, log, log_problems  # noqa: E402
 from bench.graphs import build_refund, refund_graph  # noqa: E402
-from bench.measure import Samples, machine  # noqa: E402
-from bench.stack import CHANNEL, Stack, cpu_ms, loopback_only, memory_mb, running_stack  # noqa: E402
+from bench.measure import Samples  # noqa: E402
+from bench.stack import CHANNEL, Stack, cpu_ms, memory_mb, run_main, running_stack  # noqa: E402
 from blocks import ids  # noqa: E402
 from bot.agents.registry import make_checkpointer  # noqa: E402
 from workers import queues  # noqa: E402
@@ -680,25 +678,9 @@ def targets(signoff: dict[str, Any], polled: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON report."""
-    args = parse_args(argv)
-    host = machine()  # before anything starts, so the load average is the box's, not ours
-    loopback_only()
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        result = run(args, host=host)
-    except KeyboardInterrupt:
-        log("interrupted; everything it started has been stopped")
-        return 130
-    print(json.dumps(result, indent=2))
-    log("done")
-    return 0
+    return run_main(parse_args, run, argv, log)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import json
 import os
 import signal
 import sys
@@ -43,8 +42,8 @@ from starlette.responses import Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 from bench.approval_loop import card_request_id, log, log_problems, request_body  # noqa: E402
-from bench.measure import Samples, machine, timed_calls  # noqa: E402
-from bench.stack import Stack, cpu_ms, loopback_only, memory_mb, running_stack  # noqa: E402
+from bench.measure import Samples, timed_calls  # noqa: E402
+from bench.stack import Stack, cpu_ms, memory_mb, run_main, running_stack  # noqa: E402
 from blocks import ids  # noqa: E402
 from bot.sandbox.server import ServedApp  # noqa: E402
 from signoff_client import CallbackVerificationError, verify_callback  # noqa: E402
@@ -715,27 +714,9 @@ def targets(runs: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
     }
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON report."""
-    args = parse_args(argv)
-    host = machine()  # before anything starts, so the load average is the box's, not ours
-    loopback_only()
-    # Ctrl-C and SIGTERM take the same way out, so every process we started is stopped; SIGINT
-    # is set explicitly because a shell starts background jobs with it ignored.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        result = run(args, host=host)
-    except KeyboardInterrupt:
-        log("interrupted; everything it started has been stopped")
-        return 130
-    print(json.dumps(result, indent=2))
-    log("done")
-    return 0
+    return run_main(parse_args, run, argv, log)
 
 
 if __name__ == "__main__":

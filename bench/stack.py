@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis import Redis
@@ -46,6 +47,34 @@ class Stack:
     web: subprocess.Popen[bytes]
     worker: subprocess.Popen[bytes]
     logs: Path
+
+
+def run_main(parse_args: Callable[[list[str] | None], Any], run: Callable[..., dict[str, Any]],
+             argv: list[str] | None, log: Callable[[str], None]) -> int:
+    """The common entry point: parse, run, print the JSON report; Ctrl-C/SIGTERM stop cleanly."""
+    import json
+
+    from bench.measure import machine
+
+    args = parse_args(argv)
+    host = machine()  # before anything starts, so the load average is the box's, not ours
+    loopback_only()
+    # Ctrl-C and SIGTERM take the same way out, so every process we started is stopped; SIGINT
+    # is set explicitly because a shell starts background jobs with it ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = run(args, host=host)
+    except KeyboardInterrupt:
+        log("interrupted; everything it started has been stopped")
+        return 130
+    print(json.dumps(result, indent=2))
+    log("done")
+    return 0
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def loopback_only() -> None:
