@@ -288,6 +288,20 @@ class ApprovalService:
         with self.db.read() as s:
             return repo.list_requests(s, status=status, limit=limit, created_by=agent)
 
+    def waiting_on(self, user: str, *, scan: int = 500) -> Sequence[ApprovalRequest]:
+        """Pending requests `user` may decide now and has not voted on, oldest first (App Home)."""
+        with self.db.read() as s:
+            pending = repo.list_requests(s, status=Status.PENDING.value, limit=scan)
+        mine = []
+        for row in pending:
+            try:
+                lifecycle.check_can_decide(repo.state_of(row), actor=user)
+            except SignoffError:
+                continue
+            if user not in row.approvals:
+                mine.append(row)
+        return sorted(mine, key=lambda r: r.created_at)
+
     def check_can_decide(self, request_id: str, *, actor: str) -> ApprovalRequest:
         """The request if `actor` may decide it now; a refusal is audited before it is raised."""
         row = self.get(request_id)

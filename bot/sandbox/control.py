@@ -48,6 +48,7 @@ def routes(*, state: SlackState, interactions: Interactions) -> list[Route]:
         Route("/_sandbox/click", actions.click, methods=["POST"]),
         Route("/_sandbox/submit", actions.submit, methods=["POST"]),
         Route("/_sandbox/close", actions.close, methods=["POST"]),
+        Route("/_sandbox/home", actions.home, methods=["POST"]),
         Route("/_sandbox/response/{key}", actions.respond, methods=["POST"]),
         Route("/archives/{channel}/{stamp}", _archive),
     ]
@@ -173,6 +174,10 @@ class _Actions:
             body,
             is_form,
         )
+
+    async def home(self, request: Request) -> Response:
+        body, is_form = await read_body(request)
+        return await _relay(lambda: self._interactions.open_home(body["user"]), body, is_form)
 
     async def close(self, request: Request) -> Response:
         body, is_form = await read_body(request)

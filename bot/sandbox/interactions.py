@@ -85,6 +85,24 @@ class Interactions:
         content = (signed if body is None else body).encode()
         return self._http.post(self.events_url, content=content, headers=headers)
 
+    def open_home(self, user: str) -> httpx.Response:
+        """`user` opens the app's Home tab: Slack sends an `app_home_opened` event (JSON, signed)."""
+        if not self.events_url:
+            raise RuntimeError("events_url is not set: the sandbox does not know where the bot is")
+        _known_user(self._state, user)
+        now = time.time()
+        payload = {
+            "token": VERIFICATION_TOKEN, "team_id": team()["id"], "api_app_id": APP_ID,
+            "type": "event_callback", "event_id": f"Ev{int(now * 1e6)}", "event_time": int(now),
+            "event": {"type": "app_home_opened", "user": user, "channel": self._state.dm_channel(user),
+                      "tab": "home", "event_ts": f"{now:.6f}"},
+        }
+        body = json.dumps(payload)
+        stamp = int(now)
+        headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": str(stamp),
+                   "X-Slack-Signature": sign(self._secret, stamp, body)}
+        return self._http.post(self.events_url, content=body.encode(), headers=headers)
+
     # --- block_actions ---------------------------------------------------------------------
 
     def click(

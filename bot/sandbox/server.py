@@ -217,6 +217,10 @@ class SlackSandbox:
         """`user` clicks a button (or picks `value` in a select) in a stored message."""
         return self._interactions.click(user, channel, ts, action_id, value=value)
 
+    def open_home(self, user: str) -> httpx.Response:
+        """`user` opens the app's Home tab (an `app_home_opened` event to the bot)."""
+        return self._interactions.open_home(user)
+
     def click_view(
         self, user: str, view_id: str, action_id: str, *, value: str | None = None
     ) -> httpx.Response:

@@ -103,7 +103,10 @@ def _header(users: list[Json], acting: str | None) -> str:
     )
     return (
         "<header><b>Signoff Slack sandbox</b><form method=get action='/'>acting as "
-        f"<select name=as>{options}</select> <button>Switch</button></form></header>"
+        f"<select name=as>{options}</select> <button>Switch</button></form>"
+        + (f"<form method=post action='/_sandbox/home'><input type=hidden name=user value='{_e(acting)}'>"
+           "<button>Open Signoff's Home tab</button></form>" if acting else "")
+        + "</header>"
     )
 
 

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from blocks import ids
 from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal
 from blocks.forms import parse_form
+from blocks.home import home_view
 from blocks.modals import edit_modal, respond_modal
 from bot.core.items import Item
 from bot.core.lifecycle import Verdict
@@ -45,6 +46,14 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             later(_tell, client, body, explain(e))
         else:
             ack()
+        if (body.get("view") or {}).get("type") == "home":  # clicked on the Home tab: refresh it
+            later(publish_home, service, client, _clicker(body))
+
+    @app.event("app_home_opened")
+    def home_opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+        ack()
+        if event.get("tab", "home") == "home" and isinstance(event.get("user"), str):
+            later(publish_home, service, client, event["user"])
 
     def opens(action_id: str, make_view: Callable[[ApprovalRequest, int | None], dict[str, Any]]) -> None:
         @app.action(action_id)
@@ -110,6 +119,12 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             ack(response_action="errors", errors={_first_input(view): explain(e)})
             return
         ack()
+
+
+def publish_home(service: ApprovalService, client: WebClient, user: str) -> None:
+    """Show `user` the requests waiting on them on the App Home tab."""
+    waiting = [card_for(row) for row in service.waiting_on(user)]
+    client.views_publish(user_id=user, view=home_view(waiting))
 
 
 def _open_modal(service: ApprovalService, client: WebClient, body: dict[str, Any],
