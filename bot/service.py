@@ -56,11 +56,11 @@ class Jobs(Protocol):
         """Remind the approvers (a thread reply or a DM, never a new card)."""
         ...
 
-    def request_changed(self, request_id: str) -> None:
-        """Update every card (an item of a batch was answered)."""
+    def request_changed(self, request_id: str, version: int) -> None:
+        """Update every card to show `version` (an item answered, a vote, an escalation)."""
         ...
 
-    def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool) -> None:
+    def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
         """Update every card, deliver the callback, resume the graph, wake long-polling agents."""
         ...
 
@@ -150,8 +150,10 @@ class ApprovalService:
                 return seen, False
             raise
         if rule.auto is not None:
-            self.jobs.request_ended(row.id, delivery_id=delivery_id, resume=row.run_id is not None)
-            return self.get(row.id), True
+            decided = self.get(row.id)
+            self.jobs.request_ended(row.id, delivery_id=delivery_id, resume=row.run_id is not None,
+                                    version=decided.version)
+            return decided, True
         self.jobs.post_cards(row.id)
         if row.next_deadline_at is not None:
             self.jobs.schedule_deadline(row.id, row.next_deadline_at)
@@ -350,9 +352,10 @@ class ApprovalService:
         t, delivery_id = applied
         ended = self.get(request_id)
         if t.final:
-            self.jobs.request_ended(request_id, delivery_id=delivery_id, resume=ended.run_id is not None)
+            self.jobs.request_ended(request_id, delivery_id=delivery_id, resume=ended.run_id is not None,
+                                    version=ended.version)
         else:
-            self.jobs.request_changed(request_id)
+            self.jobs.request_changed(request_id, ended.version)
         return ended
 
     def _apply(
@@ -415,7 +418,7 @@ class ApprovalService:
                     self.jobs.escalated(request_id, from_level=row.escalation_level, to_level=due.level)
                 if due.reminders != row.reminders_sent and due.level == row.escalation_level:
                     self.jobs.reminded(request_id)
-                self.jobs.request_changed(request_id)
+                self.jobs.request_changed(request_id, row.version + 1)
                 return due.next_at
         return self.get(request_id).next_deadline_at
 

@@ -83,16 +83,17 @@ class RQJobs:
                            job_id=f"post-cards-{request_id}")
 
     @_best_effort
-    def request_changed(self, request_id: str, version: int | None = None) -> None:
-        """Update every card (an item answered, a vote, an escalation)."""
-        job_id = f"update-cards-{request_id}-{version}" if version is not None else None
-        self.cards.enqueue("workers.cards.update_cards", request_id, retry=SLACK_RETRY, job_id=job_id)
+    def request_changed(self, request_id: str, version: int) -> None:
+        """Update every card to show `version`; one job per version, so the sweeper's check for a
+        live one sees it and never queues a duplicate."""
+        self.cards.enqueue("workers.cards.update_cards", request_id, retry=SLACK_RETRY,
+                           job_id=f"update-cards-{request_id}-{version}")
 
-    def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool) -> None:
+    def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
         """Update every card, deliver the callback, resume the graph, wake waiting agents."""
         if resume:
             self.resume(request_id)
-        self.request_changed(request_id)
+        self.request_changed(request_id, version)
         if delivery_id is not None:
             self.deliver_callback(delivery_id, attempt=1)
         self._announce(request_id)

@@ -62,8 +62,12 @@ def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Calla
         targets.extend((u, u) for u in row.eligible if u not in done)
     for recipient, where in targets:
         _post_one(db, client, row, recipient=recipient, where=where, clock=clock)
-    # A decision that landed while we were posting saw no copy to update: bring ours in step.
-    if _load(db, request_id)[0].status != Status.PENDING.value:
+    now, _ = _load(db, request_id)
+    if now.version == row.version:
+        with db.write() as s:
+            repo.mark_cards(s, request_id, version=row.version)  # what every copy shows
+    else:
+        # Something changed while we were posting (a decision, a vote): bring the copies in step.
         update_cards(db, client, request_id)
 
 

