@@ -65,8 +65,10 @@ def web() -> None:
 def _serve(settings: Settings, built: Any = None) -> None:
     import uvicorn
 
-    w = built or _build(settings)
-    _load_graphs(w)
+    w = built
+    if w is None:  # `dev` passes what it built and checked already
+        w = _build(settings)
+        _load_graphs(w)
     bolt = w.bolt_app()
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

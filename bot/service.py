@@ -331,13 +331,14 @@ class ApprovalService:
             state, actor=f"agent:{agent}", reason=reason, now=now))
 
     def _end(
-        self, request_id: str, make: Callable[[RequestState, datetime], Transition]
+        self, request_id: str, make: Callable[[RequestState, datetime], Transition],
+        seen: ApprovalRequest | None = None,
     ) -> ApprovalRequest:
         """Apply a transition exactly once: the UPDATE, its audit event and the callback outbox row
         commit together; the jobs that follow are queued after the commit."""
         # Most late clicks meet a request that has already ended: answer them from a plain read,
         # without queueing for the write lock. The conditional UPDATE stays the guard.
-        seen = self.get(request_id)
+        seen = seen or self.get(request_id)  # a caller that just read the row passes it
         try:
             make(repo.state_of(seen), self.clock())  # raises for an ended request or a refused actor
         except NotAuthorized as refused:
@@ -428,7 +429,7 @@ class ApprovalService:
         reason = f"no decision within {waited} (policy rule {route.rule!r}: on timeout {route.on_timeout})"
         with contextlib.suppress(AlreadyDecided):  # a click got there first: it stands
             self._end(row.id, lambda state, now: lifecycle.system_decision(
-                state, status=status, reason=reason, now=now, kind="expired", rule=route.rule))
+                state, status=status, reason=reason, now=now, kind="expired", rule=route.rule), seen=row)
 
     def _advance(self, row: ApprovalRequest, route: deadlines.Route, due: deadlines.Due, *,
                  now: datetime) -> bool:

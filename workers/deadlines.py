@@ -83,6 +83,6 @@ class Sweeper(threading.Thread):
         while not self.stopped.wait(self.interval):
             passes += 1
             try:
-                sweep(requeue=passes % every == 1 or every == 1)
+                sweep(requeue=(passes - 1) % every == 0)  # the first pass, then every `every`-th
             except Exception:  # noqa: BLE001 - keep sweeping; Redis or the DB may be back next time
                 log.exception("sweeper pass failed")
