@@ -17,3 +17,20 @@ def stack_overrides(tmp_path):
 @pytest.fixture(autouse=True)
 def effects_file(tmp_path, monkeypatch):
     monkeypatch.setenv("SIGNOFF_TEST_EFFECTS", str(tmp_path / "effects.log"))
+
+
+def failing_resume(stack, tmp_path, monkeypatch, action: str):
+    """A "flaky" run approved while its act fails; the first resume has failed. Returns
+    (run, request, flag): delete the flag and the act works."""
+    from bot.core.lifecycle import Verdict
+
+    flag = tmp_path / "fail"
+    flag.touch()
+    monkeypatch.setenv("SIGNOFF_TEST_FAIL_FLAG", str(flag))
+    r = stack.api.post("/v1/runs", json={"graph": "flaky", "input": {"action": action, "approved": False}})
+    stack.run_jobs()
+    run = stack.api.get(f"/v1/runs/{r.json()['id']}").json()
+    [req] = run["pending_requests"]
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    stack.run_jobs()
+    return run, req, flag

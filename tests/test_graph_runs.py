@@ -11,7 +11,7 @@ from bot.core.lifecycle import Verdict
 from bot.storage.tables import AuditEvent
 from tests import graph_apps
 from tests.conftest import CHANNEL
-from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
+from tests.graph_fixtures import effects_file, failing_resume, stack_overrides  # noqa: F401 - fixtures
 from workers import queues
 
 
@@ -124,13 +124,7 @@ def test_a_resume_job_for_a_request_still_pending_does_nothing(stack):
 
 
 def test_a_failing_resume_is_retried_audited_shown_and_applied_once(stack, tmp_path, monkeypatch):
-    flag = tmp_path / "fail"
-    flag.touch()
-    monkeypatch.setenv("SIGNOFF_TEST_FAIL_FLAG", str(flag))
-    run = start(stack, "flaky", {"action": "refund order 9", "approved": False})
-    [req] = run["pending_requests"]
-    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
-    stack.run_jobs()
+    run, req, flag = failing_resume(stack, tmp_path, monkeypatch, "refund order 9")
     [failed] = events(stack, "resume_failed")
     assert "payment provider unavailable" in failed["error"] and not failed["final"]
     card = stack.card(req["id"])

@@ -13,8 +13,8 @@ from bot.core.lifecycle import Verdict
 from bot.storage.tables import AuditEvent
 from tests import graph_apps
 from tests.conftest import CHANNEL, OTHER_TOKEN
-from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
-from tests.test_graph_runs import run_of, start
+from tests.graph_fixtures import effects_file, failing_resume, stack_overrides  # noqa: F401 - fixtures
+from tests.test_graph_runs import run_of
 from tests.test_slack_verification import click_body, sign
 from workers.queues import GRAPH_RETRY
 
@@ -26,13 +26,7 @@ def kinds(stack, request_id, kind):
 
 
 def test_a_resume_failing_twice_is_not_left_stuck(stack, tmp_path, monkeypatch):
-    flag = tmp_path / "fail"
-    flag.touch()
-    monkeypatch.setenv("SIGNOFF_TEST_FAIL_FLAG", str(flag))
-    run = start(stack, "flaky", {"action": "refund 7", "approved": False})
-    [req] = run["pending_requests"]
-    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
-    stack.run_jobs()
+    run, req, flag = failing_resume(stack, tmp_path, monkeypatch, "refund 7")
     assert stack.run_scheduled() == 1  # the first retry fails too
     flag.unlink()
     assert stack.run_scheduled() == 1
@@ -40,13 +34,7 @@ def test_a_resume_failing_twice_is_not_left_stuck(stack, tmp_path, monkeypatch):
 
 
 def test_the_sweeper_leaves_a_resume_in_backoff_alone(stack, tmp_path, monkeypatch, clock):
-    flag = tmp_path / "fail"
-    flag.touch()
-    monkeypatch.setenv("SIGNOFF_TEST_FAIL_FLAG", str(flag))
-    run = start(stack, "flaky", {"action": "refund 8", "approved": False})
-    [req] = run["pending_requests"]
-    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
-    stack.run_jobs()
+    run, req, flag = failing_resume(stack, tmp_path, monkeypatch, "refund 8")
     clock.advance(minutes=5)
     for _ in range(3):
         stack.sweep()
