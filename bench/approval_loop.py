@@ -10,38 +10,41 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-if __package__ in (None, ""):  # `python bench/approval_loop.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import httpx
+from redis import Redis
+from rq import Queue
+from rq.registry import FailedJobRegistry
+from slack_sdk import WebClient
 
-import httpx  # noqa: E402
-from redis import Redis  # noqa: E402
-from rq import Queue  # noqa: E402
-from rq.registry import FailedJobRegistry  # noqa: E402
-from slack_sdk import WebClient  # noqa: E402
-
-from bench.measure import Samples, timed_calls  # noqa: E402
-from bench.stack import CHANNEL, Stack, cpu_ms, memory_mb, run_main, running_stack, tail  # noqa: E402
-from blocks import ids  # noqa: E402
-from workers import queues  # noqa: E402
+from bench.harness import (
+    CHANNEL,
+    Samples,
+    Stack,
+    at_least_one,
+    card_request_id,
+    cpu_ms,
+    difference,
+    fail_with_logs,
+    log,
+    log_problems,
+    memory_mb,
+    parser,
+    request_body,
+    run_main,
+    running_stack,
+    timed_calls,
+)
+from blocks import ids
+from workers import queues
 
 CARD_TIMEOUT = 15.0  # a card not posted by then counts as an error
 SETTLE_TIMEOUT = 30.0
 POLL_S = 0.001
-
-_started = time.monotonic()
-
-
-def log(message: str) -> None:
-    """Progress on stderr, stamped with seconds since start."""
-    print(f"[{time.monotonic() - _started:6.1f}s] {message}", file=sys.stderr, flush=True)
-
 
 # --- creating requests and finding their cards ----------------------------------------------
 
@@ -55,19 +58,6 @@ class Created:
     api_ms: float
 
 
-def request_body(stack: Stack, n: int, *, approvers: int | None = None) -> dict[str, Any]:
-    """A realistic request: the seeded users may approve, the card goes to the bench channel."""
-    return {
-        "action": "issue_refund",
-        "summary": f"Refund $340 to order #{1000 + n}",
-        "args": {"order": 1000 + n, "amount": 340, "currency": "USD"},
-        "approvers": list(stack.users[:approvers]),
-        "channel": CHANNEL,
-        "urgency": "normal",
-        "requester": "bench-agent",
-    }
-
-
 def create(stack: Stack, n: int, *, approvers: int | None = None) -> Created:
     """POST one request; raises on anything but 201."""
     # Wall clock, not perf_counter: the sandbox stamps each posted message with time.time().
@@ -77,17 +67,6 @@ def create(stack: Stack, n: int, *, approvers: int | None = None) -> Created:
     if r.status_code != 201:
         raise RuntimeError(f"POST /v1/requests -> {r.status_code}: {r.text[:200]}")
     return Created(request_id=r.json()["id"], sent_at=sent_at, api_ms=api_ms)
-
-
-def card_request_id(message: dict[str, Any]) -> str | None:
-    """The request a posted card belongs to: the value of its Approve button."""
-    for block in message.get("blocks") or []:
-        if block.get("block_id") != ids.BLOCK_ACTIONS:
-            continue
-        for element in block.get("elements") or []:
-            if element.get("action_id") == ids.ACTION_APPROVE:
-                return str(element.get("value"))
-    return None
 
 
 def wait_cards(stack: Stack, wanted: set[str], *, poll_s: float = POLL_S) -> dict[str, dict[str, Any]]:
@@ -290,7 +269,7 @@ def settle(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; --quick shrinks everything for a smoke run."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__, quick="~15 s")
     p.add_argument("--requests", type=int, default=100, help="requests the clicks land on (default 100)")
     p.add_argument("--clicks", type=int, default=500, help="Approve clicks fired (default 500)")
     p.add_argument("--concurrency", type=int, default=16, help="clicks in flight at once (default 16)")
@@ -309,13 +288,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--approvers", type=int, default=16, help="approvers named on each request (default 16)")
     p.add_argument("--warmup", type=int, default=5, help="unmeasured requests first (default 5)")
     p.add_argument("--seed", type=int, default=1, help="seed of the click plan (default 1)")
-    p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (~15 s)")
     args = p.parse_args(argv)
     if args.quick:
         args.requests, args.clicks, args.creates, args.warmup = 20, 100, 24, 2
-    for name in ("requests", "clicks", "concurrency", "creates", "create_concurrency", "approvers"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    at_least_one(p, args, "requests", "clicks", "concurrency", "creates", "create_concurrency", "approvers")
     return args
 
 
@@ -381,30 +357,12 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
     """Start the stack, measure every phase, and return the report."""
-    with running_stack(approvers=args.approvers, log=log) as stack:
+    with running_stack(approvers=args.approvers) as stack:
         cards = measure_cards(stack, args)
         clicks = measure_clicks(stack, args)
         rss = {"web": memory_mb(stack.web.pid), "worker": memory_mb(stack.worker.pid)}
-        problems = log_problems(stack)
+        problems = log_problems(stack.log_files)
     return report(args=args, host=host, cards=cards, clicks=clicks, rss=rss, problems=problems)
-
-
-def log_problems(stack: Stack) -> dict[str, Any]:
-    """Warning and error lines the two processes logged (they log at WARNING and above)."""
-    out: dict[str, Any] = {}
-    for name in ("web", "worker"):
-        lines = (stack.logs / f"{name}.log").read_text(errors="replace").splitlines()
-        bad = [ln for ln in lines if any(w in ln for w in ("ERROR", "WARNING", "Traceback"))]
-        out[name] = {"lines": len(bad), "first": bad[:3]}
-    return out
-
-
-def fail_with_logs(stack: Stack, why: str) -> NoReturn:
-    """Stop the run, showing what the service logged."""
-    raise RuntimeError(
-        f"{why}\n--- web.log ---\n{tail(stack.logs / 'web.log')}\n"
-        f"--- worker.log ---\n{tail(stack.logs / 'worker.log')}"
-    )
 
 
 def report(
@@ -426,16 +384,16 @@ def report(
         **{k: v for k, v in clicks.items() if k != "click_outcome"},
         "create_to_card": cards,
         "compared": {
-            "click_ack_p50_minus_signed_floor_p50_ms": _minus("p50_ms", click, signed),
-            "click_ack_p99_minus_signed_floor_p99_ms": _minus("p99_ms", click, signed),
-            "click_ack_one_at_a_time_p50_minus_signed_floor_p50_ms": _minus(
-                "p50_ms", clicks["click_ack_one_at_a_time"], clicks["signed_url_verification_one_at_a_time"]
+            "click_ack_p50_minus_signed_floor_p50_ms": difference(click["p50_ms"], signed["p50_ms"]),
+            "click_ack_p99_minus_signed_floor_p99_ms": difference(click["p99_ms"], signed["p99_ms"]),
+            "click_ack_one_at_a_time_p50_minus_signed_floor_p50_ms": difference(
+                clicks["click_ack_one_at_a_time"]["p50_ms"],
+                clicks["signed_url_verification_one_at_a_time"]["p50_ms"],
             ),
-            "create_to_card_p50_minus_api_round_trip_and_direct_post_p50_ms": _minus(
-                "p50_ms",
-                seq["create_to_card"],
-                seq["api_round_trip"],
-                cards["baseline_direct_chat_postMessage"],
+            "create_to_card_p50_minus_api_round_trip_and_direct_post_p50_ms": difference(
+                seq["create_to_card"]["p50_ms"],
+                seq["api_round_trip"]["p50_ms"],
+                cards["baseline_direct_chat_postMessage"]["p50_ms"],
             ),
         },
         "click_outcome": clicks["click_outcome"],
@@ -449,15 +407,6 @@ def report(
     }
 
 
-def _minus(key: str, a: dict[str, Any], *bs: dict[str, Any]) -> float | None:
-    """a[key] minus every b[key]: what a costs above its floors."""
-    values: list[float | None] = [a.get(key), *(b.get(key) for b in bs)]
-    known = [v for v in values if v is not None]
-    if len(known) != len(values):
-        return None
-    return round(known[0] - sum(known[1:]), 2)
-
-
 def _under(summary: dict[str, Any], p: int, limit_ms: float) -> bool:
     """Met only when the percentile is below the limit and nothing failed."""
     value = summary.get(f"p{p}_ms")
@@ -466,8 +415,8 @@ def _under(summary: dict[str, Any], p: int, limit_ms: float) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON report."""
-    return run_main(parse_args, run, argv, log)
+    return run_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

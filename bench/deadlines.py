@@ -14,7 +14,6 @@ import random
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -24,43 +23,45 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # `python bench/deadlines.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from redis import Redis
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
+from rq.results import Result, get_key
+from sqlalchemy import event, func, insert, text
+from sqlmodel import select
 
-from redis import Redis  # noqa: E402
-from rq import Queue, SimpleWorker, Worker  # noqa: E402
-from rq.job import Job  # noqa: E402
-from rq.results import Result, get_key  # noqa: E402
-from sqlalchemy import event, func, insert, text  # noqa: E402
-from sqlmodel import select  # noqa: E402
-
-from bench.approval_loop import log  # noqa: E402
-from bench.measure import Samples  # noqa: E402
-from bench.remote_agents import job_report, job_timings  # noqa: E402
-from bench.stack import (  # noqa: E402
+from bench.harness import (
     CHANNEL,
     START_TIMEOUT,
-    _child_env,
-    _process,
-    _seed,
+    Samples,
+    child_env,
     cpu_ms,
+    difference,
+    job_report,
+    job_timings,
+    log,
+    log_problems,
     memory_mb,
+    parser,
+    ratio,
     run_main,
+    seed_sandbox,
+    signoff_process,
     tail,
 )
-from blocks.card import approval_card, card_text  # noqa: E402
-from bot import wiring  # noqa: E402
-from bot.audit_log import verify  # noqa: E402
-from bot.core import audit, deadlines  # noqa: E402
-from bot.core import policy as policy_rules  # noqa: E402
-from bot.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
-from bot.sandbox.server import SlackSandbox  # noqa: E402
-from bot.service import NewRequest  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
-from bot.slack.delivery import card_for  # noqa: E402
-from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage  # noqa: E402
-from workers import deadlines as deadline_jobs  # noqa: E402
-from workers import queues, runtime  # noqa: E402
+from blocks.card import approval_card, card_text
+from bot import wiring
+from bot.audit_log import verify
+from bot.core import audit, deadlines
+from bot.core import policy as policy_rules
+from bot.embedded_redis import EmbeddedRedis, free_port
+from bot.sandbox.server import SlackSandbox
+from bot.service import NewRequest
+from bot.settings import load_settings
+from bot.slack.delivery import card_for
+from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
+from workers import deadlines as deadline_jobs
+from workers import queues, runtime
 
 APPROVERS = 4
 EXPIRE_ACTION, EXPIRE_TIMEOUT = "bench_expire", timedelta(minutes=2)  # the lateness run
@@ -127,9 +128,9 @@ def running_parts(tmp: Path) -> Iterator[Parts]:
         secret, bot_token = secrets.token_hex(16), "xoxb-bench-" + secrets.token_hex(8)
         sandbox = SlackSandbox.start(signing_secret=secret, bot_token=bot_token, port=0)
         stack.callback(sandbox.stop)
-        _seed(sandbox, APPROVERS)
+        seed_sandbox(sandbox, APPROVERS)
         (tmp / "policy.yaml").write_text(POLICY)
-        env = _child_env(
+        env = child_env(
             tmp=tmp,
             redis_url=server.url,
             sandbox=sandbox,
@@ -140,7 +141,7 @@ def running_parts(tmp: Path) -> Iterator[Parts]:
         )
         env["SIGNOFF_POLICY_FILE"] = str(tmp / "policy.yaml")
         clock = SetClock()
-        # Building this creates the tables, before any worker starts (see bench/stack.py).
+        # Building this creates the tables, before any worker starts (see bench/harness/stack.py).
         w = wiring.build(load_settings(env, env_file=None), clock=clock)
         stack.callback(w.db.engine.dispose)
         redis = stack.enter_context(contextlib.closing(Redis.from_url(server.url)))
@@ -169,7 +170,7 @@ def running_workers(parts: Parts, n: int) -> Iterator[list[subprocess.Popen[byte
         for k in range(n):
             cwd = parts.tmp / f"worker{k + 1}"  # own cwd: each writes its own worker.log
             cwd.mkdir()
-            procs.append(stack.enter_context(_process("worker", env=parts.env, cwd=cwd)))
+            procs.append(stack.enter_context(signoff_process("worker", env=parts.env, cwd=cwd)))
         deadline = time.monotonic() + START_TIMEOUT
         while Worker.count(connection=parts.redis) < n:
             for k, proc in enumerate(procs):
@@ -184,16 +185,6 @@ def running_workers(parts: Parts, n: int) -> Iterator[list[subprocess.Popen[byte
         log(f"{n} signoff workers up (pids {', '.join(str(p.pid) for p in procs)})")
         parts.workers = procs
         yield procs
-
-
-def worker_log_problems(parts: Parts) -> dict[str, Any]:
-    """Warning and error lines each worker logged (they log at WARNING and above)."""
-    out: dict[str, Any] = {}
-    for k in range(len(parts.workers)):
-        lines = (parts.tmp / f"worker{k + 1}" / "worker.log").read_text(errors="replace").splitlines()
-        bad = [ln for ln in lines if any(w in ln for w in ("ERROR", "WARNING", "Traceback"))]
-        out[f"worker{k + 1}"] = {"lines": len(bad), "first": bad[:3]}
-    return out
 
 
 def children_cpu_ms(pid: int) -> float:
@@ -447,7 +438,9 @@ def lateness_run(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
         "worker_jobs": job_timings(parts.redis, seen=set()),
         "jobs": job_report(parts.redis),
         "rss_mb": {f"worker{k + 1}": memory_mb(p.pid)["peak"] for k, p in enumerate(parts.workers)},
-        "service_log_problems": worker_log_problems(parts),
+        "service_log_problems": log_problems(
+            {f"worker{k + 1}": parts.tmp / f"worker{k + 1}" / "worker.log" for k in range(len(parts.workers))}
+        ),
         "workers_alive_at_end": all(p.poll() is None for p in parts.workers),
     }
 
@@ -774,7 +767,7 @@ def sweeper_costs(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; --quick shrinks everything for a smoke run."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__, quick="~30 s")
     p.add_argument("--requests", type=int, default=10_000, help="pending requests that time out (10000)")
     p.add_argument("--spread", type=float, default=60.0, help="their deadlines spread over this many s (60)")
     p.add_argument("--workers", type=int, default=2, help="`signoff worker` processes (2)")
@@ -803,7 +796,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--naive-reps", type=int, default=2, help="timed naive scans per size (2)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--skip-lateness", action="store_true", help="only the sweeper's cost")
-    p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (~30 s)")
     args = p.parse_args(argv)
     if args.quick:
         args.requests, args.spread, args.probes, args.idle_probes, args.idle_spread = 600, 6.0, 40, 20, 2.0
@@ -884,26 +876,18 @@ def compare(lateness: dict[str, Any], sweeper: dict[str, Any], *, sizes: list[in
         fired, floor = lateness["lateness"], lateness["baseline"]["scheduler_floor_under_load"]
         idle = lateness["baseline"]["scheduler_floor_idle"]
         for p in ("p50_ms", "p99_ms", "max_ms"):
-            out[f"lateness_minus_floor_under_load_{p}"] = _minus(fired[p], floor[p])
-            out[f"lateness_minus_floor_idle_{p}"] = _minus(fired[p], idle[p])
+            out[f"lateness_minus_floor_under_load_{p}"] = difference(fired[p], floor[p])
+            out[f"lateness_minus_floor_idle_{p}"] = difference(fired[p], idle[p])
     if len(sizes) >= 2:
         small, big = sweeper[f"{sizes[0]}_pending"], sweeper[f"{sizes[-1]}_pending"]
         key = f"{sizes[-1]}_over_{sizes[0]}_p50"
         out[key] = {
-            name: _ratio(big[name]["p50_ms"], small[name]["p50_ms"]) for name in big if name != "query_plans"
+            name: ratio(big[name]["p50_ms"], small[name]["p50_ms"]) for name in big if name != "query_plans"
         }
-        out[f"naive_over_due_query_p50_at_{sizes[-1]}"] = _ratio(
+        out[f"naive_over_due_query_p50_at_{sizes[-1]}"] = ratio(
             big["baseline_naive_scan_ms"]["p50_ms"], big["due_request_ids_ms"]["p50_ms"]
         )
     return out
-
-
-def _minus(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else round(a - b, 2)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else round(a / b, 2)
 
 
 def targets(lateness: dict[str, Any], sweeper: dict[str, Any], *, sizes: list[int]) -> dict[str, bool | None]:
@@ -923,7 +907,7 @@ def targets(lateness: dict[str, Any], sweeper: dict[str, Any], *, sizes: list[in
         # 10x the pending requests, the same number due: flat means under 1.5x, for a pass that
         # fires nothing and for one that fires `due` deadlines.
         ratios = [
-            _ratio(big[k]["p50_ms"], small[k]["p50_ms"])
+            ratio(big[k]["p50_ms"], small[k]["p50_ms"])
             for k in ("pass_with_nothing_due_ms", "full_pass_firing_due_ms")
         ]
         out["sweeper_pass_flat_with_pending"] = all(r is not None and r < 1.5 for r in ratios)
@@ -932,8 +916,8 @@ def targets(lateness: dict[str, Any], sweeper: dict[str, Any], *, sizes: list[in
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON report."""
-    return run_main(parse_args, run, argv, log)
+    return run_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -16,7 +16,6 @@ import os
 import random
 import shutil
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
@@ -27,24 +26,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # `python bench/graph_resume.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 
-from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: E402
-from langgraph.types import Command  # noqa: E402
-from redis import Redis  # noqa: E402
-from rq import Queue  # noqa: E402
-from rq.exceptions import NoSuchJobError  # noqa: E402
-from rq.job import Job  # noqa: E402
-from rq.registry import FailedJobRegistry  # noqa: E402
-
-from bench.approval_loop import card_request_id, fail_with_logs, log, log_problems  # noqa: E402
-from bench.graphs import build_refund, refund_graph  # noqa: E402
-from bench.measure import Samples  # noqa: E402
-from bench.stack import CHANNEL, Stack, cpu_ms, memory_mb, run_main, running_stack  # noqa: E402
-from blocks import ids  # noqa: E402
-from bot.agents.registry import make_checkpointer  # noqa: E402
-from workers import queues  # noqa: E402
+from bench.graphs import build_refund, refund_graph
+from bench.harness import (
+    CHANNEL,
+    Samples,
+    Stack,
+    at_least_one,
+    card_request_id,
+    cpu_ms,
+    fail_with_logs,
+    log,
+    log_problems,
+    memory_mb,
+    parser,
+    run_main,
+    running_stack,
+)
+from blocks import ids
+from bot.agents.registry import make_checkpointer
+from workers import queues
 
 GRAPH = "refund"
 GRAPH_TARGET = "bench.graphs:refund_graph"
@@ -514,7 +522,7 @@ def _ts(when: datetime | None) -> float | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; --quick shrinks everything for a smoke run."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__, quick="~20 s")
     p.add_argument("--sequential", type=int, default=200, help="clicks one at a time (default 200)")
     p.add_argument("--concurrent", type=int, default=200, help="clicks in the concurrent run (default 200)")
     p.add_argument("--concurrency", type=int, default=8, help="runs in flight in it (default 8)")
@@ -523,13 +531,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--poll-period", type=float, default=3.0, help="their poll period, s (default 3)")
     p.add_argument("--warmup", type=int, default=5, help="unmeasured cycles first (default 5)")
     p.add_argument("--seed", type=int, default=1, help="seed of the click times and the model (default 1)")
-    p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (~20 s)")
     args = p.parse_args(argv)
     if args.quick:
         args.sequential, args.concurrent, args.raw, args.poll_agents, args.warmup = 20, 16, 40, 10, 2
-    for name in ("sequential", "concurrent", "concurrency", "raw", "poll_agents"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    at_least_one(p, args, "sequential", "concurrent", "concurrency", "raw", "poll_agents")
     if args.poll_period <= 0:
         p.error("--poll-period must be positive")
     return args
@@ -601,7 +606,7 @@ def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
     """Start the stack with the graph registered, measure, and return the report."""
     with (
         scratch() as tmp,
-        running_stack(approvers=1, log=log, env=service_env(tmp / "checkpoints.db")) as stack,
+        running_stack(approvers=1, env=service_env(tmp / "checkpoints.db")) as stack,
     ):
         if stack.users[0] != APPROVER:
             raise RuntimeError(f"expected the seeded approver {APPROVER}, got {stack.users[0]}")
@@ -609,7 +614,7 @@ def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
         with Redis.from_url(stack.redis_url) as redis:
             failed = {q: FailedJobRegistry(queue=Queue(q, connection=redis)).count for q in queues.ALL}
         rss = {"web": memory_mb(stack.web.pid)["peak"], "worker": memory_mb(stack.worker.pid)["peak"]}
-        problems = log_problems(stack)
+        problems = log_problems(stack.log_files)
     return report(args=args, host=host, parts=parts, failed=failed, rss=rss, problems=problems)
 
 
@@ -680,8 +685,8 @@ def targets(signoff: dict[str, Any], polled: dict[str, Any]) -> dict[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON report."""
-    return run_main(parse_args, run, argv, log)
+    return run_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

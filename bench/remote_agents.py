@@ -12,42 +12,45 @@ import contextlib
 import itertools
 import os
 import signal
-import sys
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-if __package__ in (None, ""):  # `python bench/remote_agents.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import httpx
+from redis import Redis
+from rq import Queue
+from rq.registry import StartedJobRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-import httpx  # noqa: E402
-from redis import Redis  # noqa: E402
-from rq import Queue  # noqa: E402
-from rq.job import Job  # noqa: E402
-from rq.registry import (  # noqa: E402
-    FailedJobRegistry,
-    FinishedJobRegistry,
-    ScheduledJobRegistry,
-    StartedJobRegistry,
+from bench.harness import (
+    Samples,
+    Stack,
+    card_request_id,
+    cpu_ms,
+    job_report,
+    job_timings,
+    log,
+    log_problems,
+    memory_mb,
+    parser,
+    ratio,
+    request_body,
+    run_main,
+    running_stack,
+    timed_calls,
 )
-from starlette.applications import Starlette  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import Response  # noqa: E402
-from starlette.routing import Route  # noqa: E402
-
-from bench.approval_loop import card_request_id, log, log_problems, request_body  # noqa: E402
-from bench.measure import Samples, timed_calls  # noqa: E402
-from bench.stack import Stack, cpu_ms, memory_mb, run_main, running_stack  # noqa: E402
-from blocks import ids  # noqa: E402
-from bot.sandbox.server import ServedApp  # noqa: E402
-from signoff_client import CallbackVerificationError, verify_callback  # noqa: E402
-from workers import queues  # noqa: E402
+from blocks import ids
+from bot.sandbox.server import ServedApp
+from signoff_client import CallbackVerificationError, verify_callback
+from workers import queues
 
 LIFECYCLE_TIMEOUT = 30.0  # create -> agent knows; longer counts as an error
 CARD_TIMEOUT = 15.0  # a card not posted by then is never clicked
@@ -466,53 +469,12 @@ def settle(redis: Redis) -> bool:
     return False
 
 
-def job_timings(redis: Redis, *, seen: set[str]) -> dict[str, Any]:
-    """Per job function, over the jobs finished since the last call: how long each sat in its queue
-    (enqueued -> started, RQ's own timestamps) and how long it ran."""
-    queued: dict[str, Samples] = defaultdict(Samples)
-    ran: dict[str, Samples] = defaultdict(Samples)
-    for name in queues.ALL:
-        finished = FinishedJobRegistry(queue=Queue(name, connection=redis)).get_job_ids()
-        new = [job_id for job_id in finished if job_id not in seen]
-        seen.update(new)
-        for job in Job.fetch_many(new, connection=redis):
-            if job is None or not (job.enqueued_at and job.started_at and job.ended_at):
-                continue
-            function = str(job.func_name).rsplit(".", 1)[-1]
-            queued[function].latencies_ms.append((job.started_at - job.enqueued_at).total_seconds() * 1000)
-            ran[function].latencies_ms.append((job.ended_at - job.started_at).total_seconds() * 1000)
-    return {
-        function: {
-            "count": len(queued[function].latencies_ms),
-            **{f"queued_{k}": v for k, v in _pcts(queued[function]).items()},
-            **{f"ran_{k}": v for k, v in _pcts(ran[function]).items()},
-        }
-        for function in sorted(queued)
-    }
-
-
-def _pcts(samples: Samples) -> dict[str, Any]:
-    summary = samples.summary()
-    return {k: summary[k] for k in ("p50_ms", "p99_ms", "max_ms")}
-
-
-def job_report(redis: Redis) -> dict[str, Any]:
-    """Failed jobs and jobs still scheduled (callback retries), per queue."""
-    return {
-        name: {
-            "failed": FailedJobRegistry(queue=Queue(name, connection=redis)).count,
-            "scheduled": ScheduledJobRegistry(queue=Queue(name, connection=redis)).count,
-        }
-        for name in queues.ALL
-    }
-
-
 # --- the benchmark ------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; --quick shrinks everything for a smoke run."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__, quick="~20 s")
     p.add_argument("--agents", default="1,8,64", help="concurrent agents per run (default 1,8,64)")
     p.add_argument(
         "--lifecycles",
@@ -525,7 +487,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--approvers", type=int, default=4, help="approvers named on each request (default 4)")
     p.add_argument("--clickers", type=int, default=8, help="people clicking in parallel (default 8)")
     p.add_argument("--warmup", type=int, default=5, help="unmeasured lifecycles per mode first (default 5)")
-    p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (~20 s)")
     args = p.parse_args(argv)
     if args.quick:
         args.lifecycles, args.poll_intervals, args.warmup = "3,2,1", "1", 2
@@ -581,7 +542,7 @@ def measure(service: Service, fleet: Agents, args: argparse.Namespace) -> dict[s
 def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
     """Start the stack, the people, the callback endpoint and the agents; measure; report."""
     env = {"SIGNOFF_CALLBACK_ALLOW_PRIVATE": "true"}  # the callbacks go to 127.0.0.1
-    with running_stack(approvers=args.approvers, log=log, env=env) as stack:
+    with running_stack(approvers=args.approvers, env=env) as stack:
         for k in range(CHANNELS):
             stack.sandbox.add_channel(channel_name(k), name=f"agents-{k:02d}")
         with contextlib.ExitStack() as parts:
@@ -599,7 +560,7 @@ def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
                 "callback_receiver": receiver.report(),
                 "jobs": job_report(redis),
                 "rss_mb": peak,
-                "service_log_problems": log_problems(stack),
+                "service_log_problems": log_problems(stack.log_files),
                 "processes_alive_at_end": {
                     "web": stack.web.poll() is None,
                     "worker": stack.worker.poll() is None,
@@ -668,18 +629,14 @@ def compare(runs: dict[str, dict[str, Any]], *, agents: list[int]) -> dict[str, 
             mine = runs.get(name, {}).get(key)
             if mine is None:
                 continue
-            row[f"poll_1s_p50_over_{name}_p50"] = _ratio(
-                base["decision_to_agent"]["p50_ms"], mine["decision_to_agent"]["p50_ms"]
+            row[f"poll_1s_p50_over_{name}_p50"] = ratio(
+                base["decision_to_agent"]["p50_ms"], mine["decision_to_agent"]["p50_ms"], places=1
             )
-            row[f"{name}_lifecycles_per_s_over_poll_1s"] = _ratio(
-                mine["lifecycles_per_s"], base["lifecycles_per_s"]
+            row[f"{name}_lifecycles_per_s_over_poll_1s"] = ratio(
+                mine["lifecycles_per_s"], base["lifecycles_per_s"], places=1
             )
         out[key] = row
     return out
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else round(a / b, 1)
 
 
 def targets(runs: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
@@ -716,8 +673,8 @@ def targets(runs: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON report."""
-    return run_main(parse_args, run, argv, log)
+    return run_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

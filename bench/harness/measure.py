@@ -113,3 +113,15 @@ def _cpu_model() -> str | None:
     except OSError:
         pass
     return None
+
+
+def difference(a: float | None, *bs: float | None) -> float | None:
+    """a minus every b, in ms to two places: what a costs above its floors (None if any is unknown)."""
+    if a is None or any(b is None for b in bs):
+        return None
+    return round(a - sum(b for b in bs if b is not None), 2)
+
+
+def ratio(a: float | None, b: float | None, *, places: int = 2) -> float | None:
+    """a over b, rounded (None if either is unknown or b is zero)."""
+    return None if a is None or not b else round(a / b, places)

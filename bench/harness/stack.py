@@ -12,15 +12,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from redis import Redis
 from rq import Worker
 
+from bench.harness.cli import PROXY_VARS, log
 from bot.embedded_redis import EmbeddedRedis, free_port
 from bot.sandbox.interactions import Interactions
 from bot.sandbox.server import SlackSandbox
@@ -28,7 +29,6 @@ from bot.sandbox.server import SlackSandbox
 CHANNEL = "C0BENCH"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
-_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,46 +48,14 @@ class Stack:
     worker: subprocess.Popen[bytes]
     logs: Path
 
-
-def run_main(parse_args: Callable[[list[str] | None], Any], run: Callable[..., dict[str, Any]],
-             argv: list[str] | None, log: Callable[[str], None]) -> int:
-    """The common entry point: parse, run, print the JSON report; Ctrl-C/SIGTERM stop cleanly."""
-    import json
-
-    from bench.measure import machine
-
-    args = parse_args(argv)
-    host = machine()  # before anything starts, so the load average is the box's, not ours
-    loopback_only()
-    # Ctrl-C and SIGTERM take the same way out, so every process we started is stopped; SIGINT
-    # is set explicitly because a shell starts background jobs with it ignored.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        result = run(args, host=host)
-    except KeyboardInterrupt:
-        log("interrupted; everything it started has been stopped")
-        return 130
-    print(json.dumps(result, indent=2))
-    log("done")
-    return 0
-
-
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
-
-
-def loopback_only() -> None:
-    """Drop proxy settings from this process: slack_sdk would otherwise send 127.0.0.1 calls to a proxy."""
-    for name in _PROXY_VARS:
-        os.environ.pop(name, None)
-    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    @property
+    def log_files(self) -> dict[str, Path]:
+        """Where `signoff web` and `signoff worker` write their output."""
+        return {"web": self.logs / "web.log", "worker": self.logs / "worker.log"}
 
 
 @contextlib.contextmanager
-def running_stack(
-    *, approvers: int, log: Callable[[str], None], env: Mapping[str, str] | None = None
-) -> Iterator[Stack]:
+def running_stack(*, approvers: int, env: Mapping[str, str] | None = None) -> Iterator[Stack]:
     """Start everything, yield it, and stop every process this started, whatever happens.
 
     `env` adds settings to both children's environment (e.g. SIGNOFF_CALLBACK_ALLOW_PRIVATE).
@@ -102,9 +70,9 @@ def running_stack(
         log(f"redis-server at {redis.url}")
         sandbox = SlackSandbox.start(signing_secret=secret, bot_token=bot_token, port=0)
         stack.callback(sandbox.stop)
-        users = _seed(sandbox, approvers)
+        users = seed_sandbox(sandbox, approvers)
         port = free_port()
-        env = _child_env(
+        env = child_env(
             tmp=tmp,
             redis_url=redis.url,
             sandbox=sandbox,
@@ -113,12 +81,12 @@ def running_stack(
             api_token=api_token,
             port=port,
         ) | dict(env or {})
-        web = stack.enter_context(_process("web", env=env, cwd=tmp))
+        web = stack.enter_context(signoff_process("web", env=env, cwd=tmp))
         web_url = f"http://127.0.0.1:{port}"
         _wait_healthy(web_url, web, tmp / "web.log")
         # The worker starts once web has created the tables: started together on a fresh SQLite
         # file, one of the two exits with "database is locked" from create_all in ~1 of 4 starts.
-        worker = stack.enter_context(_process("worker", env=env, cwd=tmp))
+        worker = stack.enter_context(signoff_process("worker", env=env, cwd=tmp))
         _wait_worker(redis.url, worker, tmp / "worker.log")
         sandbox.events_url = f"{web_url}/slack/events"
         log(f"signoff web (pid {web.pid}) at {web_url}, worker pid {worker.pid}, sandbox at {sandbox.url}")
@@ -150,7 +118,7 @@ def running_stack(
         )
 
 
-def _seed(sandbox: SlackSandbox, approvers: int) -> tuple[str, ...]:
+def seed_sandbox(sandbox: SlackSandbox, approvers: int) -> tuple[str, ...]:
     users = tuple(f"U0B{n:04d}" for n in range(approvers))
     for n, uid in enumerate(users):
         sandbox.add_user(
@@ -160,7 +128,7 @@ def _seed(sandbox: SlackSandbox, approvers: int) -> tuple[str, ...]:
     return users
 
 
-def _child_env(
+def child_env(
     *,
     tmp: Path,
     redis_url: str,
@@ -174,7 +142,7 @@ def _child_env(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SIGNOFF_", "SLACK_")) and k not in _PROXY_VARS
+        if not k.startswith(("SIGNOFF_", "SLACK_")) and k not in PROXY_VARS
     }
     env.update(
         SIGNOFF_DATA_DIR=str(tmp),
@@ -199,7 +167,7 @@ def _signoff() -> list[str]:
 
 
 @contextlib.contextmanager
-def _process(command: str, *, env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+def signoff_process(command: str, *, env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`signoff <command>` with its output in <cwd>/<command>.log; terminated on the way out."""
     # cwd is the scratch dir so a developer's .env in the repo cannot change what we measure.
     with open(cwd / f"{command}.log", "wb") as out:
@@ -247,6 +215,23 @@ def _wait_worker(redis_url: str, proc: subprocess.Popen[bytes], log_file: Path) 
                 return
             time.sleep(0.05)
     raise RuntimeError(f"signoff worker did not start within {START_TIMEOUT:.0f} s:\n{tail(log_file)}")
+
+
+def log_problems(files: Mapping[str, Path]) -> dict[str, Any]:
+    """Warning and error lines each process logged (they log at WARNING and above)."""
+    out: dict[str, Any] = {}
+    for name, path in files.items():
+        lines = path.read_text(errors="replace").splitlines()
+        bad = [ln for ln in lines if any(w in ln for w in ("ERROR", "WARNING", "Traceback"))]
+        out[name] = {"lines": len(bad), "first": bad[:3]}
+    return out
+
+
+def fail_with_logs(stack: Stack, why: str) -> NoReturn:
+    """Stop the run, showing what the service logged."""
+    raise RuntimeError(
+        why + "".join(f"\n--- {path.name} ---\n{tail(path)}" for path in stack.log_files.values())
+    )
 
 
 def tail(path: Path, lines: int = 30) -> str:
