@@ -22,8 +22,8 @@ from redis import Redis
 from rq import Worker
 
 from bot.embedded_redis import EmbeddedRedis, free_port
-from bot.sandbox.interactions import Interactions
-from bot.sandbox.server import SlackSandbox
+from slack_sandbox.interactions import Interactions
+from slack_sandbox.server import SlackSandbox
 
 CHANNEL = "C0BENCH"
 START_TIMEOUT = 30.0
