@@ -54,11 +54,11 @@ from bot.audit_log import verify  # noqa: E402
 from bot.core import audit, deadlines  # noqa: E402
 from bot.core import policy as policy_rules  # noqa: E402
 from bot.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
-from slack_sandbox.server import SlackSandbox  # noqa: E402
 from bot.service import NewRequest  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.slack.delivery import card_for  # noqa: E402
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage  # noqa: E402
+from slack_sandbox.server import SlackSandbox  # noqa: E402
 from workers import deadlines as deadline_jobs  # noqa: E402
 from workers import queues, runtime  # noqa: E402
 

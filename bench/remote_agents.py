@@ -45,8 +45,8 @@ from bench.approval_loop import card_request_id, log, log_problems, request_body
 from bench.measure import Samples, timed_calls  # noqa: E402
 from bench.stack import Stack, cpu_ms, memory_mb, run_main, running_stack  # noqa: E402
 from blocks import ids  # noqa: E402
-from slack_sandbox.server import ServedApp  # noqa: E402
 from signoff_client import CallbackVerificationError, verify_callback  # noqa: E402
+from slack_sandbox.server import ServedApp  # noqa: E402
 from workers import queues  # noqa: E402
 
 LIFECYCLE_TIMEOUT = 30.0  # create -> agent knows; longer counts as an error
