@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import textwrap
 import tomllib
 from pathlib import Path
-
-from packaging.requirements import Requirement
 
 import signoff_client
 
@@ -108,7 +107,8 @@ def test_the_client_source_imports_nothing_of_signoff():
 def test_the_client_distribution_depends_on_httpx_only():
     project = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "signoff-client"
-    assert [Requirement(r).name for r in project["dependencies"]] == ["httpx"]
+    names = [re.match(r"[A-Za-z0-9._-]+", r.strip()).group().lower() for r in project["dependencies"]]
+    assert names == ["httpx"], project["dependencies"]
     assert not project.get("optional-dependencies")
     assert (CLIENT / "signoff_client" / "py.typed").is_file()
 
