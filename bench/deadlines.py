@@ -55,11 +55,11 @@ from bot.audit_log import verify
 from bot.core import audit, deadlines
 from bot.core import policy as policy_rules
 from bot.embedded_redis import EmbeddedRedis, free_port
-from bot.sandbox.server import SlackSandbox
 from bot.service import NewRequest
 from bot.settings import load_settings
 from bot.slack.delivery import card_for
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
+from slack_sandbox.server import SlackSandbox
 from workers import deadlines as deadline_jobs
 from workers import queues, runtime
 

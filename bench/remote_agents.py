@@ -48,8 +48,8 @@ from bench.harness import (
     timed_calls,
 )
 from blocks import ids
-from bot.sandbox.server import ServedApp
 from signoff_client import CallbackVerificationError, verify_callback
+from slack_sandbox.server import ServedApp
 from workers import queues
 
 LIFECYCLE_TIMEOUT = 30.0  # create -> agent knows; longer counts as an error

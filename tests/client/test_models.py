@@ -149,3 +149,13 @@ def test_from_env_names_what_is_missing():
 def test_a_client_without_url_or_token_refuses_to_start(kwargs):
     with pytest.raises(ValueError):
         SignoffClient(**kwargs)
+
+
+def test_the_client_knows_every_status_the_service_ends_in():
+    """One vocabulary: the service's Status is the source, the client's Literal follows it."""
+    from typing import get_args
+
+    from bot.core.lifecycle import Status as ServiceStatus
+    from signoff_client.models import Status
+
+    assert set(get_args(Status)) == {s.value for s in ServiceStatus}

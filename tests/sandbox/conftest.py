@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox import SlackSandbox
-from bot.sandbox.server import ServedApp
+from slack_sandbox import SlackSandbox
+from slack_sandbox.server import ServedApp
 
 SECRET = "sandbox-tests-signing-secret"
 TOKEN = "xoxb-sandbox-tests"

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.sandbox import SlackSandbox
-from bot.sandbox.server import ServedApp
+from slack_sandbox import SlackSandbox
+from slack_sandbox.server import ServedApp
 from tests.sandbox.conftest import SECRET, card, reason_modal
 
 

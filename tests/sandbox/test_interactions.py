@@ -10,8 +10,8 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-from bot.sandbox import SlackSandbox
-from bot.sandbox.interactions import sign
+from slack_sandbox import SlackSandbox
+from slack_sandbox.interactions import sign
 from tests.sandbox.conftest import Receiver, card
 
 # Slack's published example from "Verifying requests from Slack".

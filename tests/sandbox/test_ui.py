@@ -6,7 +6,7 @@ import httpx
 from slack_sdk import WebClient
 from starlette.responses import JSONResponse
 
-from bot.sandbox import SlackSandbox
+from slack_sandbox import SlackSandbox
 from tests.sandbox.conftest import Json, Receiver, card, reason_modal
 
 

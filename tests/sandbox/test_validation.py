@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.limits import validate_blocks, validate_message, validate_view
+from slack_sandbox.limits import validate_blocks, validate_message, validate_view
 from tests.sandbox.conftest import card, reason_modal
 
 

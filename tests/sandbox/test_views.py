@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from starlette.responses import JSONResponse
 
-from bot.sandbox import SlackSandbox
+from slack_sandbox import SlackSandbox
 from tests.sandbox.conftest import FakeClock, Json, Receiver, card, reason_modal
 
 

@@ -13,9 +13,9 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from bot.sandbox import control, ui, webapi
-from bot.sandbox.interactions import ACK_TIMEOUT, Interactions
-from bot.sandbox.state import Clock, SlackState
+from slack_sandbox import control, ui, webapi
+from slack_sandbox.interactions import ACK_TIMEOUT, Interactions
+from slack_sandbox.state import Clock, SlackState
 
 Json = dict[str, Any]
 

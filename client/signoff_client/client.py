@@ -166,6 +166,19 @@ class AsyncSignoffClient:
         """Withdraw a pending request; APIError `already_decided` (409) when someone decided first."""
         return await self._send(protocol.cancel(request_id, reason))
 
+    async def start_run(self, graph: str, input: Mapping[str, Any] | None = None, *,
+                        thread_id: str | None = None, requester: str | None = None,
+                        approvers: Sequence[str] = (), channel: str | None = None) -> dict[str, Any]:
+        """Start a run of a graph registered on the server; returns the run (id, thread_id, status)."""
+        call = protocol.start_run(graph=graph, input=input, thread_id=thread_id, requester=requester,
+                                  approvers=approvers, channel=channel)
+        return protocol.read_json(await self._http.request(call.method, call.path, json=call.json))
+
+    async def get_run(self, run_id: str) -> dict[str, Any]:
+        """A run: status (queued, running, waiting, done, failed, stopped), its requests, its result."""
+        call = protocol.get_run(run_id)
+        return protocol.read_json(await self._http.request(call.method, call.path))
+
     async def close(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.sandbox.shapes import (
+from slack_sandbox.shapes import (
     APP_ID,
     VERIFICATION_TOKEN,
     ApiError,
@@ -22,7 +22,7 @@ from bot.sandbox.shapes import (
     state_entry,
     team,
 )
-from bot.sandbox.state import SlackState
+from slack_sandbox.state import SlackState
 
 Json = dict[str, Any]
 

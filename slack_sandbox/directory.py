@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.sandbox.shapes import TEAM_ID, ApiError
+from slack_sandbox.shapes import TEAM_ID, ApiError
 
 Json = dict[str, Any]
 

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.shapes import entered_text, input_fields
-from bot.sandbox.state import SlackState
+from slack_sandbox.shapes import entered_text, input_fields
+from slack_sandbox.state import SlackState
 
 Json = dict[str, Any]
 

@@ -1,5 +1,5 @@
 """A local stand-in for Slack: the Web API, signed interactions and a small HTML client."""
 
-from bot.sandbox.server import SlackSandbox
+from slack_sandbox.server import SlackSandbox
 
 __all__ = ["SlackSandbox"]

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox import limits
-from bot.sandbox.shapes import ApiError, assign_ids, input_fields, slack_view, state_entry
+from slack_sandbox import limits
+from slack_sandbox.shapes import ApiError, assign_ids, input_fields, slack_view, state_entry
 
 Json = dict[str, Any]
 

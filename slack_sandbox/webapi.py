@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.shapes import (
+from slack_sandbox.shapes import (
     BOT_ID,
     BOT_USER_ID,
     BOT_USER_NAME,
@@ -21,7 +21,7 @@ from bot.sandbox.shapes import (
     ApiError,
     slack_message,
 )
-from bot.sandbox.state import SlackState
+from slack_sandbox.state import SlackState
 
 Json = dict[str, Any]
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox import limits
-from bot.sandbox.directory import DirectoryStore
-from bot.sandbox.shapes import BOT_USER_ID, BOT_USER_NAME, ApiError, assign_ids, ts_string
-from bot.sandbox.views import ViewStore
+from slack_sandbox import limits
+from slack_sandbox.directory import DirectoryStore
+from slack_sandbox.shapes import BOT_USER_ID, BOT_USER_NAME, ApiError, assign_ids, ts_string
+from slack_sandbox.views import ViewStore
 
 Json = dict[str, Any]
 Clock = Callable[[], float]

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox.interactions import Interactions
-from bot.sandbox.shapes import ApiError, input_fields
-from bot.sandbox.state import SlackState
+from slack_sandbox.interactions import Interactions
+from slack_sandbox.shapes import ApiError, input_fields
+from slack_sandbox.state import SlackState
 
 Json = dict[str, Any]
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Status = Literal["pending", "approved", "rejected", "cancelled", "expired"]
+# "answered": a decided "respond" (a free-text answer in place of running the tool) ends here.
+Status = Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"]
 Urgency = Literal["low", "normal", "high"]
 _REQUIRED = ("id", "status", "action", "summary")
 
