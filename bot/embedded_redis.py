@@ -49,14 +49,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What Signoff keeps in a data dir. Only these are tightened: SIGNOFF_DATA_DIR may name a
+# directory that holds other people's files too (".", a home directory).
+_OUR_FILES = ("signoff.db*", "checkpoints.db*", "appendonly*", "dump.rdb", "redis.*")
+
+
 def private_dir(path: Path) -> Path:
-    """Create `path` as 0700 and make what is already in it the owner's alone (dirs 0700, files 0600)."""
+    """Create `path` as 0700 and make Signoff's files already in it the owner's alone (0600)."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.chmod(0o700)
-    for child in path.rglob("*"):
-        if child.is_symlink():
-            continue
-        child.chmod(0o700 if child.is_dir() else 0o600)
+    for pattern in _OUR_FILES:
+        for found in path.glob(pattern):
+            for child in (found, *found.rglob("*")) if found.is_dir() else (found,):
+                if not child.is_symlink():
+                    child.chmod(0o700 if child.is_dir() else 0o600)
     return path
 
 

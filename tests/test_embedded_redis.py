@@ -70,10 +70,15 @@ def test_a_long_data_dir_gets_a_short_private_socket(tmp_path: Path):
 def test_private_dir_tightens_what_an_older_version_left_readable(tmp_path: Path):
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
-    (data / "signoff.db").write_text("")
-    (data / "signoff.db").chmod(0o644)
+    for name in ("signoff.db", "checkpoints.db-wal", "appendonly.aof", "run.sh"):
+        (data / name).write_text("")
+        (data / name).chmod(0o755)
     private_dir(data)
-    assert (_mode(data), _mode(data / "signoff.db")) == (0o700, 0o600)
+    modes = {p.name: _mode(p) for p in data.iterdir()}
+    assert _mode(data) == 0o700
+    # a data dir may be shared with other files: only Signoff's own are touched
+    assert modes == {"signoff.db": 0o600, "checkpoints.db-wal": 0o600, "appendonly.aof": 0o600,
+                     "run.sh": 0o755}
 
 
 def test_a_second_process_shares_the_server_through_a_private_url_file(tmp_path: Path):
