@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 import click
 
 from bot.errors import InvalidSettings
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, load_settings, redact_url
 
 log = logging.getLogger("signoff")
 
@@ -30,19 +31,38 @@ def _settings(dev: bool = False) -> Settings:
 @contextlib.contextmanager
 def _redis(settings: Settings) -> Iterator[Settings]:
     """Settings with a reachable REDIS_URL, starting the embedded server when none is set."""
+    from bot.embedded_redis import private_dir, shared_embedded_redis
+
+    # The store, checkpoints and Redis files hold every decision and secret: the owner's alone.
+    os.umask(0o077)
+    private_dir(settings.data_dir)
     if settings.redis_url is not None:
         yield settings
         return
-    from bot.embedded_redis import shared_embedded_redis
-
     url, owned = shared_embedded_redis(settings.data_dir)
-    click.echo(f"embedded redis-server at {url}" + ("" if owned else " (shared)"), err=True)
+    click.echo(f"embedded redis-server at {redact_url(url)}" + ("" if owned else " (shared)"), err=True)
     try:
         yield settings.with_overrides(redis_url=url)
     finally:
         if owned is not None:
             owned.stop()
-            (settings.data_dir / "redis.port").unlink(missing_ok=True)
+            (settings.data_dir / "redis.url").unlink(missing_ok=True)
+
+
+def _exit_on_signals() -> None:
+    """Turn SIGTERM (like SIGINT) into an exception, so `finally` blocks stop our children.
+
+    uvicorn re-raises the signal after its own shutdown; with the default SIGTERM action the
+    process would die there, leaving the worker and redis-server running.
+    """
+    def stop(signum: int, frame: object) -> None:
+        # A second signal must not interrupt the cleanup the first one started.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 @click.group()
@@ -58,6 +78,7 @@ def main(verbose: bool) -> None:
 @main.command()
 def web() -> None:
     """Serve the agent API, Slack's endpoint (or Socket Mode) and /healthz."""
+    _exit_on_signals()
     with _redis(_settings()) as settings:
         _serve(settings)
 
@@ -161,6 +182,7 @@ def _work(settings: Settings, *, burst: bool) -> None:
 @click.option("--sandbox-port", default=8001, show_default=True, help="Port of the Slack sandbox.")
 def dev(port: int, sandbox_port: int) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
+    _exit_on_signals()
     settings = _settings(dev=True).with_overrides(port=port)
     sandbox = None
     if settings.uses_sandbox:
@@ -170,16 +192,28 @@ def dev(port: int, sandbox_port: int) -> None:
     with _redis(settings) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
+        from bot.embedded_redis import die_with_parent
+
         worker_proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"],
-                                       env={**os.environ, **_env_of(settings)})
+                                       env={**os.environ, **_env_of(settings)},
+                                       preexec_fn=die_with_parent())  # noqa: PLW1509 - a crash too
         try:
             _print_welcome(settings, sandbox)
             _serve(settings, w)
         finally:
-            worker_proc.terminate()
-            worker_proc.wait(timeout=15)
+            _stop(worker_proc)
             if sandbox is not None:
                 sandbox.stop()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a child (RQ finishes its current job), SIGKILL it if that takes too long."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _start_sandbox(settings: Settings, port: int):  # noqa: ANN202 - sandbox type stays lazy
@@ -219,7 +253,8 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
         "", "Signoff is running.",
         f"  agent API     {base}/v1   (OpenAPI docs: {base}/docs)",
         f"  API token     {token}",
-        f"  database      {settings.database_url}",
+        f"  database      {redact_url(settings.database_url)}",
+        f"  redis         {redact_url(settings.redis_url or '')}",
     ]
     if sandbox is not None:
         lines += [

@@ -17,6 +17,9 @@ SLACK_API_URL = "https://slack.com/api/"
 # Values people leave in a copied .env.example; an approval system must not start with them.
 _PLACEHOLDER = re.compile(r"(^$|change[-_ ]?me|your[-_]|placeholder|replace|example|xxxx|^<.*>$)", re.I)
 _TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@]*:)[^@/?#]*(?P<at>@)", re.I)
+# Slack's signing secrets are 32 hex characters; anything this short is a typo or a test value.
+MIN_SIGNING_SECRET = 16
 _GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)$")
 
 
@@ -32,6 +35,10 @@ def parse_graphs(raw: str) -> dict[str, str]:
         graphs[m["name"]] = f"{m['module']}:{m['attr']}"
     return graphs
 
+
+def redact_url(url: str) -> str:
+    """`scheme://user:secret@host` → `scheme://user:***@host`, for banners and logs."""
+    return _URL_PASSWORD.sub(r"\g<head>***\g<at>", url)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +131,11 @@ def check_secrets(settings: Settings) -> None:
     """Refuse to run against real Slack with missing or placeholder secrets (fail closed)."""
     _require("SLACK_BOT_TOKEN", settings.slack_bot_token, prefix="xoxb-")
     _require("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
+    if len(settings.slack_signing_secret or "") < MIN_SIGNING_SECRET:
+        raise InvalidSettings(
+            f"SLACK_SIGNING_SECRET is shorter than {MIN_SIGNING_SECRET} characters; copy the whole "
+            "Signing Secret from your Slack app's Basic Information page"
+        )
     if settings.slack_app_token is not None:
         _require("SLACK_APP_TOKEN", settings.slack_app_token, prefix="xapp-")
     if not settings.api_tokens:
@@ -155,6 +167,11 @@ def _parse_api_tokens(raw: str) -> dict[str, str]:
                 f"SIGNOFF_API_TOKENS: the token for {name!r} is a placeholder or shorter than "
                 "16 characters; generate one with `openssl rand -hex 24`"
             )
+        if token in tokens:
+            # Never echo the token: the message ends up in logs and terminals.
+            other = tokens[token]
+            who = f"agent {name!r} twice" if other == name else f"agents {other!r} and {name!r}"
+            raise InvalidSettings(f"SIGNOFF_API_TOKENS gives {who} the same token; each agent needs its own")
         tokens[token] = name
     return tokens
 
