@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.embedded_redis import free_port
-from bot.sandbox.server import SlackSandbox
+from slack_sandbox.server import SlackSandbox
 from tests.conftest import API_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
