@@ -52,8 +52,8 @@ from blocks.card import approval_card, card_text  # noqa: E402
 from bot import wiring  # noqa: E402
 from bot.audit_log import verify  # noqa: E402
 from bot.core import audit, deadlines  # noqa: E402
-from bot.core import policy as policy_rules  # noqa: E402
 from bot.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from bot.policy.explain import match as match_policy  # noqa: E402
 from bot.sandbox.server import SlackSandbox  # noqa: E402
 from bot.service import NewRequest  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
@@ -144,7 +144,7 @@ def running_parts(tmp: Path) -> Iterator[Parts]:
         w = wiring.build(load_settings(env, env_file=None), clock=clock)
         stack.callback(w.db.engine.dispose)
         redis = stack.enter_context(contextlib.closing(Redis.from_url(server.url)))
-        rule = policy_rules.match(
+        rule = match_policy(
             w.service.policy, action=EXPIRE_ACTION, args={}, requester=None, urgency="normal"
         ).rule
         log(f"redis-server at {server.url}, sandbox at {sandbox.url}, store {env['DATABASE_URL']}")
@@ -211,7 +211,7 @@ def children_cpu_ms(pid: int) -> float:
 
 def new_row(parts: Parts, *, action: str, deadline: datetime, timeout: timedelta, n: int) -> ApprovalRequest:
     """A request as ApprovalService._new_row stores it, created `timeout` before its deadline."""
-    rule = policy_rules.match(
+    rule = match_policy(
         parts.w.service.policy, action=action, args={}, requester=None, urgency="normal"
     ).rule
     parts.clock.at = deadline - timeout

@@ -245,7 +245,7 @@ def policy() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def policy_check(file: Path) -> None:
     """Validate FILE; exit 1 with the line and the reason of the first problem."""
-    from bot.policy_file import load_policy
+    from bot.policy.loader import load_policy
 
     try:
         loaded = load_policy(file)
@@ -267,8 +267,8 @@ def policy_explain(file: Path | None, action: str, args_json: str, requester: st
     """Print which rule a request matches and why each earlier rule did not."""
     import json
 
-    from bot.core.policy import explain_text, match
-    from bot.policy_file import load_policy
+    from bot.policy.explain import explain_text, match
+    from bot.policy.loader import load_policy
 
     path = file or _settings(dev=True).policy_file
     if path is None:

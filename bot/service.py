@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.core import callbacks as callback_rules
-from bot.core import deadlines, lifecycle, policy
-from bot.core import policy as policy_rules
+from bot.core import deadlines, lifecycle
 from bot.core.items import Item
 from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
 from bot.errors import (
@@ -27,6 +26,9 @@ from bot.errors import (
     NotFound,
     SignoffError,
 )
+from bot.policy.durations import format_duration
+from bot.policy.explain import match
+from bot.policy.model import Policy, Rule
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import ApprovalRequest, CallbackDelivery
@@ -106,7 +108,7 @@ class ApprovalService:
         self, db: Database, *, jobs: Jobs, directory: Directory, clock: Clock = utcnow,
         default_channel: str | None = None,
         check_callback_url: Callable[[str], None] = lambda url: None,
-        policy: policy.Policy | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.db = db
         self.jobs = jobs
@@ -114,7 +116,7 @@ class ApprovalService:
         self.clock = clock
         self.default_channel = default_channel
         self.check_callback_url = check_callback_url
-        self.policy = policy or policy_rules.Policy.permissive()
+        self.policy = policy or Policy.permissive()
 
     def create(self, new: NewRequest, *, agent: str) -> tuple[ApprovalRequest, bool]:
         """Store a request and queue its cards; (request, False) when the idempotency key was seen."""
@@ -124,7 +126,7 @@ class ApprovalService:
             return seen, False  # the interrupted node ran again: its request already exists
         if new.callback_url is not None:
             self.check_callback_url(new.callback_url)
-        explanation = policy.match(self.policy, action=new.action, args=new.args,
+        explanation = match(self.policy, action=new.action, args=new.args,
                                    requester=new.requester, urgency=new.urgency)
         rule = explanation.rule
         eligible = self.directory.resolve(self._approvers(new, rule)) if rule.auto is None else []
@@ -159,7 +161,7 @@ class ApprovalService:
             self.jobs.schedule_deadline(row.id, row.next_deadline_at)
         return row, True
 
-    def _auto_decide(self, s: Session, row: ApprovalRequest, rule: policy.Rule) -> str | None:
+    def _auto_decide(self, s: Session, row: ApprovalRequest, rule: Rule) -> str | None:
         status = Status.APPROVED if rule.auto == "approve" else Status.REJECTED
         t = lifecycle.system_decision(repo.state_of(row), status=status, now=row.created_at,
                                       reason=f"auto-{rule.auto}d by policy rule {rule.name!r}",
@@ -171,7 +173,7 @@ class ApprovalService:
             repo.set_resume_state(s, row.id, "queued")
         return self._queue_callback(s, row, t)
 
-    def _approvers(self, new: NewRequest, rule: policy.Rule) -> list[str]:
+    def _approvers(self, new: NewRequest, rule: Rule) -> list[str]:
         """Who decides: the rule's approvers, plus the request's own where the rule allows it."""
         named = list(new.approvers)
         if named and not rule.allow_request_approvers and rule.approvers:
@@ -203,7 +205,7 @@ class ApprovalService:
         return seen
 
     def _new_row(
-        self, new: NewRequest, *, agent: str, eligible: list[str], rule: policy.Rule
+        self, new: NewRequest, *, agent: str, eligible: list[str], rule: Rule
     ) -> ApprovalRequest:
         items = list(new.items or [Item(action=new.action, args=new.args)])
         now = self.clock()
@@ -267,7 +269,7 @@ class ApprovalService:
             return None
         return found[0] if len(found) == 1 else None
 
-    def _route(self, rule: policy.Rule) -> deadlines.Route:
+    def _route(self, rule: Rule) -> deadlines.Route:
         """The rule's timing, with escalation targets resolved to Slack users now (fail early)."""
         steps = tuple(deadlines.Step(after=e.after, to=tuple(self.directory.resolve(e.to)), notify=e.notify)
                       for e in rule.escalations)
@@ -424,7 +426,7 @@ class ApprovalService:
         return self.get(request_id).next_deadline_at
 
     def _time_out(self, row: ApprovalRequest, route: deadlines.Route) -> None:
-        waited = policy.format_duration(route.timeout) if route.timeout else "its timeout"
+        waited = format_duration(route.timeout) if route.timeout else "its timeout"
         status = Status.APPROVED if route.on_timeout == "approve" else Status.EXPIRED
         reason = f"no decision within {waited} (policy rule {route.rule!r}: on timeout {route.on_timeout})"
         with contextlib.suppress(AlreadyDecided):  # a click got there first: it stands

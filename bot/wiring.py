@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from bot.api.waiters import Waiters
 from bot.callbacks import check_callback_url
-from bot.policy_file import load_policy
+from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
