@@ -731,7 +731,7 @@ def sweeper_costs(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
             log(f"sweeper store: {store.pending} pending ({time.monotonic() - began:.1f} s to add)")
             store.at_next_batch()
             exactly = expect_count(args.due)
-            due_query = timed(store.w.service.due_request_ids, args.query_reps, expect=exactly)
+            due_query = timed(store.w.service.deadlines.due_request_ids, args.query_reps, expect=exactly)
             forced = timed(lambda: forced_index_ids(store.w), args.query_reps, expect=exactly)
             naive = timed(lambda: naive_pass(store.w), args.naive_reps, expect=exactly)
             lost = timed(
@@ -739,7 +739,7 @@ def sweeper_costs(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
                 args.query_reps // 2,
                 expect=lambda got: None,
             )
-            plans = query_plans(store.w, store.w.service.due_request_ids)
+            plans = query_plans(store.w, store.w.service.deadlines.due_request_ids)
             plans += query_plans(store.w, lambda: deadline_jobs.requeue_lost(runtime.current()))
             passes = Samples()
             for k in range(args.passes):

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 def fire(request_id: str) -> None:
     """Fire a request's due reminder, escalation or timeout, then schedule its next one."""
     ctx = runtime.current()
-    next_at = ctx.service.fire_deadlines(request_id)
+    next_at = ctx.service.deadlines.fire(request_id)
     if next_at is not None:
         ctx.jobs.schedule_deadline(request_id, next_at)
 
@@ -27,7 +27,7 @@ def sweep(*, requeue: bool = True) -> int:
     """
     ctx = runtime.current()
     fired = 0
-    for request_id in ctx.service.due_request_ids():
+    for request_id in ctx.service.deadlines.due_request_ids():
         try:
             fire(request_id)
             fired += 1
