@@ -50,7 +50,6 @@ from bench.stack import (  # noqa: E402
 )
 from blocks.card import approval_card, card_text  # noqa: E402
 from bot import wiring  # noqa: E402
-from bot.audit_log import verify  # noqa: E402
 from bot.core import audit, deadlines  # noqa: E402
 from bot.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from bot.policy.explain import match as match_policy  # noqa: E402
@@ -58,6 +57,7 @@ from bot.sandbox.server import SlackSandbox  # noqa: E402
 from bot.service import NewRequest  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.slack.delivery import card_for  # noqa: E402
+from bot.storage.audit_export import verify  # noqa: E402
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage  # noqa: E402
 from workers import deadlines as deadline_jobs  # noqa: E402
 from workers import queues, runtime  # noqa: E402

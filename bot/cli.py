@@ -295,7 +295,7 @@ def audit() -> None:
 @click.option("--request", "request_id", default=None, help="Only this request's events.")
 def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
     """Write every audit event, in chain order, as CSV or JSON Lines."""
-    from bot.audit_log import export
+    from bot.storage.audit_export import export
     from bot.storage.db import Database
 
     db = Database.connect(_settings(dev=True).database_url)
@@ -308,7 +308,7 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
-    from bot.audit_log import verify
+    from bot.storage.audit_export import verify
     from bot.storage.db import Database
 
     db = Database.connect(_settings(dev=True).database_url)

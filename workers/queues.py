@@ -106,7 +106,7 @@ class RQJobs:
     def deliver_callback(self, delivery_id: str, *, attempt: int, delay: float = 0.0) -> None:
         """Queue attempt number `attempt` of a callback, `delay` seconds from now."""
         job_id = f"callback-{delivery_id}-{attempt}"  # the same attempt queued twice runs once
-        func = "workers.callbacks.deliver_callback"
+        func = "workers.webhooks.deliver_callback"
         if delay <= 0:
             self.callbacks.enqueue(func, delivery_id, attempt, job_id=job_id, retry=CRASH_RETRY)
         else:

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.core import callbacks as callback_rules
 from bot.core import lifecycle, routing
+from bot.core import webhooks as webhook_rules
 from bot.core.deadlines import next_deadline
 from bot.core.items import Item
 from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
@@ -314,7 +314,7 @@ class ApprovalService:
         if row.callback_url is None:
             return None
         delivery_id = "dlv_" + secrets.token_hex(10)
-        body = callback_rules.payload(
+        body = webhook_rules.payload(
             delivery_id=delivery_id, request_id=row.id, status=t.status.value, decision=t.decision,
             decided_by=t.decided_by, reason=t.reason, args=row.args, edited_args=t.edited_args,
             decided_at=t.decided_at)

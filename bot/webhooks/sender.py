@@ -1,4 +1,4 @@
-"""Delivering signed callbacks from the outbox, one attempt at a time."""
+"""The webhook sender: delivers signed callbacks from the outbox, one attempt at a time."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 import signoff_client.callbacks as signing
-from bot.core import callbacks as rules
+from bot.core import webhooks as rules
 from bot.core.lifecycle import Event
 from bot.errors import InvalidInput, NotFound
 from bot.storage import repo
