@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from bot.core.vocabulary import Urgency
 from bot.errors import InvalidSettings
 from bot.settings import Settings, load_settings
 
@@ -261,7 +262,7 @@ def policy_check(file: Path) -> None:
 @click.option("--action", required=True, help="The action name, e.g. issue_refund.")
 @click.option("--args", "args_json", default="{}", show_default=True, help="The arguments, as JSON.")
 @click.option("--requester", default=None)
-@click.option("--urgency", type=click.Choice(["low", "normal", "high"]), default=None)
+@click.option("--urgency", type=click.Choice(list(Urgency)), default=None)
 def policy_explain(file: Path | None, action: str, args_json: str, requester: str | None,
                    urgency: str | None) -> None:
     """Print which rule a request matches and why each earlier rule did not."""

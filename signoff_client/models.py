@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Status = Literal["pending", "approved", "rejected", "cancelled", "expired"]
+# Copies of the service's vocabulary (bot.core.vocabulary), kept here so the client needs only
+# httpx; tests/client/test_vocabulary.py fails when the two drift apart.
+Status = Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"]
 Urgency = Literal["low", "normal", "high"]
+Decision = Literal["approve", "edit", "reject", "respond"]
 _REQUIRED = ("id", "status", "action", "summary")
 
 

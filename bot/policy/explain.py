@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
+from bot.core.vocabulary import DEFAULT_URGENCY
 from bot.policy.conditions import check_condition, show_value
 from bot.policy.durations import format_duration
-from bot.policy.model import DEFAULT_URGENCY, Explanation, Policy, Rule
+from bot.policy.model import Explanation, Policy, Rule
 
 
 def match(

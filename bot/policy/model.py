@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.core.vocabulary import Urgency
 from bot.errors import InvalidSettings
 from bot.policy.conditions import Condition
 
 AUTO = ("approve", "reject")
 NOTIFY = ("channel", "dm", "both")
 ON_TIMEOUT = ("reject", "approve", "wait")
-URGENCIES = ("low", "normal", "high")
-DEFAULT_URGENCY = "normal"  # what the service assumes when a request names none
+URGENCIES = tuple(Urgency)
 
 
 class InvalidPolicy(InvalidSettings):

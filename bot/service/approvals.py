@@ -19,6 +19,7 @@ from bot.core import webhooks as webhook_rules
 from bot.core.deadlines import next_deadline
 from bot.core.items import Item
 from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
+from bot.core.vocabulary import ResumeState
 from bot.errors import (
     IdempotencyConflict,
     InvalidInput,
@@ -106,7 +107,7 @@ class ApprovalService:
             raise SignoffError(f"request {row.id} changed while it was being auto-decided")
         repo.append_event(s, t.event, at=row.created_at)
         if row.run_id is not None:
-            repo.set_resume_state(s, row.id, "queued")
+            repo.set_resume_state(s, row.id, ResumeState.QUEUED)
         return self._queue_callback(s, row, t)
 
     def _approvers(self, new: NewRequest, rule: Rule) -> list[str]:
@@ -307,7 +308,7 @@ class ApprovalService:
             if t.final:
                 delivery_id = self._queue_callback(s, row, t)
                 if row.run_id is not None:
-                    repo.set_resume_state(s, request_id, "queued")
+                    repo.set_resume_state(s, request_id, ResumeState.QUEUED)
         return t, delivery_id
 
     def _queue_callback(self, s: Session, row: ApprovalRequest, t: Transition) -> str | None:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.core.items import Item
+from bot.core.vocabulary import DEFAULT_URGENCY
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,7 +21,7 @@ class NewRequest:
     args: Mapping[str, Any] = field(default_factory=dict)
     approvers: Sequence[str] = ()
     context: Mapping[str, Any] | None = None
-    urgency: str = "normal"
+    urgency: str = DEFAULT_URGENCY
     channel: str | None = None
     dm: bool | None = None
     requester: str | None = None

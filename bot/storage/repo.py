@@ -13,6 +13,7 @@ from bot.core.deadlines import Route
 from bot.core.items import Item, ItemDecision
 from bot.core.lifecycle import Event, RequestState, Status, Transition
 from bot.core.routing import requester_identity
+from bot.core.vocabulary import ResumeState
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
 
 
@@ -63,7 +64,7 @@ def due_request_ids(s: Session, *, now: datetime, limit: int) -> list[str]:
     return list(s.exec(query))
 
 
-def set_resume_state(s: Session, request_id: str, state: str) -> None:
+def set_resume_state(s: Session, request_id: str, state: ResumeState) -> None:
     """Record where resuming the graph with this request's decision stands."""
     s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id)
               .values(resume_state=state).execution_options(synchronize_session=False))
