@@ -63,6 +63,7 @@ from workers import deadlines as deadline_jobs  # noqa: E402
 from workers import queues, runtime  # noqa: E402
 
 APPROVERS = 4
+FIRE_NAME = f"{deadline_jobs.fire.__module__}.{deadline_jobs.fire.__qualname__}"  # as RQ names the job
 EXPIRE_ACTION, EXPIRE_TIMEOUT = "bench_expire", timedelta(minutes=2)  # the lateness run
 SWEEP_ACTION, SWEEP_TIMEOUT = "bench_sweep", timedelta(hours=2)  # the sweeper-cost store
 # The policy the workers load (SIGNOFF_POLICY_FILE): one rule per run, both reject on timeout.
@@ -312,7 +313,7 @@ def schedule_probes(redis: Redis, times: Sequence[datetime], *, tag: str) -> dic
     out = {}
     for n, at in enumerate(times):
         job_id = f"probe-{tag}-{n}"
-        queue.enqueue_at(at, "time.time", job_id=job_id)
+        queue.enqueue_at(at, time.time, job_id=job_id)
         out[job_id] = at
     return out
 
@@ -543,7 +544,7 @@ def deadline_job_runs(redis: Redis) -> dict[str, list[Result]]:
     by_request: dict[str, list[str]] = defaultdict(list)
     for start in range(0, len(ordered), 1000):
         for job in Job.fetch_many(ordered[start : start + 1000], connection=redis):
-            if job is not None and job.func_name == "workers.deadlines.fire" and job.args:
+            if job is not None and job.func_name == FIRE_NAME and job.args:
                 by_request[str(job.args[0])].append(job.id)
     found = executions(redis, [j for jobs in by_request.values() for j in jobs])
     return {r: [run for j in jobs for run in found[j]] for r, jobs in by_request.items()}
