@@ -139,7 +139,7 @@ class GraphExecutor:
             waiting_here = state.next and _checkpoint_id(state) == row.interrupt_id[len(BREAKPOINT):]
             if not waiting_here:
                 return None
-            if row.status != "approved":
+            if row.status != Status.APPROVED:
                 self._set_run(row.run_id, status=RunStatus.STOPPED, error=f"stopped at a breakpoint by "
                               f"{row.decided_by}: {row.reason or 'no reason given'}")
                 return None
