@@ -26,6 +26,7 @@ from blocks.text import (
     slack_date,
     to_json,
 )
+from bot.core.vocabulary import Status, Urgency
 
 __all__ = [
     "DECISIONS",
@@ -45,13 +46,15 @@ __all__ = [
 ]
 
 # The word is always there too: an emoji alone is lost on screen readers and in notifications.
-_URGENCY = {"high": ("🔴", "High"), "normal": ("🟡", "Normal"), "low": ("⚪", "Low")}
-_OUTCOME = {
-    "approved": ("✅", "Approved"),
-    "rejected": ("❌", "Rejected"),
-    "cancelled": ("🚫", "Cancelled"),
-    "expired": ("⌛", "Expired"),
-    "answered": ("☑️", "Answered"),  # every item answered, some of them not approved
+_URGENCY: dict[str, tuple[str, str]] = {
+    Urgency.HIGH: ("🔴", "High"), Urgency.NORMAL: ("🟡", "Normal"), Urgency.LOW: ("⚪", "Low"),
+}
+_OUTCOME: dict[str, tuple[str, str]] = {  # keyed by Status
+    Status.APPROVED: ("✅", "Approved"),
+    Status.REJECTED: ("❌", "Rejected"),
+    Status.CANCELLED: ("🚫", "Cancelled"),
+    Status.EXPIRED: ("⌛", "Expired"),
+    Status.ANSWERED: ("☑️", "Answered"),  # every item answered, some of them not approved
 }
 _UNNAMED = UNNAMED
 _APPROVERS_LISTED = 20

@@ -9,9 +9,10 @@ from blocks import ids, kit
 from blocks.kit import Block
 from blocks.model import Card, uses_items
 from blocks.text import clip_escaped, one_line, person, slack_date
+from bot.core.vocabulary import Urgency
 
 MAX_SHOWN = 30  # three blocks each, inside the Home tab's 100
-_URGENT = {"high": "🔴 ", "normal": "", "low": ""}
+_URGENT: dict[str, str] = {Urgency.HIGH: "🔴 ", Urgency.NORMAL: "", Urgency.LOW: ""}
 
 
 def home_view(waiting: Sequence[Card]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from bot.core.vocabulary import Urgency
 from bot.errors import InvalidSettings
 from bot.settings import Settings, load_settings, redact_url
 
@@ -280,7 +281,7 @@ def policy() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def policy_check(file: Path) -> None:
     """Validate FILE; exit 1 with the line and the reason of the first problem."""
-    from bot.policy_file import load_policy
+    from bot.policy.loader import load_policy
 
     try:
         loaded = load_policy(file)
@@ -296,14 +297,14 @@ def policy_check(file: Path) -> None:
 @click.option("--action", required=True, help="The action name, e.g. issue_refund.")
 @click.option("--args", "args_json", default="{}", show_default=True, help="The arguments, as JSON.")
 @click.option("--requester", default=None)
-@click.option("--urgency", type=click.Choice(["low", "normal", "high"]), default=None)
+@click.option("--urgency", type=click.Choice(list(Urgency)), default=None)
 def policy_explain(file: Path | None, action: str, args_json: str, requester: str | None,
                    urgency: str | None) -> None:
     """Print which rule a request matches and why each earlier rule did not."""
     import json
 
-    from bot.core.policy import explain_text, match
-    from bot.policy_file import load_policy
+    from bot.policy.explain import explain_text, match
+    from bot.policy.loader import load_policy
 
     path = file or _settings(dev=True).policy_file
     if path is None:
@@ -330,7 +331,7 @@ def audit() -> None:
 @click.option("--request", "request_id", default=None, help="Only this request's events.")
 def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
     """Write every audit event, in chain order, as CSV or JSON Lines."""
-    from bot.audit_log import export
+    from bot.storage.audit_export import export
     from bot.storage.db import Database
 
     db = Database.connect(_settings(dev=True).database_url)
@@ -343,7 +344,7 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
-    from bot.audit_log import verify
+    from bot.storage.audit_export import verify
     from bot.storage.db import Database
 
     db = Database.connect(_settings(dev=True).database_url)

@@ -14,16 +14,16 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import text
 
+from bot.api.app import build_web_app
 from bot.api.waiters import Waiters
-from bot.callbacks import check_callback_url
-from bot.policy_file import load_policy
+from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.storage.db import Database
-from bot.web import build_web_app
+from bot.webhooks.sender import check_callback_url
 from workers.locks import leased_lock
 from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext

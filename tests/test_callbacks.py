@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.core import callbacks as rules
+from bot.core import webhooks as rules
 from bot.core.lifecycle import Verdict
 from bot.embedded_redis import free_port
 from bot.storage.tables import AuditEvent, CallbackDelivery
@@ -138,8 +138,8 @@ def test_backoff_grows_with_jitter_and_stops_after_a_day():
 
 
 def test_callback_urls_must_be_http_and_public_unless_allowed(stack):
-    from bot.callbacks import check_callback_url
     from bot.errors import InvalidInput
+    from bot.webhooks.sender import check_callback_url
 
     for url in ("ftp://example.com/x", "file:///etc/passwd", "not a url", "http://"):
         r = stack.api.post("/v1/requests", json={"action": "a", "summary": "s", "approvers": ["U0ALICE"],

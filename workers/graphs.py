@@ -5,8 +5,9 @@ from __future__ import annotations
 from rq import get_current_job
 
 from bot.slack import delivery
+from bot.storage import recovery
 from workers import runtime
-from workers.queues import GRAPH_RETRY
+from workers.retries import GRAPH_RETRY
 
 
 def start_run(run_id: str) -> None:
@@ -36,7 +37,8 @@ def recover() -> int:
     """Queue again every decided request whose graph was not resumed (a worker died, Redis
     lost the job); run at worker start. The resume job itself skips what was applied."""
     ctx = runtime.current()
-    pending = ctx.db_resumes_queued()
+    with ctx.db.read() as s:
+        pending = recovery.resumes_queued(s)
     for request_id in pending:
         ctx.jobs.resume(request_id)
     return len(pending)

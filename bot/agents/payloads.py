@@ -28,6 +28,7 @@ from datetime import date, datetime
 from typing import Any, TypeGuard
 
 from bot.core.items import DecisionType, Item, ItemDecision
+from bot.core.vocabulary import Urgency
 from bot.errors import InvalidInput
 
 HITL_BATCHED = "hitl_batched"
@@ -41,7 +42,7 @@ KINDS = frozenset({HITL_BATCHED, TOOL_APPROVAL, AGENT_INBOX, AGENT_INBOX_SINGLE,
                    BREAKPOINT})
 
 SIGNOFF_PAYLOAD_TYPE = "signoff_approval"
-URGENCIES = ("low", "normal", "high")
+URGENCIES = tuple(Urgency)
 ALL_DECISIONS = tuple(DecisionType)
 _DECISION_NAMES = frozenset(d.value for d in DecisionType)
 SUMMARY_LIMIT = 150  # Slack's header block limit

@@ -21,6 +21,7 @@ from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spe
 from bot.agents.registry import GraphRegistry
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
+from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
 from bot.errors import InvalidInput, NotFound, SignoffError
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
@@ -59,7 +60,7 @@ class RunService:
             self.check_approvers(new.approvers)  # unknown ones: 422 now, not a failed run later
         now = self.clock()
         run_id = "run_" + secrets.token_hex(10)
-        run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status="queued",
+        run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status=RunStatus.QUEUED,
                   input=new.input, requester=new.requester, approvers=list(new.approvers),
                   channel=new.channel, created_by=agent, created_at=now, updated_at=now)
         used = InvalidInput(f"thread {run.thread_id!r} already has a run; pick a new thread_id",
@@ -104,14 +105,14 @@ class GraphExecutor:
         with self.thread_lock(run.thread_id):
             state = graph.get_state(config)
             if not state.created_at:  # no checkpoint yet: this is the first attempt
-                self._set_run(run_id, status="running")
+                self._set_run(run_id, status=RunStatus.RUNNING)
                 self._step(run, graph, lambda: graph.invoke(run.input, config))
             self._settle(run, graph)
 
     def resume(self, request_id: str) -> None:
         """Answer the interrupt `request_id` stands for, if the thread still waits for it."""
         row = self.approvals.get(request_id)
-        if row.run_id is None or row.status == "pending" or row.resume_state == "done":
+        if row.run_id is None or row.status == Status.PENDING or row.resume_state == ResumeState.DONE:
             return
         run = self._run(row.run_id)
         graph, config = self.registry.get(run.graph), _config(run)
@@ -138,8 +139,8 @@ class GraphExecutor:
             waiting_here = state.next and _checkpoint_id(state) == row.interrupt_id[len(BREAKPOINT):]
             if not waiting_here:
                 return None
-            if row.status != "approved":
-                self._set_run(row.run_id, status="stopped", error=f"stopped at a breakpoint by "
+            if row.status != Status.APPROVED:
+                self._set_run(row.run_id, status=RunStatus.STOPPED, error=f"stopped at a breakpoint by "
                               f"{row.decided_by}: {row.reason or 'no reason given'}")
                 return None
             return CONTINUE
@@ -154,7 +155,7 @@ class GraphExecutor:
         except InvalidInput as e:
             # A cancelled or expired request whose payload cannot say "no" (a form, a tool
             # that allows no reject): stop the run rather than hand the graph a wrong answer.
-            self._set_run(row.run_id, status="stopped", error=f"request {row.id} {row.status}: {e}")
+            self._set_run(row.run_id, status=RunStatus.STOPPED, error=f"request {row.id} {row.status}: {e}")
             return None
         return Command(resume={row.interrupt_id: value})
 
@@ -162,7 +163,7 @@ class GraphExecutor:
         try:
             step()
         except Exception as e:
-            self._set_run(run.id, status="failed", error=f"{e.__class__.__name__}: {e}")
+            self._set_run(run.id, status=RunStatus.FAILED, error=f"{e.__class__.__name__}: {e}")
             raise
 
     def _settle(self, run: Run, graph: Pregel) -> None:
@@ -174,7 +175,7 @@ class GraphExecutor:
                 schema = getattr(intr, "response_schema", None)
                 spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
                 self._ask(run, spec, interrupt_id=intr.id)
-            self._set_run(run.id, status="waiting")
+            self._set_run(run.id, status=RunStatus.WAITING)
         elif state.next and not _breakpoint(graph, state.next):
             # A step cut short (a failed or killed attempt after the answer was saved): go on.
             self._step(run, graph, lambda: graph.invoke(None, config))
@@ -183,15 +184,16 @@ class GraphExecutor:
             spec = breakpoint_spec(graph=run.graph, next_nodes=list(state.next),
                                    values=_jsonable(state.values))
             self._ask(run, spec, interrupt_id=BREAKPOINT + _checkpoint_id(state))
-            self._set_run(run.id, status="waiting")
+            self._set_run(run.id, status=RunStatus.WAITING)
         else:
-            self._set_run(run.id, status="done", result=_jsonable(state.values), error=None)
+            self._set_run(run.id, status=RunStatus.DONE, result=_jsonable(state.values), error=None)
 
     def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
         approvers = list(spec.approvers or run.approvers or self.default_approvers)
         if not approvers:
-            self._set_run(run.id, status="failed", error="nobody to ask: give approvers to the run, to "
-                          "request_approval(...), or set SIGNOFF_DEFAULT_APPROVERS")
+            self._set_run(run.id, status=RunStatus.FAILED,
+                          error="nobody to ask: give approvers to the run, to "
+                                "request_approval(...), or set SIGNOFF_DEFAULT_APPROVERS")
             raise InvalidInput(f"run {run.id}: no approvers for interrupt {interrupt_id}")
         first = spec.items[0]
         context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
@@ -201,7 +203,8 @@ class GraphExecutor:
         except SignoffError as e:
             # Nobody could be asked (unknown approver, bad channel, …): fail the run visibly
             # rather than leave it "running" with no request.
-            self._set_run(run.id, status="failed", error=f"cannot ask for interrupt {interrupt_id}: {e}")
+            self._set_run(run.id, status=RunStatus.FAILED,
+                          error=f"cannot ask for interrupt {interrupt_id}: {e}")
             raise
 
     def _create(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str, approvers: list[str],
@@ -210,7 +213,7 @@ class GraphExecutor:
             # The policy matches on the first item's action and arguments (a batch: its first call).
             action=first.action, summary=spec.summary,
             args=dict(first.args), approvers=approvers, context=context,
-            urgency=spec.urgency or "normal", channel=spec.channel or run.channel,
+            urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
             requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
             interrupt_id=interrupt_id,
         ), agent=run.created_by)
@@ -218,14 +221,17 @@ class GraphExecutor:
     def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
                 "checkpoint_after": after, "applied": applied}
-        self._record(row.id, kind="resumed", resume_state="done", data=data)
+        self._record(row.id, kind="resumed", resume_state=ResumeState.DONE, data=data)
 
     def resume_failed(self, request_id: str, error: BaseException, *, final: bool) -> None:
         """Audit a failed resume attempt (RQ retries it unless `final`)."""
         data = {"error": f"{error.__class__.__name__}: {error}", "final": final}
-        self._record(request_id, kind="resume_failed", resume_state="failed" if final else None, data=data)
+        self._record(request_id, kind="resume_failed", resume_state=ResumeState.FAILED if final else None,
+                     data=data)
 
-    def _record(self, request_id: str, *, kind: str, resume_state: str | None, data: dict[str, Any]) -> None:
+    def _record(
+        self, request_id: str, *, kind: str, resume_state: ResumeState | None, data: dict[str, Any]
+    ) -> None:
         """The resume's outcome and its audit event, in one transaction."""
         with self.db.write() as s:
             if resume_state is not None:
@@ -245,7 +251,7 @@ class GraphExecutor:
             run = s.get(Run, run_id)
             if run is None:
                 return
-            if run.status == "stopped" and changes.get("status") != "stopped":
+            if run.status == RunStatus.STOPPED and changes.get("status") != RunStatus.STOPPED:
                 changes.pop("status", None)
             for key, value in changes.items():
                 setattr(run, key, value)

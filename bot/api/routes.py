@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hmac
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
+from bot.core.vocabulary import Status
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError
 from bot.service import ApprovalService, NewRequest
 from bot.storage.tables import ApprovalRequest
@@ -75,11 +76,11 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
     ) -> RequestOut:
         """The request as soon as it is no longer pending, or still `pending` after `timeout` s."""
         row = await own(request_id, agent)
-        if row.status == "pending":
+        if row.status == Status.PENDING:
             async with waiters.watch(request_id) as ended:
                 # Read again once subscribed: an end between the first read and now is not missed.
                 row = await run_in_threadpool(service.get, request_id)
-                if row.status == "pending":
+                if row.status == Status.PENDING:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(ended, timeout)
                     row = await run_in_threadpool(service.get, request_id)
@@ -95,7 +96,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
     @router.get("/requests", response_model=RequestList)
     async def list_requests(
         agent: Agent,
-        status: Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"] | None = None,
+        status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> RequestList:
         rows = await run_in_threadpool(service.list, status=status, limit=limit, agent=agent)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
 from bot.storage.tables import ApprovalRequest
 
 
@@ -25,7 +26,7 @@ class CreateRequest(BaseModel):
         examples=[["U024BE7LH", "lead@example.com", "@finance"]],
     )
     context: dict[str, Any] | None = None
-    urgency: Literal["low", "normal", "high"] = "normal"
+    urgency: Urgency = DEFAULT_URGENCY
     channel: str | None = Field(default=None, max_length=40, description="Slack channel id (C…)")
     dm: bool | None = Field(
         default=None, description="Also DM each approver; default: DM only when there is no channel"
@@ -43,7 +44,7 @@ class RequestOut(BaseModel):
     """A request as agents see it."""
 
     id: str
-    status: Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"]
+    status: Status
     rule: str | None
     approvals: list[str]
     escalation_level: int
@@ -58,7 +59,7 @@ class RequestOut(BaseModel):
     channel: str | None
     dm: bool
     created_at: datetime
-    decision: Literal["approve", "edit", "reject", "respond"] | None
+    decision: DecisionType | None
     decided_by: str | None
     decided_at: datetime | None
     reason: str | None
@@ -73,12 +74,13 @@ class RequestOut(BaseModel):
     def of(cls, row: ApprovalRequest) -> RequestOut:
         """The API view of a stored request."""
         return cls(
-            id=row.id, status=row.status,  # type: ignore[arg-type]
+            id=row.id, status=Status(row.status),
             rule=row.rule, approvals=row.approvals, escalation_level=row.escalation_level,
             action=row.action, summary=row.summary, args=row.args,
             context=row.context, urgency=row.urgency, requester=row.requester,
             approvers=row.approvers, eligible_approvers=row.eligible, channel=row.channel,
-            dm=row.dm, created_at=row.created_at, decision=row.decision,  # type: ignore[arg-type]
+            dm=row.dm, created_at=row.created_at,
+            decision=DecisionType(row.decision) if row.decision is not None else None,
             decided_by=row.decided_by, decided_at=row.decided_at, reason=row.reason,
             edited_args=row.edited_args, idempotency_key=row.idempotency_key,
             callback_url=row.callback_url, items=row.items, item_decisions=row.item_decisions,

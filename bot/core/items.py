@@ -10,17 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-
-class DecisionType(StrEnum):
-    """The four answers a person can give to one item."""
-
-    APPROVE = "approve"  # run it as asked
-    EDIT = "edit"  # run it with changed arguments
-    REJECT = "reject"  # do not run it; `message` says why
-    RESPOND = "respond"  # do not run it; `message` is the answer instead
+from bot.core.vocabulary import DecisionType, Status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,11 +68,11 @@ class ItemDecision:
                    message=data.get("message"), answer=data.get("answer"))
 
 
-def outcome(decisions: Sequence[ItemDecision]) -> str:
+def outcome(decisions: Sequence[ItemDecision]) -> Status:
     """The request's final status once every item is answered."""
     kinds = {d.type for d in decisions}
     if kinds <= {DecisionType.APPROVE, DecisionType.EDIT}:
-        return "approved"
+        return Status.APPROVED
     if kinds == {DecisionType.REJECT}:
-        return "rejected"
-    return "answered"
+        return Status.REJECTED
+    return Status.ANSWERED

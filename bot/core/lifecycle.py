@@ -5,25 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from bot.core.items import DecisionType, Item, ItemDecision, outcome
+from bot.core.vocabulary import Status
 from bot.errors import AlreadyDecided, AlreadyVoted, InvalidInput, NotAuthorized
 
 # A person's answer to an item; the API and Slack speak of approve/reject most of the time.
 Verdict = DecisionType
-
-
-class Status(StrEnum):
-    """Where a request is in its life; everything but PENDING is final."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    ANSWERED = "answered"  # mixed or free-text answers (respond), as LangChain HITL allows
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
 
 
 @dataclass(frozen=True, kw_only=True)

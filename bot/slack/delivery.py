@@ -10,10 +10,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from blocks.card import Card, CardItem, approval_card, card_text
-from bot.core import policy
 from bot.core.deadlines import Route
 from bot.core.lifecycle import Event, Status
 from bot.errors import DeliveryFailed, NotFound
+from bot.policy.durations import format_duration
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import ApprovalRequest
@@ -118,7 +118,7 @@ def escalate(db: Database, client: WebClient, request_id: str, *, from_level: in
         with db.write() as s:
             repo.mark_notified(s, request_id, level=to_level)
         return
-    waited = policy.format_duration(steps[-1].after)
+    waited = format_duration(steps[-1].after)
     who = ", ".join(f"<@{u}>" for u in people)
     reply_in_threads(db, client, request_id,
                      f":arrow_heading_up: Escalated to {who}: no decision after {waited} "
@@ -139,7 +139,7 @@ def escalate(db: Database, client: WebClient, request_id: str, *, from_level: in
 def remind(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime]) -> None:
     """A reminder under every copy of the card: never a new card, never more than one per interval."""
     row, _ = _load(db, request_id)
-    waited = policy.format_duration(clock() - row.created_at)
+    waited = format_duration(clock() - row.created_at)
     who = ", ".join(f"<@{u}>" for u in row.eligible[:20])
     reply_in_threads(db, client, request_id,
                      f":alarm_clock: Reminder: this has waited {waited} for a decision. Approvers: {who}")

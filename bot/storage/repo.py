@@ -12,6 +12,8 @@ from bot.core import audit
 from bot.core.deadlines import Route
 from bot.core.items import Item, ItemDecision
 from bot.core.lifecycle import Event, RequestState, Status, Transition
+from bot.core.routing import requester_identity
+from bot.core.vocabulary import ResumeState
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
 
 
@@ -62,7 +64,7 @@ def due_request_ids(s: Session, *, now: datetime, limit: int) -> list[str]:
     return list(s.exec(query))
 
 
-def set_resume_state(s: Session, request_id: str, state: str) -> None:
+def set_resume_state(s: Session, request_id: str, state: ResumeState) -> None:
     """Record where resuming the graph with this request's decision stands."""
     s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id)
               .values(resume_state=state).execution_options(synchronize_session=False))
@@ -92,7 +94,7 @@ def state_of(row: ApprovalRequest) -> RequestState:
         item_decisions=tuple(ItemDecision.from_json(d) if d else None for d in row.item_decisions),
         decided_by=row.decided_by,
         decided_at=row.decided_at,
-        requester=row.requester_id or row.requester,
+        requester=requester_identity(row.requester, row.requester_id),
         quorum=route.quorum,
         separation_of_duties=route.separation_of_duties and row.route is not None,
         approvals=tuple(row.approvals),

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+# Copies of the service's vocabulary (bot.core.vocabulary), kept here so the client needs only
+# httpx; tests/client/test_vocabulary.py fails when the two drift apart.
 # "answered": a decided "respond" (a free-text answer in place of running the tool) ends here.
 Status = Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"]
 Urgency = Literal["low", "normal", "high"]
+Decision = Literal["approve", "edit", "reject", "respond"]
 _REQUIRED = ("id", "status", "action", "summary")
 
 

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from bot.core.policy import check_condition, parse_condition
+from bot.policy.conditions import check_condition, parse_condition
 
 
 def holds(text, args=None, **facts):

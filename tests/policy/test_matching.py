@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.policy import Escalation, Policy, Rule, explain_text, match, parse_condition
-from bot.policy_file import load_policy
+from bot.policy.conditions import parse_condition
+from bot.policy.explain import explain_text, match
+from bot.policy.loader import load_policy
+from bot.policy.model import Escalation, Policy, Rule
 
 REFUNDS = Path(__file__).parent / "refunds.yaml"
 

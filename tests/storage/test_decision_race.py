@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import select
 
-from bot.audit_log import verify
 from bot.core.lifecycle import Verdict
 from bot.errors import AlreadyDecided, NotAuthorized
 from bot.service import ApprovalService, NewRequest
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
+from bot.storage.audit_export import verify
 from bot.storage.tables import ApprovalRequest, AuditEvent
 from tests.conftest import BOT_TOKEN
 from workers.queues import RQJobs

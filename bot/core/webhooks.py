@@ -1,4 +1,4 @@
-"""Callback rules as pure functions: the payload, and when to try again.
+"""Webhook rules as pure functions: the callback payload, and when to try again.
 
 The signature itself is defined once, in signoff_client.callbacks: the side that verifies it.
 """

@@ -1,4 +1,4 @@
-"""Delivering signed callbacks from the outbox, one attempt at a time."""
+"""The webhook sender: delivers signed callbacks from the outbox, one attempt at a time."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 import httpx
 
 import signoff_client.callbacks as signing
-from bot.core import callbacks as rules
+from bot.core import webhooks as rules
 from bot.core.lifecycle import Event
+from bot.core.vocabulary import DeliveryState
 from bot.errors import InvalidInput, NotFound
 from bot.storage import repo
 from bot.storage.db import Database
@@ -112,9 +113,9 @@ def _record(db: Database, delivery_id: str, *, status: int | None, error: str | 
         if verdict is rules.Verdict.RETRY and rules.gives_up(created_at=d.created_at, now=now, delay=delay):
             verdict = rules.Verdict.GIVE_UP
         if verdict is rules.Verdict.DELIVERED:
-            d.state, d.delivered_at, kind = "delivered", now, "callback_delivered"
+            d.state, d.delivered_at, kind = DeliveryState.DELIVERED, now, "callback_delivered"
         elif verdict is rules.Verdict.GIVE_UP:
-            d.state, d.last_error, kind = "gave_up", error, "callback_failed"
+            d.state, d.last_error, kind = DeliveryState.GAVE_UP, error, "callback_failed"
             data |= {"error": error, "final": True}
         else:
             d.last_error, d.next_attempt_at, kind = error, now + timedelta(seconds=delay), "callback_failed"
