@@ -8,7 +8,9 @@
      ├── AlreadyDecided       the request left `pending` before this decision (Slack: ephemeral)
      ├── AlreadyVoted         a second approval from the same person towards a quorum
      ├── IdempotencyConflict  an idempotency key reused with a different body (API: 409)
-     └── DeliveryFailed       Slack refused a card; the job retries or fails loudly
+     ├── DeliveryFailed       Slack refused a card; the job retries or fails loudly
+     └── Unavailable          Slack or the database cannot answer now (API: 503 + Retry-After;
+                              Slack: ephemeral "try again"); nothing was changed
 """
 
 from __future__ import annotations
@@ -75,3 +77,14 @@ class IdempotencyConflict(SignoffError):
 
 class DeliveryFailed(SignoffError):
     """Slack refused to show a card; raised inside worker jobs so RQ retries them."""
+
+
+class Unavailable(SignoffError):
+    """Something Signoff depends on (Slack, the database) cannot answer now; nothing was changed.
+
+    A check that needs it refuses instead of passing: fail closed, ask to retry after `retry_after` s.
+    """
+
+    def __init__(self, detail: str, *, retry_after: int = 30) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
 from bot.core.vocabulary import Status
-from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError
+from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError, Unavailable
 from bot.service import ApprovalService, NewRequest
 from bot.storage.tables import ApprovalRequest
 
@@ -136,6 +136,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _input(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, InvalidInput)
         return reply(422, "invalid_body", exc.detail, exc.fields or None)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Unavailable)
+        response = reply(503, "unavailable", f"{exc}; nothing was stored, try again")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,15 @@ from blocks.home import home_view
 from blocks.modals import edit_modal, respond_modal
 from bot.core.items import Item
 from bot.core.lifecycle import Verdict
-from bot.errors import AlreadyDecided, AlreadyVoted, InvalidInput, NotAuthorized, NotFound, SignoffError
+from bot.errors import (
+    AlreadyDecided,
+    AlreadyVoted,
+    InvalidInput,
+    NotAuthorized,
+    NotFound,
+    SignoffError,
+    Unavailable,
+)
 from bot.service import ApprovalService
 from bot.slack.delivery import card_for
 from bot.storage.tables import ApprovalRequest
@@ -170,6 +178,8 @@ def explain(error: SignoffError) -> str:
         return f"You already approved this. It needs {left} more approval(s) from other people."
     if isinstance(error, NotFound):
         return "This approval request no longer exists in Signoff; nothing was changed."
+    if isinstance(error, Unavailable):
+        return "Signoff can't record decisions right now, try again in a minute. Nothing was changed."
     return f"Signoff could not record that: {error}"
 
 
