@@ -11,13 +11,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.core.vocabulary import Urgency
-from bot.errors import InvalidSettings
+from bot.errors import InvalidInput, InvalidSettings
 from bot.settings import Settings, load_settings, redact_url
+
+if TYPE_CHECKING:
+    from bot.policy.model import Policy
 
 log = logging.getLogger("signoff")
 
@@ -279,16 +282,42 @@ def policy() -> None:
 
 @policy.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def policy_check(file: Path) -> None:
+@click.option("--slack", "against_slack", is_flag=True,
+              help="Also ask the configured Slack workspace for every user, group and channel named.")
+def policy_check(file: Path, against_slack: bool) -> None:
     """Validate FILE; exit 1 with the line and the reason of the first problem."""
     from bot.policy.loader import load_policy
+    from bot.policy.parser import policy_warnings
 
     try:
         loaded = load_policy(file)
     except InvalidSettings as e:
         click.echo(str(e), err=True)
         sys.exit(1)
+    for line, reason in policy_warnings(loaded):
+        click.echo(f"warning: {file}:{line}: {reason}")
+    if against_slack:
+        _check_against_slack(file, loaded)
     click.echo(f"{file}: OK, {len(loaded.rules)} rule(s) and a default")
+
+
+def _check_against_slack(file: Path, loaded: Policy) -> None:
+    from bot.errors import Unavailable
+    from bot.slack.client import make_client
+    from bot.slack.policy_check import unknown_names
+
+    settings = _settings(dev=True)
+    if settings.slack_bot_token is None:
+        raise click.ClickException("--slack needs SLACK_BOT_TOKEN (and SLACK_API_URL for the sandbox)")
+    try:
+        problems = unknown_names(loaded, make_client(token=settings.slack_bot_token,
+                                                     base_url=settings.slack_api_url))
+    except Unavailable as e:
+        raise click.ClickException(f"{e}; try again") from e
+    for line, reason in problems:
+        click.echo(f"{file}:{line}: {reason}", err=True)
+    if problems:
+        sys.exit(1)
 
 
 @policy.command("explain")
@@ -297,9 +326,10 @@ def policy_check(file: Path) -> None:
 @click.option("--action", required=True, help="The action name, e.g. issue_refund.")
 @click.option("--args", "args_json", default="{}", show_default=True, help="The arguments, as JSON.")
 @click.option("--requester", default=None)
+@click.option("--agent", default=None, help="The agent asking (the name of its API token).")
 @click.option("--urgency", type=click.Choice(list(Urgency)), default=None)
 def policy_explain(file: Path | None, action: str, args_json: str, requester: str | None,
-                   urgency: str | None) -> None:
+                   agent: str | None, urgency: str | None) -> None:
     """Print which rule a request matches and why each earlier rule did not."""
     import json
 
@@ -316,7 +346,12 @@ def policy_explain(file: Path | None, action: str, args_json: str, requester: st
         raise click.BadParameter(f"not JSON: {e}", param_hint="--args") from e
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
-    click.echo(explain_text(match(loaded, action=action, args=args, requester=requester, urgency=urgency)))
+    try:
+        explained = match(loaded, action=action, args=args, requester=requester, urgency=urgency,
+                          agent=agent)
+    except InvalidInput as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(explain_text(explained))
 
 
 @main.group()
