@@ -60,7 +60,7 @@ class Wiring:
         from bot.agents.runs import RunService
 
         return RunService(self.db, registry=self.registry, start=self.jobs.start_run, clock=self.clock,
-                          check_approvers=self.service.directory.resolve)
+                          check_people=self.service.check_run_people)
 
     @cached_property
     def executor(self) -> GraphExecutor:

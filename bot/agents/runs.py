@@ -49,15 +49,17 @@ class RunService:
     """Creates runs (the work happens in a worker) and reports on them."""
 
     def __init__(self, db: Database, *, registry: GraphRegistry, start: Callable[[str], None],
-                 clock: Callable[[], datetime], check_approvers: Callable[[Sequence[str]], object]) -> None:
+                 clock: Callable[[], datetime],
+                 check_people: Callable[[Sequence[str], str | None], object]) -> None:
         self.db, self.registry, self.start_job, self.clock = db, registry, start, clock
-        self.check_approvers = check_approvers
+        self.check_people = check_people
 
     def start(self, new: NewRun, *, agent: str) -> Run:
         """Store a run and queue it; the graph runs in a worker, never on the caller's path."""
         self.registry.get(new.graph)  # unknown graph: InvalidInput naming the registered ones
-        if new.approvers:
-            self.check_approvers(new.approvers)  # unknown ones: 422 now, not a failed run later
+        # Unknown approvers, approvers no rule lets a run name, an unknown person as requester:
+        # a 422 now, not a failed run later.
+        self.check_people(new.approvers, new.requester)
         now = self.clock()
         run_id = "run_" + secrets.token_hex(10)
         run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status=RunStatus.QUEUED,
@@ -189,34 +191,23 @@ class GraphExecutor:
             self._set_run(run.id, status=RunStatus.DONE, result=_jsonable(state.values), error=None)
 
     def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
-        approvers = list(spec.approvers or run.approvers or self.default_approvers)
-        if not approvers:
-            self._set_run(run.id, status=RunStatus.FAILED,
-                          error="nobody to ask: give approvers to the run, to "
-                                "request_approval(...), or set SIGNOFF_DEFAULT_APPROVERS")
-            raise InvalidInput(f"run {run.id}: no approvers for interrupt {interrupt_id}")
-        first = spec.items[0]
         context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
         try:
-            self._create(run, spec, interrupt_id=interrupt_id, approvers=approvers, first=first,
-                         context=context)
+            self.approvals.create(NewRequest(
+                # Each item is routed by its own action and arguments; the request's own action and
+                # arguments are the first item's, for its title.
+                action=spec.items[0].action, summary=spec.summary, args=dict(spec.items[0].args),
+                approvers=list(spec.approvers or run.approvers), fallback_approvers=self.default_approvers,
+                context=context, urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
+                requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
+                interrupt_id=interrupt_id,
+            ), agent=run.created_by)
         except SignoffError as e:
-            # Nobody could be asked (unknown approver, bad channel, …): fail the run visibly
-            # rather than leave it "running" with no request.
+            # Nobody could be asked (unknown approver, a rule that forbids the run's own approvers,
+            # a bad channel, …): fail the run visibly rather than leave it "running" with no request.
             self._set_run(run.id, status=RunStatus.FAILED,
                           error=f"cannot ask for interrupt {interrupt_id}: {e}")
             raise
-
-    def _create(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str, approvers: list[str],
-                first: Item, context: dict[str, Any]) -> None:
-        self.approvals.create(NewRequest(
-            # The policy matches on the first item's action and arguments (a batch: its first call).
-            action=first.action, summary=spec.summary,
-            args=dict(first.args), approvers=approvers, context=context,
-            urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
-            requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
-            interrupt_id=interrupt_id,
-        ), agent=run.created_by)
 
     def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
+from bot.storage import repo
 from bot.storage.tables import ApprovalRequest
 
 
@@ -54,6 +55,7 @@ class RequestOut(BaseModel):
     context: dict[str, Any] | None
     urgency: str
     requester: str | None
+    requester_id: str | None  # the requester as a Slack user id, when it names a person
     approvers: list[str]
     eligible_approvers: list[str]
     channel: str | None
@@ -77,13 +79,13 @@ class RequestOut(BaseModel):
             id=row.id, status=Status(row.status),
             rule=row.rule, approvals=row.approvals, escalation_level=row.escalation_level,
             action=row.action, summary=row.summary, args=row.args,
-            context=row.context, urgency=row.urgency, requester=row.requester,
+            context=row.context, urgency=row.urgency, requester=row.requester, requester_id=row.requester_id,
             approvers=row.approvers, eligible_approvers=row.eligible, channel=row.channel,
             dm=row.dm, created_at=row.created_at,
             decision=DecisionType(row.decision) if row.decision is not None else None,
             decided_by=row.decided_by, decided_at=row.decided_at, reason=row.reason,
             edited_args=row.edited_args, idempotency_key=row.idempotency_key,
-            callback_url=row.callback_url, items=row.items, item_decisions=row.item_decisions,
+            callback_url=row.callback_url, items=_items(row), item_decisions=row.item_decisions,
             run_id=row.run_id,
         )
 
@@ -108,3 +110,14 @@ class ErrorOut(BaseModel):
     error: str
     detail: str
     fields: dict[str, str] | None = None
+
+
+def _items(row: ApprovalRequest) -> list[dict[str, Any]]:
+    """Each item with the rule it was routed by, who may decide it, its votes and its decision."""
+    state = repo.state_of(row)
+    out = []
+    for i, item in enumerate(row.items):
+        route = state.route_of(i)
+        out.append({**item, "rule": route.rule, "eligible": list(route.eligible), "quorum": route.quorum,
+                    "approvals": list(state.votes_of(i)), "decision": row.item_decisions[i]})
+    return out

@@ -76,3 +76,29 @@ def outcome(decisions: Sequence[ItemDecision]) -> Status:
     if kinds == {DecisionType.REJECT}:
         return Status.REJECTED
     return Status.ANSWERED
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemRoute:
+    """Who may decide one item, from the policy rule its own action and arguments matched.
+
+    Each item of a batch is routed on its own: a harmless first call never decides the route of a
+    dangerous second one. `eligible` grows when an escalation of this rule fires.
+    """
+
+    rule: str
+    eligible: tuple[str, ...]
+    quorum: int = 1
+    separation_of_duties: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"rule": self.rule, "eligible": list(self.eligible), "quorum": self.quorum,
+                "separation_of_duties": self.separation_of_duties}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemRoute:
+        """Read the stored form back."""
+        return cls(rule=str(data["rule"]), eligible=tuple(data.get("eligible") or ()),
+                   quorum=int(data.get("quorum", 1)),
+                   separation_of_duties=bool(data.get("separation_of_duties", True)))

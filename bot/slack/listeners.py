@@ -139,7 +139,7 @@ def _open_modal(service: ApprovalService, client: WebClient, body: dict[str, Any
                 make_view: Callable[[ApprovalRequest, int | None], dict[str, Any]]) -> None:
     try:
         request_id, index = _target(_action_value(body))
-        row = service.check_can_decide(request_id, actor=_clicker(body))
+        row = service.check_can_decide(request_id, actor=_clicker(body), index=index)
         view = make_view(row, index)
     except SignoffError as e:
         _tell(client, body, explain(e))
