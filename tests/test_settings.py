@@ -48,3 +48,24 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path):
     env_file.write_text("SIGNOFF_PORT=9001\nSIGNOFF_HOST=0.0.0.0\n")
     s = load_settings({**GOOD, "SIGNOFF_PORT": "9002"}, env_file=env_file)
     assert (s.host, s.port) == ("0.0.0.0", 9002)
+
+
+def test_a_platform_port_is_served_on_every_interface():
+    s = load(PORT="5123")
+    assert (s.host, s.port) == ("0.0.0.0", 5123)
+
+
+def test_platform_port_wins_over_signoff_port_but_signoff_host_still_decides():
+    s = load(PORT="5123", SIGNOFF_PORT="9000", SIGNOFF_HOST="127.0.0.1")
+    assert (s.host, s.port) == ("127.0.0.1", 5123)
+
+
+def test_without_a_platform_port_the_default_stays_on_loopback():
+    s = load(SIGNOFF_PORT="9000")
+    assert (s.host, s.port) == ("127.0.0.1", 9000)
+
+
+@pytest.mark.parametrize("value", ["http", "0", "70000", "-1"])
+def test_a_bad_platform_port_is_refused_by_its_name(value):
+    with pytest.raises(InvalidSettings, match="^PORT must be a TCP port number"):
+        load(PORT=value)
