@@ -38,8 +38,9 @@ def test_web_listens_on_the_platform_port_on_every_interface(sandbox, redis_serv
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise AssertionError(f"signoff web never answered on PORT {port}: {err}") from None
+                    proc.terminate()  # stderr ends only when the process does
+                    _, err = proc.communicate(timeout=15)
+                    raise AssertionError(f"no answer on PORT {port}: {err.decode()}") from None
                 time.sleep(0.1)
         assert answer.status_code == 200 and answer.json()["status"] == "ok"
         assert _listening_on_all_interfaces(port)
