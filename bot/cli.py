@@ -179,12 +179,15 @@ def _work(settings: Settings, *, burst: bool) -> None:
 
 
 @main.command()
-@click.option("--port", default=8000, show_default=True, help="Port of the web process.")
+@click.option("--port", type=int, default=None,
+              help="Port of the web process [default: PORT, else SIGNOFF_PORT, else 8000].")
 @click.option("--sandbox-port", default=8001, show_default=True, help="Port of the Slack sandbox.")
-def dev(port: int, sandbox_port: int) -> None:
+def dev(port: int | None, sandbox_port: int) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
     _exit_on_signals()
-    settings = _settings(dev=True).with_overrides(port=port)
+    settings = _settings(dev=True)
+    if port is not None:
+        settings = settings.with_overrides(port=port)
     sandbox = None
     if settings.uses_sandbox:
         sandbox, settings = _start_sandbox(settings, sandbox_port)

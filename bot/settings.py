@@ -99,6 +99,11 @@ def load_settings(
     get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
 
     data_dir = Path(get("SIGNOFF_DATA_DIR") or ".signoff").expanduser()
+    # A platform that sets PORT routes outside traffic to it: listen there, on every interface.
+    platform_port = get("PORT")
+    host = get("SIGNOFF_HOST") or ("0.0.0.0" if platform_port else "127.0.0.1")
+    port_var = "PORT" if platform_port else "SIGNOFF_PORT"
+    port = _port(port_var, get(port_var) or "8000")
     settings = Settings(
         data_dir=data_dir,
         database_url=get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}",
@@ -118,8 +123,8 @@ def load_settings(
         resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
-        host=get("SIGNOFF_HOST") or "127.0.0.1",
-        port=_port(get("SIGNOFF_PORT") or "8000"),
+        host=host,
+        port=port,
         dev=dev,
     )
     if not settings.uses_sandbox:
@@ -182,9 +187,9 @@ def _api_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _port(raw: str) -> int:
+def _port(name: str, raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise InvalidSettings(f"SIGNOFF_PORT must be a TCP port number, got {raw!r}")
+        raise InvalidSettings(f"{name} must be a TCP port number, got {raw!r}")
     return int(raw)
 
 
