@@ -318,3 +318,18 @@ def test_bad_callback_secrets_are_refused_naming_the_variable(raw, says):
     message = str(caught.value)
     assert message.startswith("SIGNOFF_CALLBACK_SECRETS") and says in message and "\n" not in message
     assert A not in message and OTHER_TOKEN not in message  # secrets never reach logs
+
+
+def test_the_server_does_not_import_the_client():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    importers = []
+    for path in [*root.glob("bot/**/*.py"), *root.glob("workers/**/*.py"), *root.glob("blocks/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] == "signoff_client" for n in names):
+                importers.append(str(path.relative_to(root)))
+    assert importers == [], "the server must install without the client"
