@@ -254,6 +254,66 @@ def test_a_delivery_connects_to_the_pinned_address_and_keeps_the_name(stack):
     assert verify(headers, body) and delivery(stack, req["id"]).state == "delivered"
 
 
+@contextmanager
+def tls_receiver(tmp_path, name: str) -> Iterator[tuple[int, list[tuple[str | None, str | None]]]]:
+    """An HTTPS endpoint on 127.0.0.1 with a certificate for `name`; records (SNI, Host) per request."""
+    import shutil
+    import ssl
+    import subprocess
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName=DNS:{name}"], check=True, capture_output=True)
+    seen: list[tuple[str | None, str | None]] = []
+    sni: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, server_name, ctx: sni.append(server_name)  # type: ignore[assignment]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append((sni[-1] if sni else None, self.headers.get("Host")))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tls_to_the_pinned_address_keeps_sni_and_the_certificate_check_on_the_name(tmp_path):
+    import ssl
+
+    from bot.webhooks.sender import pin_address
+
+    with tls_receiver(tmp_path, "agent.test") as (port, seen):
+        outbound = Outbound(timeout=5, resolve=resolver(["127.0.0.1"]),
+                            tls=ssl.create_default_context(cafile=str(tmp_path / "cert.pem")))
+        ip = pin_address("agent.test", allow_private=True, resolve=outbound.resolve)
+        with outbound.client(ip) as http:
+            assert http.post(f"https://agent.test:{port}/hook", content=b"{}").status_code == 200
+        assert seen == [("agent.test", f"agent.test:{port}")]
+        # Same address, a name the certificate does not cover: refused, so verification is by name.
+        with outbound.client(ip) as http, pytest.raises(httpx.ConnectError, match="certificate"):
+            http.post(f"https://other.test:{port}/hook", content=b"{}")
+        assert len(seen) == 1
+
+
 def test_an_agent_without_a_callback_secret_cannot_ask_for_callbacks(stack):
     with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {OTHER_TOKEN}"}) as other:
         r = other.post("/v1/requests", json={"action": "a", "summary": "s", "approvers": ["U0ALICE"],
@@ -333,3 +393,14 @@ def test_the_server_does_not_import_the_client():
             if any(n.split(".")[0] == "signoff_client" for n in names):
                 importers.append(str(path.relative_to(root)))
     assert importers == [], "the server must install without the client"
+
+
+def test_a_bad_callback_secret_stops_the_start():
+    from bot.settings import load_settings
+
+    env = {"SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}",
+           "SIGNOFF_CALLBACK_SECRETS": f"test-agent:{API_TOKEN}"}
+    with pytest.raises(InvalidSettings, match="^SIGNOFF_CALLBACK_SECRETS: a secret for 'test-agent' is also"):
+        load_settings(env, env_file=None, dev=True)
+    env["SIGNOFF_CALLBACK_SECRETS"] = f"test-agent:{A}"
+    assert load_settings(env, env_file=None, dev=True).callback_secrets == {"test-agent": (A,)}
