@@ -192,7 +192,8 @@ def dev(port: int | None, sandbox_port: int) -> None:
     if settings.uses_sandbox:
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
-        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"})
+        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"},
+                                           callback_secrets={"dev-agent": (secrets.token_hex(32),)})
     with _redis(settings) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
@@ -244,6 +245,8 @@ def _env_of(settings: Settings) -> dict[str, str]:
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
         "SIGNOFF_API_TOKENS": ",".join(f"{n}:{t}" for t, n in settings.api_tokens.items()),
+        "SIGNOFF_CALLBACK_SECRETS": ",".join(f"{n}:{s}" for n, ss in settings.callback_secrets.items()
+                                             for s in ss),
     }
     if settings.default_channel:
         env["SIGNOFF_DEFAULT_CHANNEL"] = settings.default_channel
@@ -252,11 +255,14 @@ def _env_of(settings: Settings) -> dict[str, str]:
 
 def _print_welcome(settings: Settings, sandbox: object | None) -> None:
     token = next(iter(settings.api_tokens))
+    # The newest callback secret of that agent: what its callback receiver verifies with.
+    signer = settings.callback_secrets.get(settings.api_tokens[token], ())
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "", "Signoff is running.",
         f"  agent API     {base}/v1   (OpenAPI docs: {base}/docs)",
         f"  API token     {token}",
+        *([f"  callbacks     signed with {signer[-1]}"] if signer else []),
         f"  database      {redact_url(settings.database_url)}",
         f"  redis         {redact_url(settings.redis_url or '')}",
     ]
