@@ -182,17 +182,21 @@ def _work(settings: Settings, *, burst: bool) -> None:
 
 
 @main.command()
-@click.option("--port", default=8000, show_default=True, help="Port of the web process.")
+@click.option("--port", type=int, default=None,
+              help="Port of the web process [default: PORT, else SIGNOFF_PORT, else 8000].")
 @click.option("--sandbox-port", default=8001, show_default=True, help="Port of the Slack sandbox.")
-def dev(port: int, sandbox_port: int) -> None:
+def dev(port: int | None, sandbox_port: int) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
     _exit_on_signals()
-    settings = _settings(dev=True).with_overrides(port=port)
+    settings = _settings(dev=True)
+    if port is not None:
+        settings = settings.with_overrides(port=port)
     sandbox = None
     if settings.uses_sandbox:
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
-        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"})
+        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"},
+                                           callback_secrets={"dev-agent": (secrets.token_hex(32),)})
     with _redis(settings) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
@@ -244,6 +248,8 @@ def _env_of(settings: Settings) -> dict[str, str]:
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
         "SIGNOFF_API_TOKENS": ",".join(f"{n}:{t}" for t, n in settings.api_tokens.items()),
+        "SIGNOFF_CALLBACK_SECRETS": ",".join(f"{n}:{s}" for n, ss in settings.callback_secrets.items()
+                                             for s in ss),
     }
     if settings.default_channel:
         env["SIGNOFF_DEFAULT_CHANNEL"] = settings.default_channel
@@ -252,11 +258,14 @@ def _env_of(settings: Settings) -> dict[str, str]:
 
 def _print_welcome(settings: Settings, sandbox: object | None) -> None:
     token = next(iter(settings.api_tokens))
+    # The newest callback secret of that agent: what its callback receiver verifies with.
+    signer = settings.callback_secrets.get(settings.api_tokens[token], ())
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "", "Signoff is running.",
         f"  agent API     {base}/v1   (OpenAPI docs: {base}/docs)",
         f"  API token     {token}",
+        *([f"  callbacks     signed with {signer[-1]}"] if signer else []),
         f"  database      {redact_url(settings.database_url)}",
         f"  redis         {redact_url(settings.redis_url or '')}",
     ]

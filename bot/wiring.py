@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import FastAPI
 from redis import Redis
 from slack_bolt import App
@@ -23,7 +22,8 @@ from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.storage.db import Database
-from bot.webhooks.sender import check_callback_url
+from bot.webhooks.sender import check_callback
+from bot.webhooks.transport import Outbound
 from workers.locks import leased_lock
 from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext
@@ -79,13 +79,11 @@ class Wiring:
 
     def job_context(self) -> JobContext:
         """What worker jobs in this process use."""
-        secrets: dict[str, str] = {}
-        for token, agent in self.settings.api_tokens.items():
-            secrets.setdefault(agent, token)  # an agent with several tokens: its first signs
         return JobContext(
             db=self.db, slack=self.slack, clock=self.clock, jobs=self.jobs,
-            http=httpx.Client(timeout=self.settings.callback_timeout, follow_redirects=False),
-            callback_secrets=secrets, allow_private_callbacks=self.settings.allow_private_callbacks,
+            outbound=Outbound(timeout=self.settings.callback_timeout),
+            callback_secrets=self.settings.callback_secrets,
+            allow_private_callbacks=self.settings.allow_private_callbacks,
             graphs=lambda: self.executor, service=self.service,
             sweep_interval=self.settings.sweep_interval,
         )
@@ -136,7 +134,8 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
     service = ApprovalService(
         db, jobs=jobs, directory=SlackDirectory(slack), clock=clock,
         default_channel=settings.default_channel,
-        check_callback_url=partial(check_callback_url, allow_private=settings.allow_private_callbacks),
+        check_callback_url=partial(check_callback, secrets=settings.callback_secrets,
+                                   allow_private=settings.allow_private_callbacks),
         policy=load_policy(settings.policy_file) if settings.policy_file else None,
     )
     return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, jobs=jobs,

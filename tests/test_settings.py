@@ -79,3 +79,24 @@ def test_one_agent_may_hold_two_tokens_while_rotating():
 ])
 def test_urls_are_shown_without_their_passwords(url, shown):
     assert redact_url(url) == shown
+
+
+def test_a_platform_port_is_served_on_every_interface():
+    s = load(PORT="5123")
+    assert (s.host, s.port) == ("0.0.0.0", 5123)
+
+
+def test_platform_port_wins_over_signoff_port_but_signoff_host_still_decides():
+    s = load(PORT="5123", SIGNOFF_PORT="9000", SIGNOFF_HOST="127.0.0.1")
+    assert (s.host, s.port) == ("127.0.0.1", 5123)
+
+
+def test_without_a_platform_port_the_default_stays_on_loopback():
+    s = load(SIGNOFF_PORT="9000")
+    assert (s.host, s.port) == ("127.0.0.1", 9000)
+
+
+@pytest.mark.parametrize("value", ["http", "0", "70000", "-1"])
+def test_a_bad_platform_port_is_refused_by_its_name(value):
+    with pytest.raises(InvalidSettings, match="^PORT must be a TCP port number"):
+        load(PORT=value)

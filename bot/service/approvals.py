@@ -46,7 +46,7 @@ class ApprovalService:
     def __init__(
         self, db: Database, *, jobs: Jobs, directory: Directory, clock: Clock = utcnow,
         default_channel: str | None = None,
-        check_callback_url: Callable[[str], None] = lambda url: None,
+        check_callback_url: Callable[[str, str], None] = lambda url, agent: None,
         policy: Policy | None = None,
     ) -> None:
         self.db = db
@@ -65,7 +65,7 @@ class ApprovalService:
         if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
             return seen, False  # the interrupted node ran again: its request already exists
         if new.callback_url is not None:
-            self.check_callback_url(new.callback_url)
+            self.check_callback_url(new.callback_url, agent)  # the agent must have a signing secret
         row, verdicts = self._new_row(new, agent=agent)
         delivery_id, final = None, False
         try:
