@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from bot.core.audit import GENESIS
-from bot.storage import tables
+from bot.storage import schema, tables
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -65,18 +65,26 @@ class Database:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    def connect(cls, url: str) -> Database:
-        """Open the database at `url` and create any missing tables."""
+    def connect(cls, url: str, *, upgrade: bool = False) -> Database:
+        """Open the database at `url`, creating an empty one at the schema this code needs.
+
+        A database at an older revision is upgraded only when `upgrade` is set (`signoff db
+        upgrade`, `signoff dev`); otherwise, and at an unknown revision, SchemaMismatch.
+        """
         db = cls(make_engine(url))
-        db.create_tables()
+        try:
+            db.create_tables(upgrade=upgrade)
+        except BaseException:
+            db.engine.dispose()
+            raise
         return db
 
-    def create_tables(self) -> None:
-        """Create missing tables and the audit head row."""
+    def create_tables(self, *, upgrade: bool = False) -> None:
+        """Bring the schema to head (see bot.storage.schema) and add the audit head row."""
         # In a write transaction: `web` and `worker` starting together on a new SQLite file
         # otherwise race, and the loser fails at once with "database is locked".
-        with self._write_lock or nullcontext(), self._writer.begin() as conn:
-            SQLModel.metadata.create_all(conn)
+        with self._write_lock or nullcontext():
+            schema.prepare(self._writer, upgrade=upgrade)
         with self.write() as s:
             if s.get(tables.AuditHead, 1) is None:
                 s.add(tables.AuditHead(id=1, seq=0, hash=GENESIS))
