@@ -10,7 +10,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
@@ -80,7 +79,7 @@ def prepare(engine: Engine, *, upgrade: bool = False, migrations: Path = MIGRATI
             at = PRE_MIGRATIONS_REVISION
         if at == wanted:
             return at
-        if _known(script, at) is None:
+        if at not in {r.revision for r in script.walk_revisions()}:
             raise SchemaMismatch(f"database schema is at revision {at}, which this Signoff does not know "
                                  f"(it needs {wanted}): run the Signoff version that upgraded it")
         if not upgrade:
@@ -89,13 +88,6 @@ def prepare(engine: Engine, *, upgrade: bool = False, migrations: Path = MIGRATI
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, wanted)
         return wanted
-
-
-def _known(script: ScriptDirectory, revision: str) -> object | None:
-    try:
-        return script.get_revision(revision)
-    except RevisionError:
-        return None
 
 
 def _stamp(cfg: Config, conn: Connection, revision: str) -> None:
