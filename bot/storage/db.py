@@ -14,8 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-from bot.core.audit import GENESIS
-from bot.storage import schema, tables
+from bot.storage import schema
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -101,9 +100,6 @@ class Database:
         # otherwise race, and the loser fails at once with "database is locked".
         with self._write_lock or nullcontext():
             schema.prepare(self._writer, upgrade=upgrade)
-        with self.write() as s:
-            if s.get(tables.AuditHead, 1) is None:
-                s.add(tables.AuditHead(id=1, seq=0, hash=GENESIS))
 
     @contextmanager
     def read(self) -> Iterator[Session]:

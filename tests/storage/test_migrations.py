@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from bot.cli import main
@@ -144,7 +145,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("requests", sa.Column("test_note", sa.String(), nullable=True))
+    # A change SQLite can only make by copying the table, under rows that reference it.
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table("requests", recreate="always" if sqlite else "auto") as batch:
+        batch.add_column(sa.Column("test_note", sa.String(), nullable=True))
     op.execute("UPDATE requests SET test_note = 'migrated'")
 
 
@@ -215,3 +219,39 @@ def test_two_processes_creating_one_fresh_database_at_once_both_succeed(database
     engine = make_engine(database_url)
     assert schema.current(engine) == schema.head() and diff(engine) == []
     engine.dispose()
+
+
+BREAKING_REVISION = '''
+"""A test-only revision that leaves requests pointing at runs that are gone."""
+from alembic import op
+
+revision = "0002_breaks"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("DELETE FROM runs")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_an_upgrade_that_breaks_a_reference_changes_nothing(stack, database_url, tmp_path):
+    fill(stack)
+    engine = stack.w.db._writer
+    before = rows(engine)
+    migrations = tmp_path / "breaking"
+    shutil.copytree(schema.MIGRATIONS, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "0002_breaks.py").write_text(BREAKING_REVISION.format(head=schema.head()))
+    # SQLite (keys off while migrating) finds it in the check before commit; PostgreSQL at once.
+    with pytest.raises((schema.SchemaMismatch, IntegrityError), match="requests|runs"):
+        schema.prepare(engine, upgrade=True, migrations=migrations)
+    assert schema.current(engine) == schema.head()
+    assert rows(engine) == before
+    if engine.dialect.name == "sqlite":  # the pooled connection got its foreign keys back
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
