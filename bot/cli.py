@@ -77,6 +77,7 @@ def main(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Slack call is noise
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # plugin set-up on every start
 
 
 @main.command()
@@ -109,6 +110,16 @@ def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy i
 
     try:
         return wiring.build(settings)
+    except InvalidSettings as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - Database stays lazy
+    """The database, at the schema this code needs; a mismatch stops with one line saying why."""
+    from bot.storage.db import Database
+
+    try:
+        return Database.connect(settings.database_url, upgrade=upgrade)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
 
@@ -197,6 +208,7 @@ def dev(port: int | None, sandbox_port: int) -> None:
     if not settings.api_tokens:
         settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"},
                                            callback_secrets={"dev-agent": (secrets.token_hex(32),)})
+    _database(settings, upgrade=True).engine.dispose()  # dev follows the code's schema by itself
     with _redis(settings) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
@@ -376,9 +388,8 @@ def audit() -> None:
 def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
     """Write every audit event, in chain order, as CSV or JSON Lines."""
     from bot.storage.audit_export import export
-    from bot.storage.db import Database
 
-    db = Database.connect(_settings(dev=True).database_url)
+    db = _database(_settings(dev=True))
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
         count = export(db, out, fmt=fmt, request_id=request_id)
@@ -389,14 +400,55 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
 def audit_verify() -> None:
     """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
     from bot.storage.audit_export import verify
-    from bot.storage.db import Database
 
-    db = Database.connect(_settings(dev=True).database_url)
+    db = _database(_settings(dev=True))
     count, broken = verify(db)
     if broken is not None:
         click.echo(f"audit log BROKEN at event {broken.seq}: {broken.reason}", err=True)
         sys.exit(1)
     click.echo(f"audit log OK: {count} events, chain intact")
+
+
+@main.group("db")
+def db_group() -> None:
+    """The database schema: upgrade it before a deploy, or see its revision."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database, or upgrade it to the schema this Signoff needs (the release step)."""
+    from bot.storage import schema
+
+    settings = _settings(dev=True)
+    before = _revision(settings.database_url)
+    db = _database(settings, upgrade=True)
+    try:
+        after = schema.current(db.engine)
+    finally:
+        db.engine.dispose()
+    was = "" if before == after else f" (was {before or 'none'})"
+    click.echo(f"database schema at revision {after}{was}")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the one this Signoff needs; changes nothing."""
+    from bot.storage import schema
+
+    at, wanted = _revision(_settings(dev=True).database_url), schema.head()
+    state = "up to date" if at == wanted else f"this Signoff needs {wanted}: run `signoff db upgrade`"
+    click.echo(f"{at or 'none'} ({state})")
+
+
+def _revision(url: str) -> str | None:
+    from bot.storage import schema
+    from bot.storage.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return schema.current(engine)
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":
