@@ -14,7 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -50,11 +50,36 @@ def run_revisions(engine: Engine, revision: str = "head", migrations: Path = sch
         command.upgrade(cfg, revision)
 
 
-def rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, in primary-key order."""
+def rows(engine: Engine) -> dict[str, list[dict[str, object]]]:
+    """Every row of every table as the database holds it (whatever its revision), by primary key."""
+    found = MetaData()
     with engine.connect() as conn:
-        return {t.name: [tuple(r) for r in conn.execute(t.select().order_by(*t.primary_key.columns))]
-                for t in SQLModel.metadata.sorted_tables}
+        found.reflect(conn)
+        return {t.name: [dict(r._mapping) for r in conn.execute(t.select().order_by(*t.primary_key.columns))]
+                for t in found.sorted_tables if t.name != "alembic_version"}
+
+
+def kept(before: dict[str, list[dict[str, object]]], after: dict[str, list[dict[str, object]]]) -> list[str]:
+    """What of `before` is not in `after` (columns added since are ignored): empty when every row and
+    every value stayed."""
+    lost = []
+    for name, table in before.items():
+        if len(after.get(name, [])) != len(table):
+            lost.append(f"{name}: {len(table)} rows before, {len(after.get(name, []))} after")
+            continue
+        for old, new in zip(table, after[name], strict=True):
+            lost += [f"{name}.{k} of {next(iter(old.values()))}: {v!r} -> {new.get(k)!r}"
+                     for k, v in old.items() if new.get(k) != v]
+    return lost
+
+
+def made_before_migrations(engine: Engine) -> None:
+    """Turn a database at head into what create_all left before migrations: revision 0001's tables,
+    rows kept, and no version table."""
+    with engine.begin() as conn:
+        for column in ("item_routes", "item_approvals"):  # what revision 0002 added
+            conn.execute(text(f"ALTER TABLE requests DROP COLUMN {column}"))
+        conn.execute(text("DROP TABLE alembic_version"))
 
 
 @pytest.mark.parametrize("made_by", ["revisions", "create_all"])
@@ -100,27 +125,35 @@ def fill(stack) -> None:
 def test_a_database_made_before_migrations_upgrades_with_every_row_intact(stack, database_url):
     fill(stack)
     engine = stack.w.db.engine
-    # What today's create_all leaves behind: these tables (proven equal above), no version table.
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE alembic_version"))
+    made_before_migrations(engine)
     before = rows(engine)
     assert len(before["requests"]) == 5 and len(before["runs"]) == 2 and len(before["audit_events"]) > 10
-    assert {r[3] for r in before["runs"]} >= {"done", "waiting"}  # status
+    assert {r["status"] for r in before["runs"]} >= {"done", "waiting"}
 
     r = cli(database_url, "db", "upgrade")
     assert r.exit_code == 0, r.output
     assert schema.current(engine) == schema.head()
-    assert rows(engine) == before
+    after = rows(engine)
+    assert kept(before, after) == []  # every row and value kept; the new columns added
+    assert {r["item_routes"] for r in after["requests"]} == {None}  # read as request-level routes
+    pending = next(r["id"] for r in after["requests"] if r["status"] == "pending" and not r["run_id"])
+    assert stack.w.service.decide(pending, actor="U0ALICE", verdict=Verdict.APPROVE).status == "approved"
     r = cli(database_url, "audit", "verify")
     assert r.exit_code == 0 and f"{len(before['audit_events'])} events, chain intact" in r.output, r.output
 
 
-def test_web_and_worker_stamp_a_database_made_before_migrations(database_url):
+def test_web_and_worker_stamp_a_database_made_before_migrations_then_ask_for_the_upgrade(database_url):
     engine = make_engine(database_url)
-    SQLModel.metadata.create_all(engine)
+    run_revisions(engine)
+    made_before_migrations(engine)
     assert schema.current(engine) is None
+    with pytest.raises(schema.SchemaMismatch, match=f"at revision {schema.PRE_MIGRATIONS_REVISION}; "
+                                                    f"this Signoff needs {schema.head()}"):
+        Database.connect(database_url)
+    assert schema.current(engine) is None  # refused: nothing changed
+    assert cli(database_url, "db", "upgrade").exit_code == 0
     Database.connect(database_url).engine.dispose()
-    assert schema.current(engine) == schema.PRE_MIGRATIONS_REVISION
+    assert schema.current(engine) == schema.head()
     engine.dispose()
 
 
@@ -178,7 +211,7 @@ def test_an_older_revision_is_refused_with_one_line_then_upgraded_keeping_rows(
     assert schema.current(engine) == schema.head()  # refusing changed nothing
 
     assert schema.prepare(engine, upgrade=True, migrations=next_migrations) == "0002_test"
-    assert rows(engine) == before  # the models' columns, untouched
+    assert kept(before, rows(engine)) == []  # the models' columns, untouched
     with engine.connect() as conn:
         notes = conn.execute(text("SELECT DISTINCT test_note FROM requests")).scalars().all()
     assert notes == ["migrated"]
