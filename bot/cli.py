@@ -304,8 +304,11 @@ def policy() -> None:
 @policy.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--slack", "against_slack", is_flag=True,
-              help="Also ask the configured Slack workspace for every user, group and channel named.")
-def policy_check(file: Path, against_slack: bool) -> None:
+              help="Also ask the Slack workspace for every user, group and channel named "
+                   "(needs SLACK_BOT_TOKEN; SLACK_API_URL for the sandbox).")
+@click.option("--slack-token", envvar="SLACK_BOT_TOKEN", default=None, hidden=True)
+@click.option("--slack-api-url", envvar="SLACK_API_URL", default=None, hidden=True)
+def policy_check(file: Path, against_slack: bool, slack_token: str | None, slack_api_url: str | None) -> None:
     """Validate FILE; exit 1 with the line and the reason of the first problem."""
     from bot.policy.loader import load_policy
     from bot.policy.parser import policy_warnings
@@ -318,21 +321,20 @@ def policy_check(file: Path, against_slack: bool) -> None:
     for line, reason in policy_warnings(loaded):
         click.echo(f"warning: {file}:{line}: {reason}")
     if against_slack:
-        _check_against_slack(file, loaded)
+        _check_against_slack(file, loaded, token=slack_token, api_url=slack_api_url)
     click.echo(f"{file}: OK, {len(loaded.rules)} rule(s) and a default")
 
 
-def _check_against_slack(file: Path, loaded: Policy) -> None:
+def _check_against_slack(file: Path, loaded: Policy, *, token: str | None, api_url: str | None) -> None:
     from bot.errors import Unavailable
+    from bot.settings import SLACK_API_URL
     from bot.slack.client import make_client
     from bot.slack.policy_check import unknown_names
 
-    settings = _settings(dev=True)
-    if settings.slack_bot_token is None:
+    if not token:
         raise click.ClickException("--slack needs SLACK_BOT_TOKEN (and SLACK_API_URL for the sandbox)")
     try:
-        problems = unknown_names(loaded, make_client(token=settings.slack_bot_token,
-                                                     base_url=settings.slack_api_url))
+        problems = unknown_names(loaded, make_client(token=token, base_url=api_url or SLACK_API_URL))
     except Unavailable as e:
         raise click.ClickException(f"{e}; try again") from e
     for line, reason in problems:

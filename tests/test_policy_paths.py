@@ -224,3 +224,25 @@ def test_a_run_naming_its_own_approvers_where_no_rule_allows_it_is_refused_at_st
                                          "input": {"messages": [{"role": "user", "content": "go"}]}})
     assert r.status_code == 422, r.text
     assert "approvers" in r.text
+
+
+def test_policy_check_slack_names_every_unknown_user_group_and_channel(sandbox, tmp_path):
+    from tests.conftest import BOT_TOKEN
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "rules:\n"
+        "  - name: refunds\n    match:\n      action: refund\n    approvers: [U0ALICE, U0NOBODY, '@nogroup']\n"
+        "    channel: C0MISSING\n    escalate:\n      - after: 1h\n        to: [nobody@example.com]\n"
+        "default:\n  approvers: ['@finance']\n  channel: C0APPROVALS\n")
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": sandbox.api_url}
+    result = CliRunner().invoke(main, ["policy", "check", "--slack", str(policy)], env=env)
+    assert result.exit_code == 1, result.output
+    problems = [line for line in result.output.splitlines() if line.startswith(f"{policy}:2: ")]
+    assert len(problems) == 4, result.output  # two approvers, the escalation target, the channel
+    assert all("rule 'refunds'" in p for p in problems)
+    assert any("U0NOBODY" in p for p in problems) and any("C0MISSING" in p for p in problems)
+    good = tmp_path / "good.yaml"
+    good.write_text("default:\n  approvers: ['@finance', U0ALICE]\n  channel: C0APPROVALS\n")
+    result = CliRunner().invoke(main, ["policy", "check", "--slack", str(good)], env=env)
+    assert result.exit_code == 0, result.output

@@ -109,6 +109,10 @@ def check_can_decide(state: RequestState, *, actor: str, index: int | None = Non
             actor=actor, approvers=others, own_request=True,
         )
     if state.status is not Status.PENDING:
+        taken = state.item_decisions[indices[0]] if index is not None else None
+        if taken is not None and len(state.items) > 1:  # tell who decided the item clicked
+            raise AlreadyDecided(request_id=state.id, status=f"{taken.type.value}d item",
+                                 decided_by=taken.by, decided_at=taken.at)
         raise already_decided(state)
 
 
