@@ -232,7 +232,8 @@ def test_policy_check_slack_names_every_unknown_user_group_and_channel(sandbox, 
     policy = tmp_path / "p.yaml"
     policy.write_text(
         "rules:\n"
-        "  - name: refunds\n    match:\n      action: refund\n    approvers: [U0ALICE, U0NOBODY, '@nogroup']\n"
+        "  - name: refunds\n    match:\n      action: refund\n"
+        "    approvers: [U0ALICE, U0NOBODY, '@nogroup']\n"
         "    channel: C0MISSING\n    escalate:\n      - after: 1h\n        to: [nobody@example.com]\n"
         "default:\n  approvers: ['@finance']\n  channel: C0APPROVALS\n")
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": sandbox.api_url}
