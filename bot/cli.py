@@ -296,6 +296,27 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
     click.echo("\n".join(lines), err=True)
 
 
+_PASS_ON = {"ignore_unknown_options": True, "allow_interspersed_args": False, "help_option_names": []}
+
+
+@main.command(context_settings=_PASS_ON)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def hook(argv: tuple[str, ...]) -> None:
+    """Answer an agent runtime's permission hook: `signoff hook claude-code [--approver …]`."""
+    from signoff_client.integrations import cli as agent_cli
+
+    raise SystemExit(agent_cli.main(["hook", *argv]))
+
+
+@main.command(context_settings=_PASS_ON)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def mcp(argv: tuple[str, ...]) -> None:
+    """Serve Signoff's tools over MCP: `signoff mcp [--transport stdio|streamable-http]`."""
+    from signoff_client.integrations import cli as agent_cli
+
+    raise SystemExit(agent_cli.main(["mcp", *argv]))
+
+
 @main.group()
 def policy() -> None:
     """Check a policy file and explain how it routes a request."""

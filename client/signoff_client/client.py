@@ -84,6 +84,11 @@ class SignoffClient:
             if not current.is_pending or (deadline is not None and self._clock() >= deadline):
                 return current
 
+    def list_requests(self, *, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
+        """Your requests, newest first, optionally only those with `status`."""
+        call = protocol.list_requests(status, limit)
+        return protocol.read_list(self._http.request(call.method, call.path, params=call.params))
+
     def cancel(self, request_id: str, *, reason: str) -> ApprovalRequest:
         """Withdraw a pending request; APIError `already_decided` (409) when someone decided first."""
         return self._send(protocol.cancel(request_id, reason))
@@ -161,6 +166,11 @@ class AsyncSignoffClient:
             current = await self._send(protocol.wait(request_id, protocol.poll_seconds(remaining)))
             if not current.is_pending or (deadline is not None and self._clock() >= deadline):
                 return current
+
+    async def list_requests(self, *, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
+        """Your requests, newest first, optionally only those with `status`."""
+        call = protocol.list_requests(status, limit)
+        return protocol.read_list(await self._http.request(call.method, call.path, params=call.params))
 
     async def cancel(self, request_id: str, *, reason: str) -> ApprovalRequest:
         """Withdraw a pending request; APIError `already_decided` (409) when someone decided first."""

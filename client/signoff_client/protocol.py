@@ -53,6 +53,26 @@ def wait(request_id: str, seconds: int) -> Call:
     return Call(method="GET", path=_path(request_id, "/wait"), params={"timeout": str(seconds)}, hold=seconds)
 
 
+def list_requests(status: str | None, limit: int) -> Call:
+    """`GET /v1/requests?status=&limit=`: newest first."""
+    if not 1 <= limit <= 500:
+        raise ValueError("limit must be between 1 and 500")
+    params = {"limit": str(limit)} | ({"status": status} if status else {})
+    return Call(method="GET", path="/v1/requests", params=params)
+
+
+def read_list(response: httpx.Response) -> list[ApprovalRequest]:
+    """The requests of a list answer; APIError otherwise."""
+    data = read_json(response)
+    rows = data.get("requests")
+    if not isinstance(rows, list):
+        raise APIError(response.status_code, "invalid_response", "expected a list of requests")
+    try:
+        return [ApprovalRequest.from_json(row) for row in rows]
+    except ValueError as e:
+        raise APIError(response.status_code, "invalid_response", f"GET /v1/requests: {e}") from e
+
+
 def cancel(request_id: str, reason: str) -> Call:
     """`POST /v1/requests/{id}/cancel`."""
     return Call(method="POST", path=_path(request_id, "/cancel"), json={"reason": reason})
