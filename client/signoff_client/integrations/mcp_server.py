@@ -6,14 +6,18 @@ Tools: `request_approval` (asks and, unless told not to, waits for the decision)
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from signoff_client.client import AsyncSignoffClient
+from signoff_client.errors import SignoffError
 from signoff_client.models import ApprovalRequest
 
+Urgency = Literal["low", "normal", "high"]
 MAX_WAIT = 3600.0  # one tool call holds its MCP request open at most this long
 
 
@@ -25,6 +29,16 @@ def outcome(request: ApprovalRequest) -> dict[str, Any]:
             "edited": request.edited_args is not None}
 
 
+@asynccontextmanager
+async def _signoff(client: Callable[[], AsyncSignoffClient]) -> AsyncIterator[AsyncSignoffClient]:
+    """A client for one tool call; Signoff's refusals become tool errors the model reads."""
+    try:
+        async with client() as signoff:
+            yield signoff
+    except (SignoffError, ValueError) as e:
+        raise ToolError(str(e)) from e
+
+
 def build_server(client: Callable[[], AsyncSignoffClient], *, name: str = "signoff") -> MCPServer:
     """The MCP server; `client` makes the Signoff client each tool call uses (and closes)."""
     server: MCPServer = MCPServer(name, instructions=(
@@ -33,7 +47,7 @@ def build_server(client: Callable[[], AsyncSignoffClient], *, name: str = "signo
 
     @server.tool()
     async def request_approval(action: str, summary: str, args: dict[str, Any] | None = None,
-                               approvers: list[str] | None = None, urgency: str = "normal",
+                               approvers: list[str] | None = None, urgency: Urgency = "normal",
                                channel: str | None = None, timeout: float = 600.0,
                                wait: bool = True, idempotency_key: str | None = None) -> dict[str, Any]:
         """Ask people in Slack to approve `action` with `args`; waits up to `timeout` seconds for the
@@ -41,8 +55,8 @@ def build_server(client: Callable[[], AsyncSignoffClient], *, name: str = "signo
         The policy on the server may name the approvers; otherwise give them (Slack ids, emails, @groups).
         Act only when `approved` is true, with the returned `args` (an approver may have edited them)."""
         if not 0 < timeout <= MAX_WAIT:
-            raise ValueError(f"timeout must be between 0 and {MAX_WAIT:g} seconds")
-        async with client() as signoff:
+            raise ToolError(f"timeout must be between 0 and {MAX_WAIT:g} seconds")
+        async with _signoff(client) as signoff:
             asked = await signoff.request(action=action, summary=summary, args=args or {},
                                           approvers=approvers or [], urgency=urgency, channel=channel,
                                           idempotency_key=idempotency_key)
@@ -52,8 +66,8 @@ def build_server(client: Callable[[], AsyncSignoffClient], *, name: str = "signo
     async def get_request(request_id: str, wait_seconds: float = 0.0) -> dict[str, Any]:
         """A request's status and decision; with `wait_seconds`, waits that long for it to be decided."""
         if not 0 <= wait_seconds <= MAX_WAIT:
-            raise ValueError(f"wait_seconds must be between 0 and {MAX_WAIT:g}")
-        async with client() as signoff:
+            raise ToolError(f"wait_seconds must be between 0 and {MAX_WAIT:g}")
+        async with _signoff(client) as signoff:
             got = (await signoff.wait(request_id, timeout=wait_seconds) if wait_seconds
                    else await signoff.get(request_id))
             return outcome(got)
@@ -61,7 +75,7 @@ def build_server(client: Callable[[], AsyncSignoffClient], *, name: str = "signo
     @server.tool()
     async def list_pending(limit: int = 20) -> dict[str, Any]:
         """The approval requests you asked for that nobody has decided yet, newest first."""
-        async with client() as signoff:
+        async with _signoff(client) as signoff:
             rows = await signoff.list_requests(status="pending", limit=limit)
             return {"requests": [outcome(r) for r in rows]}
 
