@@ -317,6 +317,15 @@ def mcp(argv: tuple[str, ...]) -> None:
     raise SystemExit(agent_cli.main(["mcp", *argv]))
 
 
+@main.command("mcp-gateway", context_settings=_PASS_ON)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def mcp_gateway(argv: tuple[str, ...]) -> None:
+    """Hold another MCP server's tool calls for Signoff: `signoff mcp-gateway --upstream CMD|URL`."""
+    from signoff_client.integrations import cli as agent_cli
+
+    raise SystemExit(agent_cli.main(["mcp-gateway", *argv]))
+
+
 @main.group()
 def policy() -> None:
     """Check a policy file and explain how it routes a request."""

@@ -2,6 +2,7 @@
 
     signoff-agent hook claude-code [--approver @ops] [--channel C…] [--timeout 600]
     signoff-agent mcp [--transport stdio|streamable-http] [--host 127.0.0.1] [--port 8765]
+    signoff-agent mcp-gateway --upstream 'npx some-mcp-server' [--approver …] [--transport …]
 
 SIGNOFF_URL and SIGNOFF_TOKEN say where Signoff is and which agent asks.
 """
@@ -44,6 +45,12 @@ def parser() -> argparse.ArgumentParser:
     mcp.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     mcp.add_argument("--host", default="127.0.0.1")
     mcp.add_argument("--port", type=int, default=8765)
+    gateway = commands.add_parser("mcp-gateway", help="hold another MCP server's tool calls for approval")
+    gateway.add_argument("--upstream", required=True, help="the MCP server: a command line or an http(s) URL")
+    gateway.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=8766)
+    _gate_options(gateway)
     return top
 
 
@@ -73,20 +80,31 @@ def serve_mcp(*, transport: str, host: str, port: int) -> None:
         server.run("streamable-http", host=host, port=port)
 
 
+def serve_gateway(options: argparse.Namespace) -> None:
+    """Run the MCP gateway in front of --upstream."""
+    from signoff_client.integrations.mcp_gateway import build_gateway, serve_http, serve_stdio, upstream_of
+
+    gate, upstream = gate_of(options), upstream_of(options.upstream)
+    SignoffClient.from_env().close()  # refuse to start without SIGNOFF_URL and SIGNOFF_TOKEN
+    server = build_gateway(upstream, AsyncSignoffClient.from_env, gate)
+    if options.transport == "stdio":
+        serve_stdio(server)
+    else:
+        serve_http(server, host=options.host, port=options.port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `signoff-agent`."""
     options = parser().parse_args(argv)
-    if options.command == "hook":
-        try:
-            gate = gate_of(options)
-        except ValueError as e:
-            print(f"signoff-agent: {e}", file=sys.stderr)
-            return 2
-        print(hook_claude_code(gate, sys.stdin.read()))
-        return 0
     try:
-        serve_mcp(transport=options.transport, host=options.host, port=options.port)
-    except SignoffError as e:
+        if options.command == "hook":
+            gate = gate_of(options)
+            print(hook_claude_code(gate, sys.stdin.read()))
+        elif options.command == "mcp":
+            serve_mcp(transport=options.transport, host=options.host, port=options.port)
+        else:
+            serve_gateway(options)
+    except (SignoffError, ValueError) as e:
         print(f"signoff-agent: {e}", file=sys.stderr)
         return 2
     return 0

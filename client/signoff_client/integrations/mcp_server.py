@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from signoff_client.client import AsyncSignoffClient
 from signoff_client.errors import SignoffError
-from signoff_client.models import ApprovalRequest
+from signoff_client.models import ApprovalRequest, Urgency
 
-Urgency = Literal["low", "normal", "high"]
 MAX_WAIT = 3600.0  # one tool call holds its MCP request open at most this long
 
 
