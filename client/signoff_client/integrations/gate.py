@@ -111,18 +111,28 @@ def ask(client: SignoffClient, call: ToolCall, gate: Gate) -> Verdict:
     return verdict_of(decided, timeout=gate.timeout)
 
 
-async def ask_async(client: AsyncSignoffClient, call: ToolCall, gate: Gate) -> Verdict:
-    """`ask` for asyncio."""
-    asked = await client.request(**_create_fields(check(call), gate))
-    decided = await client.wait(asked.id, timeout=gate.timeout)
+async def open_async(client: AsyncSignoffClient, call: ToolCall, gate: Gate) -> ApprovalRequest:
+    """Create the request for `call` (the same `key` finds the request already made)."""
+    return await client.request(**_create_fields(check(call), gate))
+
+
+async def settle_async(client: AsyncSignoffClient, request_id: str, gate: Gate) -> Verdict:
+    """Wait for a request's decision; at the timeout withdraw it and deny."""
+    decided = await client.wait(request_id, timeout=gate.timeout)
     if decided.is_pending:
         try:
-            decided = await client.cancel(asked.id, reason=_GAVE_UP)
+            decided = await client.cancel(request_id, reason=_GAVE_UP)
         except APIError as e:
             if e.status != 409:
                 raise
-            decided = await client.get(asked.id)
+            decided = await client.get(request_id)
     return verdict_of(decided, timeout=gate.timeout)
+
+
+async def ask_async(client: AsyncSignoffClient, call: ToolCall, gate: Gate) -> Verdict:
+    """`ask` for asyncio."""
+    asked = await open_async(client, call, gate)
+    return await settle_async(client, asked.id, gate)
 
 
 def _withdraw(cancel: Any, get: Any) -> ApprovalRequest:
