@@ -114,3 +114,33 @@ def test_the_agent_sdk_callback_allows_after_approval_and_denies_after_rejection
         reject(stack, "U0ALICE", request["id"], "no deploys on Friday")
         denied = running.result(timeout=30)
     assert isinstance(denied, PermissionResultDeny) and "no deploys on Friday" in denied.message
+
+
+def test_the_http_hook_answers_like_the_command_and_denies_what_it_cannot_read(stack):
+    import threading
+
+    import httpx
+
+    from signoff_client.integrations.hook_server import PATH, hook_server
+
+    with SignoffClient(base_url=stack.url, token=API_TOKEN) as client:
+        server = hook_server(client, Gate(timeout=30), port=0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_port}"
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                running = pool.submit(httpx.post, url + PATH, json=BASH, timeout=60)
+                request, card = pending_card(stack)
+                click(stack, "U0ALICE", card, ids.ACTION_APPROVE, request["id"])
+                answered = running.result(timeout=60)
+            assert answered.status_code == 200
+            assert answered.json()["hookSpecificOutput"]["permissionDecision"] == "allow"
+            # Claude Code carries on without a hook that answers non-2xx: refusals are 200 + deny.
+            for path, body in [(PATH, b"{nope"), ("/elsewhere", json.dumps(BASH).encode())]:
+                refused = httpx.post(url + path, content=body, timeout=10)
+                assert refused.status_code == 200
+                assert refused.json()["hookSpecificOutput"]["permissionDecision"] == "deny"
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert len(stack.api.get("/v1/requests").json()["requests"]) == 1

@@ -1,6 +1,7 @@
 """`signoff-agent`: the integrations as commands, for a machine that has only signoff-client.
 
     signoff-agent hook claude-code [--approver @ops] [--channel C…] [--timeout 600]
+    signoff-agent hook claude-code --serve [--port 8767]     # the HTTP hook, at /claude-code/pre-tool-use
     signoff-agent mcp [--transport stdio|streamable-http] [--host 127.0.0.1] [--port 8765]
     signoff-agent mcp-gateway --upstream 'npx some-mcp-server' [--approver …] [--transport …]
 
@@ -40,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     hook = commands.add_parser("hook", help="answer an agent runtime's permission hook")
     hook.add_argument("runtime", choices=["claude-code"])
+    hook.add_argument("--serve", action="store_true", help="serve Claude Code's HTTP hook instead of stdin")
+    hook.add_argument("--host", default="127.0.0.1")
+    hook.add_argument("--port", type=int, default=8767)
     _gate_options(hook)
     mcp = commands.add_parser("mcp", help="serve Signoff's tools over the Model Context Protocol")
     mcp.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
@@ -66,6 +70,19 @@ def hook_claude_code(gate: Gate, stdin_text: str) -> str:
         return json.dumps(deny_output(f"Signoff is not configured: {e}"))
     with client:
         return run_hook(client, stdin_text, gate)
+
+
+def serve_hooks(gate: Gate, *, host: str, port: int) -> None:
+    """Serve Claude Code's HTTP hook until the process is stopped."""
+    from signoff_client.integrations.hook_server import PATH, hook_server
+
+    with SignoffClient.from_env(timeout=30.0) as client:
+        server = hook_server(client, gate, host=host, port=port)
+        print(f"Claude Code HTTP hook at http://{host}:{server.server_port}{PATH}", file=sys.stderr)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
 
 
 def serve_mcp(*, transport: str, host: str, port: int) -> None:
@@ -97,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `signoff-agent`."""
     options = parser().parse_args(argv)
     try:
-        if options.command == "hook":
+        if options.command == "hook" and options.serve:
+            serve_hooks(gate_of(options), host=options.host, port=options.port)
+        elif options.command == "hook":
             gate = gate_of(options)
             print(hook_claude_code(gate, sys.stdin.read()))
         elif options.command == "mcp":
