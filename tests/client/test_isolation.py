@@ -38,6 +38,8 @@ SCRIPT = textwrap.dedent("""
     import httpx
     import signoff_client
     from signoff_client import AsyncSignoffClient, SignoffClient, requires_approval, verify_callback
+    # The Claude Code hook (command and HTTP) is what a developer's machine runs: httpx only, too.
+    from signoff_client.integrations import claude, cli, gate, hook_server
 
     body = json.dumps({{"delivery_id": "d1", "request_id": "req_1", "status": "approved"}}).encode()
     stamp = str(int(time.time()))
