@@ -297,33 +297,41 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
 
 
 _PASS_ON = {"ignore_unknown_options": True, "allow_interspersed_args": False, "help_option_names": []}
+AGENT_CLI = "signoff_client.integrations.cli"
+
+
+def _agent_command(command: str, argv: tuple[str, ...]) -> None:
+    """Become `signoff-agent <command> …`: these run beside an agent, from the client's distribution.
+
+    Exec'd rather than imported: the server installs without the client (and stdin/stdout, which
+    a hook and a stdio MCP server speak on, pass straight through).
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("signoff_client") is None:
+        raise click.ClickException(f"`signoff {command}` comes with signoff-client: pip install ./client")
+    os.execv(sys.executable, [sys.executable, "-m", AGENT_CLI, command, *argv])
 
 
 @main.command(context_settings=_PASS_ON)
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def hook(argv: tuple[str, ...]) -> None:
     """Answer an agent runtime's permission hook: `signoff hook claude-code [--approver …]`."""
-    from signoff_client.integrations import cli as agent_cli
-
-    raise SystemExit(agent_cli.main(["hook", *argv]))
+    _agent_command("hook", argv)
 
 
 @main.command(context_settings=_PASS_ON)
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def mcp(argv: tuple[str, ...]) -> None:
     """Serve Signoff's tools over MCP: `signoff mcp [--transport stdio|streamable-http]`."""
-    from signoff_client.integrations import cli as agent_cli
-
-    raise SystemExit(agent_cli.main(["mcp", *argv]))
+    _agent_command("mcp", argv)
 
 
 @main.command("mcp-gateway", context_settings=_PASS_ON)
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def mcp_gateway(argv: tuple[str, ...]) -> None:
     """Hold another MCP server's tool calls for Signoff: `signoff mcp-gateway --upstream CMD|URL`."""
-    from signoff_client.integrations import cli as agent_cli
-
-    raise SystemExit(agent_cli.main(["mcp-gateway", *argv]))
+    _agent_command("mcp-gateway", argv)
 
 
 @main.group()
