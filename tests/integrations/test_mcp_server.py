@@ -89,3 +89,37 @@ def test_signoff_mcp_serves_the_tools_over_stdio(stack):
 
     listed = asyncio.run(go())
     assert [r["summary"] for r in listed["requests"]] == ["asked before"]
+
+
+def test_signoff_mcp_serves_the_tools_over_streamable_http(stack):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from bot.embedded_redis import free_port
+
+    stack.create(summary="asked over http", approvers=[])
+    port = free_port()
+    env = os.environ | {"SIGNOFF_URL": stack.url, "SIGNOFF_TOKEN": API_TOKEN}
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "mcp", "--transport", "streamable-http",
+                               "--port", str(port)], env=env, stderr=subprocess.DEVNULL)
+
+    async def go():
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            return (await client.call_tool("list_pending", {})).structured_content
+
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                listed = asyncio.run(go())
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert [r["summary"] for r in listed["requests"]] == ["asked over http"]
