@@ -81,11 +81,35 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-def web() -> None:
+@click.option("--workers", type=click.IntRange(1, 64), envvar="WEB_CONCURRENCY", default=1, show_default=True,
+              help="Web processes sharing the port [env: WEB_CONCURRENCY].")
+def web(workers: int) -> None:
     """Serve the agent API, Slack's endpoint (or Socket Mode) and /healthz."""
     _exit_on_signals()
     with _redis(_settings()) as settings:
-        _serve(settings)
+        if workers > 1:
+            _serve_workers(settings, workers)
+        else:
+            _serve(settings)
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """N uvicorn worker processes, each building its own app from the environment."""
+    import uvicorn
+
+    if settings.slack_app_token is not None:
+        # Every worker would open its own Socket Mode connection and Slack would spread events
+        # over them; one process holds the socket, so run one web process in Socket Mode.
+        raise click.ClickException("Socket Mode (SLACK_APP_TOKEN) runs in one web process: "
+                                   "unset WEB_CONCURRENCY / --workers, or serve Slack over HTTP")
+    w = _build(settings)  # checked here once, so a bad policy or graph stops before any worker
+    _load_graphs(w)
+    w.db.engine.dispose()
+    # The workers read the environment again: the embedded Redis this process started must be in it.
+    os.environ["REDIS_URL"] = settings.redis_url or ""
+    click.echo(f"web: {workers} worker processes on {settings.host}:{settings.port}", err=True)
+    uvicorn.run("bot.api.asgi:app_from_env", factory=True, workers=workers, host=settings.host,
+                port=settings.port, log_level="warning")
 
 
 def _serve(settings: Settings, built: Any = None) -> None:
@@ -101,7 +125,8 @@ def _serve(settings: Settings, built: Any = None) -> None:
 
         SocketModeHandler(bolt, settings.slack_app_token).connect()  # runs on its own threads
         click.echo("Slack: Socket Mode connected", err=True)
-    uvicorn.run(w.web_app(bolt), host=settings.host, port=settings.port, log_level="warning")
+    # workers=1 explicitly: uvicorn reads WEB_CONCURRENCY itself and refuses an app object with it.
+    uvicorn.run(w.web_app(bolt), host=settings.host, port=settings.port, log_level="warning", workers=1)
 
 
 def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy import
@@ -167,10 +192,30 @@ def run(graph: str, input_json: str, thread_id: str | None, approvers: tuple[str
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
-def worker(burst: bool) -> None:
+@click.option("--processes", type=click.IntRange(1, 64), envvar="SIGNOFF_WORKER_PROCESSES", default=1,
+              show_default=True, help="Worker processes to run and restart [env: SIGNOFF_WORKER_PROCESSES].")
+def worker(burst: bool, processes: int) -> None:
     """Run an RQ worker (with the scheduler) for every Signoff queue."""
+    if processes > 1:
+        _exit_on_signals()
     with _redis(_settings()) as settings:
-        _work(settings, burst=burst)
+        if processes > 1:
+            _supervise(settings, processes, burst=burst)
+        else:
+            _work(settings, burst=burst)
+
+
+def _supervise(settings: Settings, processes: int, *, burst: bool) -> None:
+    """N `signoff worker` children, each with its sweeper thread; one that dies is restarted."""
+    from bot.embedded_redis import die_with_parent
+    from bot.supervisor import Supervisor
+
+    _build(settings).db.engine.dispose()  # a bad policy or store stops here, not in N restart loops
+    # --processes 1: a child must not read SIGNOFF_WORKER_PROCESSES and start workers of its own.
+    argv = [sys.executable, "-m", "bot.cli", "worker", "--processes", "1", *(["--burst"] if burst else [])]
+    env = {**os.environ, "REDIS_URL": settings.redis_url or ""}
+    click.echo(f"worker: supervising {processes} worker processes", err=True)
+    Supervisor(argv, processes, env, preexec=die_with_parent(), restart=not burst).run()
 
 
 def _work(settings: Settings, *, burst: bool) -> None:

@@ -88,3 +88,11 @@ class Unavailable(SignoffError):
     def __init__(self, detail: str, *, retry_after: int = 30) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class RateLimited(SignoffError):
+    """An agent asked for more than its limit allows; nothing was stored. Retry after `retry_after` s."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -42,6 +42,32 @@ def redact_url(url: str) -> str:
     return _URL_PASSWORD.sub(r"\g<head>***\g<at>", url)
 
 
+_RATE = re.compile(r"^(?P<count>\d+)\s*/\s*(?P<unit>s|sec|second|min|minute|h|hour)$", re.I)
+_RATE_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """`count` requests per `period` seconds."""
+
+    count: int
+    period: float
+
+    def __str__(self) -> str:
+        unit = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.period, f"{self.period:g}s")
+        return f"{self.count}/{unit}"
+
+
+def parse_rate(name: str, raw: str | None) -> RateLimit | None:
+    """`60/min` → RateLimit(60, 60.0); empty → None; InvalidSettings names a bad value."""
+    if raw is None:
+        return None
+    m = _RATE.match(raw.strip())
+    if m is None or int(m["count"]) < 1:
+        raise InvalidSettings(f"{name} must look like 60/min (a count ≥ 1 per s, min or h), got {raw!r}")
+    return RateLimit(int(m["count"]), _RATE_UNITS[m["unit"].lower()])
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything Signoff reads from its environment, validated once."""
@@ -65,6 +91,8 @@ class Settings:
     resume_lease: float = 120.0
     policy_file: Path | None = None  # None: every request goes to the approvers it names
     sweep_interval: float = 5.0
+    agent_rate_limit: RateLimit | None = None  # requests each agent may create per window
+    agent_max_pending: int | None = None  # pending requests each agent may have at once
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -128,6 +156,8 @@ def load_settings(
         resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
+        agent_rate_limit=parse_rate("SIGNOFF_AGENT_RATE_LIMIT", get("SIGNOFF_AGENT_RATE_LIMIT")),
+        agent_max_pending=_count("SIGNOFF_AGENT_MAX_PENDING", get("SIGNOFF_AGENT_MAX_PENDING")),
         host=host,
         port=port,
         dev=dev,
@@ -231,6 +261,14 @@ def _api_url(url: str) -> str:
 def _port(name: str, raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise InvalidSettings(f"{name} must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+def _count(name: str, raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidSettings(f"{name} must be a whole number ≥ 1 (or empty for no limit), got {raw!r}")
     return int(raw)
 
 

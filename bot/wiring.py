@@ -17,6 +17,7 @@ from bot.api.app import build_web_app
 from bot.api.waiters import Waiters
 from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
+from bot.service.limits import AgentLimits
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
@@ -104,7 +105,13 @@ class Wiring:
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
-                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs)
+                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs,
+                             limits=self.limits())
+
+    def limits(self) -> AgentLimits:
+        """The per-agent limits on creating requests (inactive when none is configured)."""
+        return AgentLimits(db=self.db, redis=self.redis, clock=self.clock,
+                           rate=self.settings.agent_rate_limit, max_pending=self.settings.agent_max_pending)
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""

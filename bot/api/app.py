@@ -15,6 +15,7 @@ from bot.api.routes import build_router, install_error_handlers
 from bot.api.runs import build_runs_router
 from bot.api.waiters import Waiters
 from bot.service import ApprovalService
+from bot.service.limits import AgentLimits
 
 if TYPE_CHECKING:
     from bot.agents.runs import RunService
@@ -27,6 +28,7 @@ answer. Authenticate with `Authorization: Bearer <token>` (one of SIGNOFF_API_TO
 def build_web_app(
     *, service: ApprovalService, api_tokens: Mapping[str, str], slack: SlackEndpoint | None,
     health: Callable[[], dict[str, str]], waiters: Waiters, runs: Callable[[], RunService],
+    limits: AgentLimits | None = None,
 ) -> FastAPI:
     """The ASGI app; `slack` is None in Socket Mode, where Slack does not call us over HTTP."""
 
@@ -44,7 +46,7 @@ def build_web_app(
     app = FastAPI(title="Signoff", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
     app.state.api_tokens = api_tokens
     install_error_handlers(app)
-    app.include_router(build_router(service, waiters))
+    app.include_router(build_router(service, waiters, limits))
     app.include_router(build_runs_router(runs))
 
     if slack is not None:

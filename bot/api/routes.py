@@ -17,8 +17,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
 from bot.core.vocabulary import Status
-from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError, Unavailable
+from bot.errors import (
+    AlreadyDecided,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    SignoffError,
+    Unavailable,
+)
 from bot.service import ApprovalService, NewRequest
+from bot.service.limits import AgentLimits
 from bot.storage.tables import ApprovalRequest
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -26,6 +35,9 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "no such request"},
     409: {"model": ErrorOut, "description": "idempotency key reused with another body, or already decided"},
     422: {"model": ErrorOut, "description": "invalid body; `fields` names each bad field"},
+}
+_LIMITED: dict[int | str, dict[str, object]] = {
+    429: {"model": ErrorOut, "description": "over the agent's rate or pending limit; see Retry-After"},
 }
 
 
@@ -47,14 +59,16 @@ async def authenticate(request: Request, authorization: Annotated[str | None, He
 Agent = Annotated[str, Depends(authenticate)]
 
 
-def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
-    """The /v1 routes bound to `service`; `waiters` serves the long-poll."""
+def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits | None = None) -> APIRouter:
+    """The /v1 routes bound to `service`; `waiters` serves the long-poll; `limits` guards creates."""
     router = APIRouter(prefix="/v1", responses=_ERRORS)
 
     @router.post("/requests", status_code=201, response_model=RequestOut,
-                 responses={200: {"model": RequestOut, "description": "idempotent replay"}})
+                 responses={200: {"model": RequestOut, "description": "idempotent replay"}, **_LIMITED})
     async def create_request(body: CreateRequest, agent: Agent) -> JSONResponse:
         new = NewRequest(**body.model_dump())
+        if limits is not None and limits.active:
+            await run_in_threadpool(limits.check, agent)
         row, created = await run_in_threadpool(service.create, new, agent=agent)
         return JSONResponse(RequestOut.of(row).model_dump(mode="json"), status_code=201 if created else 200)
 
@@ -141,6 +155,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Unavailable)
         response = reply(503, "unavailable", f"{exc}; nothing was stored, try again")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RateLimited)
+        response = reply(429, "rate_limited", str(exc))
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 

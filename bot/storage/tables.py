@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.core.vocabulary import DeliveryState
@@ -63,7 +63,9 @@ class ApprovalRequest(SQLModel, table=True):
 
     __tablename__ = "requests"
     __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),
-                      UniqueConstraint("run_id", "interrupt_id"))
+                      UniqueConstraint("run_id", "interrupt_id"),
+                      # An agent's pending requests, counted on every create under a pending cap.
+                      Index("ix_requests_created_by_status", "created_by", "status"))
 
     id: str = Field(primary_key=True, max_length=40)
     action: str = Field(max_length=200)

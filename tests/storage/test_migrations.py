@@ -77,6 +77,7 @@ def made_before_migrations(engine: Engine) -> None:
     """Turn a database at head into what create_all left before migrations: revision 0001's tables,
     rows kept, and no version table."""
     with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_requests_created_by_status"))  # what revision 0003 added
         for column in ("item_routes", "item_approvals"):  # what revision 0002 added
             conn.execute(text(f"ALTER TABLE requests DROP COLUMN {column}"))
         conn.execute(text("DROP TABLE alembic_version"))
