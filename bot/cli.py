@@ -81,12 +81,13 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-@click.option("--workers", type=click.IntRange(1, 64), envvar="WEB_CONCURRENCY", default=1, show_default=True,
-              help="Web processes sharing the port [env: WEB_CONCURRENCY].")
-def web(workers: int) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Web processes sharing the port [default: WEB_CONCURRENCY, else 1].")
+def web(workers: int | None) -> None:
     """Serve the agent API, Slack's endpoint (or Socket Mode) and /healthz."""
     _exit_on_signals()
     with _redis(_settings()) as settings:
+        workers = workers or settings.web_workers
         if workers > 1:
             _serve_workers(settings, workers)
         else:
@@ -192,13 +193,15 @@ def run(graph: str, input_json: str, thread_id: str | None, approvers: tuple[str
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
-@click.option("--processes", type=click.IntRange(1, 64), envvar="SIGNOFF_WORKER_PROCESSES", default=1,
-              show_default=True, help="Worker processes to run and restart [env: SIGNOFF_WORKER_PROCESSES].")
-def worker(burst: bool, processes: int) -> None:
+@click.option("--processes", type=click.IntRange(1, 64), default=None,
+              help="Worker processes to run and restart [default: SIGNOFF_WORKER_PROCESSES, else 1].")
+def worker(burst: bool, processes: int | None) -> None:
     """Run an RQ worker (with the scheduler) for every Signoff queue."""
+    settings = _settings()
+    processes = processes or settings.worker_processes
     if processes > 1:
         _exit_on_signals()
-    with _redis(_settings()) as settings:
+    with _redis(settings) as settings:
         if processes > 1:
             _supervise(settings, processes, burst=burst)
         else:

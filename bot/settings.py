@@ -93,6 +93,8 @@ class Settings:
     sweep_interval: float = 5.0
     agent_rate_limit: RateLimit | None = None  # requests each agent may create per window
     agent_max_pending: int | None = None  # pending requests each agent may have at once
+    web_workers: int = 1  # WEB_CONCURRENCY: processes `signoff web` serves with
+    worker_processes: int = 1  # processes `signoff worker` supervises
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -158,6 +160,8 @@ def load_settings(
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
         agent_rate_limit=parse_rate("SIGNOFF_AGENT_RATE_LIMIT", get("SIGNOFF_AGENT_RATE_LIMIT")),
         agent_max_pending=_count("SIGNOFF_AGENT_MAX_PENDING", get("SIGNOFF_AGENT_MAX_PENDING")),
+        web_workers=_count("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), most=64) or 1,
+        worker_processes=_count("SIGNOFF_WORKER_PROCESSES", get("SIGNOFF_WORKER_PROCESSES"), most=64) or 1,
         host=host,
         port=port,
         dev=dev,
@@ -264,11 +268,12 @@ def _port(name: str, raw: str) -> int:
     return int(raw)
 
 
-def _count(name: str, raw: str | None) -> int | None:
+def _count(name: str, raw: str | None, most: int | None = None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidSettings(f"{name} must be a whole number ≥ 1 (or empty for no limit), got {raw!r}")
+    if not raw.isdigit() or int(raw) < 1 or (most is not None and int(raw) > most):
+        bound = f"between 1 and {most}" if most is not None else "≥ 1"
+        raise InvalidSettings(f"{name} must be a whole number {bound} (or empty), got {raw!r}")
     return int(raw)
 
 
