@@ -363,7 +363,8 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
     """Start the stack, measure every phase, and return the report."""
-    with running_stack(approvers=args.approvers, web_workers=args.web_workers,
+    env = {"DATABASE_URL": args.database_url} if args.database_url else None
+    with running_stack(approvers=args.approvers, env=env, web_workers=args.web_workers,
                        worker_processes=args.worker_processes) as stack:
         cards = measure_cards(stack, args)
         clicks = measure_clicks(stack, args)

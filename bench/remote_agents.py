@@ -548,6 +548,8 @@ def measure(service: Service, fleet: Agents, args: argparse.Namespace) -> dict[s
 def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
     """Start the stack, the people, the callback endpoint and the agents; measure; report."""
     env = {"SIGNOFF_CALLBACK_ALLOW_PRIVATE": "true"}  # the callbacks go to 127.0.0.1
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
     with running_stack(approvers=args.approvers, env=env, web_workers=args.web_workers,
                        worker_processes=args.worker_processes) as stack:
         for k in range(CHANNELS):

@@ -36,6 +36,9 @@ def process_options(p: argparse.ArgumentParser) -> None:
                    help="web processes (`signoff web --workers N`, default 1)")
     p.add_argument("--worker-processes", type=int, default=1,
                    help="worker processes (`signoff worker --processes N`, default 1)")
+    p.add_argument("--database-url", default=None,
+                   help="an empty database for the service, e.g. postgresql+psycopg://… "
+                        "(default: a fresh SQLite file)")
 
 
 def at_least_one(p: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
