@@ -177,6 +177,14 @@ def test_two_web_and_three_workers_decide_every_request_once(
         _until(lambda: len(now := _children(pool.pid)) == 3 and victim not in now, "a replacement worker", 60)
         assert pool.poll() is None and first.poll() is None and second.poll() is None
 
+        # SIGTERM to the pool stops every worker it started.
+        kids = _children(pool.pid)
+        pool.terminate()
+        assert pool.wait(timeout=60) == 128 + signal.SIGTERM
+        assert _until(lambda: not any(Path(f"/proc/{k}").exists() and
+                                      Path(f"/proc/{k}/stat").read_text().split()[2] != "Z" for k in kids),
+                      "the pool's workers to stop", 30)
+
 
 def test_web_concurrency_starts_that_many_web_workers(tmp_path: Path, redis_server: EmbeddedRedis,
                                                        sandbox: SlackSandbox) -> None:
