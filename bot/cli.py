@@ -181,6 +181,13 @@ def _work(settings: Settings, *, burst: bool) -> None:
     w = _build(settings)
     _load_graphs(w)
     runtime.install(w.job_context())
+    from workers.liveness import Heartbeat, worker_name
+
+    # The heartbeat beats before the first job: without it a live worker's jobs look abandoned.
+    name = worker_name()
+    heartbeat = Heartbeat(w.redis, name, lease=settings.resume_lease)
+    heartbeat.beat()
+    heartbeat.start()
     if recovered := graphs.recover():
         click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
     from workers.deadlines import Sweeper
@@ -188,8 +195,11 @@ def _work(settings: Settings, *, burst: bool) -> None:
     Sweeper(w.job_context(), interval=settings.sweep_interval).start()
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
-    rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis)
-    rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis, name=name)
+    try:
+        rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        heartbeat.stop()
 
 
 @main.command()

@@ -62,7 +62,7 @@ class Settings:
     graphs: Mapping[str, str] = field(default_factory=dict)  # name -> "module:attribute"
     checkpoint_url: str | None = None  # None: SQLite file beside the store
     default_approvers: tuple[str, ...] = ()
-    resume_lease: float = 120.0
+    resume_lease: float = 15.0
     policy_file: Path | None = None  # None: every request goes to the approvers it names
     sweep_interval: float = 5.0
     host: str = "127.0.0.1"
@@ -125,7 +125,7 @@ def load_settings(
         checkpoint_url=get("SIGNOFF_CHECKPOINT_URL"),
         default_approvers=tuple(a.strip() for a in (get("SIGNOFF_DEFAULT_APPROVERS") or "").split(",")
                                 if a.strip()),
-        resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
+        resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "15", most=60),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
         host=host,

@@ -85,7 +85,7 @@ class Wiring:
             callback_secrets=self.settings.callback_secrets,
             allow_private_callbacks=self.settings.allow_private_callbacks,
             graphs=lambda: self.executor, service=self.service,
-            sweep_interval=self.settings.sweep_interval,
+            sweep_interval=self.settings.sweep_interval, lease=self.settings.resume_lease,
         )
 
     def bolt_app(self) -> App:
@@ -130,7 +130,7 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
     redis = Redis.from_url(settings.redis_url)
     db = Database.connect(settings.database_url)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    jobs = RQJobs(redis)
+    jobs = RQJobs(redis, lease=settings.resume_lease)
     service = ApprovalService(
         db, jobs=jobs, directory=SlackDirectory(slack), clock=clock,
         default_channel=settings.default_channel,

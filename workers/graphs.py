@@ -6,13 +6,22 @@ from rq import get_current_job
 
 from bot.slack import delivery
 from bot.storage import recovery
-from workers import runtime
+from workers import queues, runtime
+from workers.locks import LockBusy
 from workers.retries import GRAPH_RETRY
+
+# Come back this much later when another worker holds the thread: never wait on the lock, or every
+# job queued behind this one waits too (up to a dead holder's whole lease).
+BUSY_RETRY = 3.0  # seconds
 
 
 def start_run(run_id: str) -> None:
     """Run a graph from its input until it ends or interrupts."""
-    runtime.current().graphs().start(run_id)
+    ctx = runtime.current()
+    try:
+        ctx.graphs().start(run_id)
+    except LockBusy:
+        ctx.jobs.start_run_later(run_id, delay=BUSY_RETRY)
 
 
 def resume(request_id: str) -> None:
@@ -21,6 +30,8 @@ def resume(request_id: str) -> None:
     executor = ctx.graphs()
     try:
         executor.resume(request_id)
+    except LockBusy:
+        ctx.jobs.resume_later(request_id, delay=BUSY_RETRY)  # not a failure: nothing is audited
     except Exception as e:
         job = get_current_job()
         final = job is None or not job.retries_left
@@ -34,11 +45,12 @@ def resume(request_id: str) -> None:
 
 
 def recover() -> int:
-    """Queue again every decided request whose graph was not resumed (a worker died, Redis
-    lost the job); run at worker start. The resume job itself skips what was applied."""
+    """Queue again every decided request whose graph was not resumed and has no live job (a
+    worker died, Redis lost the job); run at worker start. The resume itself skips what was
+    applied, and comes back later rather than waiting if a dead worker's lease still holds it."""
     ctx = runtime.current()
     with ctx.db.read() as s:
-        pending = recovery.resumes_queued(s)
+        pending = [r for r in recovery.resumes_queued(s) if not ctx.jobs.is_live(queues.resume_job_id(r))]
     for request_id in pending:
         ctx.jobs.resume(request_id)
     return len(pending)
