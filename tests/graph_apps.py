@@ -109,6 +109,11 @@ def slow_approval(state: SlowState) -> dict[str, Any]:
     if not decision.approved:
         return {"done": False}
     time.sleep(float(os.environ.get("SIGNOFF_TEST_SLOW", "0")))
+    hold = os.environ.get("SIGNOFF_TEST_HOLD")  # a file: the step waits while it exists (60 s at most)
+    for _ in range(600):
+        if not hold or not os.path.exists(hold):
+            break
+        time.sleep(0.1)
     record(f"refunded {decision.args['amount']}")
     return {"done": True}
 
