@@ -31,7 +31,9 @@ def make_checkpointer(url: str) -> BaseCheckpointSaver[Any]:
         from psycopg_pool import ConnectionPool
 
         dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
-        pool = ConnectionPool(dsn, max_size=10, open=True,
+        # check: a pooled connection is tried before it is handed out. Without it every resume
+        # after a PostgreSQL restart failed once on a dead connection (AdminShutdown).
+        pool = ConnectionPool(dsn, max_size=10, open=True, check=ConnectionPool.check_connection,
                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
     else:

@@ -22,7 +22,7 @@ from bot.agents.registry import GraphRegistry
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
-from bot.errors import InvalidInput, NotFound, SignoffError
+from bot.errors import InvalidInput, NotFound, SignoffError, Unavailable
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
 from bot.storage.db import Database
@@ -202,6 +202,8 @@ class GraphExecutor:
                 requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
                 interrupt_id=interrupt_id,
             ), agent=run.created_by)
+        except Unavailable:
+            raise  # the database or Slack is down: RQ retries the step; the run has not failed
         except SignoffError as e:
             # Nobody could be asked (unknown approver, a rule that forbids the run's own approvers,
             # a bad channel, …): fail the run visibly rather than leave it "running" with no request.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import sqlite3
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -12,6 +13,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
@@ -19,6 +22,7 @@ from bot.api.waiters import Waiters
 from bot.core.vocabulary import Status
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError, Unavailable
 from bot.service import ApprovalService, NewRequest
+from bot.storage.db import RETRY_AFTER, is_outage
 from bot.storage.tables import ApprovalRequest
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -144,6 +148,20 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        # A backstop: the store turns outages into Unavailable, but a driver error raised
+        # elsewhere must not become a bare 500 text/plain (or a reset long-poll) either.
+        if isinstance(exc, DBAPIError) and not is_outage(exc):
+            return reply(500, "internal_error",
+                         f"the database refused a statement ({exc.__class__.__name__})")
+        response = reply(503, "unavailable", f"the database cannot answer now ({exc.__class__.__name__}); "
+                                             "try again")
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
+    for error in _database_errors():
+        app.add_exception_handler(error, _database_down)
+
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: Exception) -> JSONResponse:
         return reply(404, "not_found", str(exc))
@@ -162,6 +180,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IdempotencyConflict)
     async def _conflict(_: Request, exc: Exception) -> JSONResponse:
         return reply(409, "idempotency_conflict", str(exc))
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    """The driver errors that mean the database is down; psycopg only when it is installed."""
+    errors: list[type[Exception]] = [DBAPIError, PoolTimeout, sqlite3.OperationalError]
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:
+        return tuple(errors)
+    return (*errors, psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 
 
 def _field_name(loc: tuple[int | str, ...] | list[int | str]) -> str:

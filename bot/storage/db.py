@@ -12,9 +12,30 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
+from bot.errors import Unavailable
 from bot.storage import schema
+
+# Seconds an agent or a clicker is asked to wait when the database cannot answer: about what a
+# PostgreSQL restart or failover takes.
+RETRY_AFTER = 30
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` says the database cannot answer now (down, restarting, connection lost,
+    pool exhausted), as opposed to a statement it refused (a constraint, a bug)."""
+    if isinstance(error, PoolTimeout | OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def unavailable(error: BaseException) -> Unavailable:
+    """The Unavailable to raise for a database outage."""
+    return Unavailable(f"the database cannot answer now ({error.__class__.__name__})",
+                       retry_after=RETRY_AFTER)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -103,16 +124,27 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session."""
-        with Session(self.engine, expire_on_commit=False) as s:
-            yield s
+        """A read-only session; a database outage raises Unavailable."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as s:
+                yield s
+        except (DBAPIError, PoolTimeout) as e:
+            if is_outage(e):
+                raise unavailable(e) from e
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on error (SQLite: locked from BEGIN)."""
-        with self._write_lock or nullcontext():
-            with Session(self._writer, expire_on_commit=False) as s, s.begin():
-                yield s
+        """A session committed on success and rolled back on error (SQLite: locked from BEGIN);
+        a database outage raises Unavailable (every edge already words it: 503, "try again")."""
+        try:
+            with self._write_lock or nullcontext():
+                with Session(self._writer, expire_on_commit=False) as s, s.begin():
+                    yield s
+        except (DBAPIError, PoolTimeout) as e:
+            if is_outage(e):
+                raise unavailable(e) from e
+            raise
 
     @property
     def is_sqlite(self) -> bool:
