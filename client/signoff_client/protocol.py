@@ -13,6 +13,10 @@ from signoff_client.errors import APIError
 from signoff_client.models import ApprovalRequest
 
 MAX_POLL_SECONDS = 60
+# Answers that mean "not now" (the web process restarting behind a proxy, the database down).
+RETRY_STATUSES = frozenset({502, 503, 504})
+MAX_BACKOFF = 10.0  # seconds between tries at most (a Retry-After is honoured up to 30)
+MAX_ATTEMPTS = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +77,33 @@ def get_run(run_id: str) -> Call:
     if not run_id:
         raise ValueError("run_id must not be empty")
     return Call(method="GET", path=f"/v1/runs/{quote(run_id, safe='')}")
+
+
+def idempotent(call: Call) -> bool:
+    """Whether sending `call` twice does what sending it once does: reads, a cancel (with the same
+    reason), a create that carries an idempotency_key."""
+    return (call.method == "GET" or (call.method == "POST" and call.path.endswith("/cancel"))
+            or bool(call.json and call.json.get("idempotency_key")))
+
+
+def retry_delay(call: Call, *, attempt: int, error: httpx.HTTPError | None = None,
+                response: httpx.Response | None = None) -> float | None:
+    """Seconds to wait before sending `call` again after try number `attempt` (0-based) failed
+    with `error` or answered `response`; None when it must not be retried."""
+    if attempt + 1 >= MAX_ATTEMPTS:
+        return None
+    backoff = min(MAX_BACKOFF, 0.25 * 2 ** attempt)
+    if error is not None:
+        # A refused connection sent nothing: safe for any call. Anything later may have been applied.
+        sent_nothing = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        return backoff if isinstance(error, httpx.TransportError) and (sent_nothing or idempotent(call)) \
+            else None
+    if response is None or response.status_code not in RETRY_STATUSES or not idempotent(call):
+        return None
+    try:
+        return min(30.0, max(backoff, float(response.headers.get("Retry-After", ""))))
+    except ValueError:
+        return backoff
 
 
 def read_json(response: httpx.Response) -> dict[str, Any]:
