@@ -9,7 +9,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ import click
 
 from bot.core.vocabulary import Urgency
 from bot.errors import InvalidInput, InvalidSettings
+from bot.ops.preflight import check_port
 from bot.settings import Settings, load_settings, redact_url
 
 if TYPE_CHECKING:
@@ -26,10 +27,22 @@ log = logging.getLogger("signoff")
 
 
 def _settings(dev: bool = False) -> Settings:
+    from bot.observe import logs
+
     try:
-        return load_settings(dev=dev)
+        settings = load_settings(dev=dev)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
+    logs.configure(fmt=settings.log_format, level=logging.getLogger().level)
+    return settings
+
+
+def _observed(settings: Settings) -> Settings:
+    """Have this process's metrics written where every Signoff process on this data dir adds up."""
+    from bot.observe.paths import enable_multiprocess, multiproc_dir
+
+    enable_multiprocess(multiproc_dir(settings.data_dir))
+    return settings
 
 
 @contextlib.contextmanager
@@ -84,12 +97,23 @@ def main(verbose: bool) -> None:
 def web() -> None:
     """Serve the agent API, Slack's endpoint (or Socket Mode) and /healthz."""
     _exit_on_signals()
-    with _redis(_settings()) as settings:
+    settings = _observed(_settings())
+    _preflight(lambda: check_port(settings.host, settings.port))
+    with _redis(settings) as settings:
         _serve(settings)
 
 
-def _serve(settings: Settings, built: Any = None) -> None:
-    import uvicorn
+def _preflight(check: Callable[[], None]) -> None:
+    from bot.ops.preflight import StartupFailure
+
+    try:
+        check()
+    except StartupFailure as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _serve(settings: Settings, built: Any = None, *, announce: Callable[[], None] | None = None) -> None:
+    from bot.api.server import serve
 
     w = built
     if w is None:  # `dev` passes what it built and checked already
@@ -101,17 +125,26 @@ def _serve(settings: Settings, built: Any = None) -> None:
 
         SocketModeHandler(bolt, settings.slack_app_token).connect()  # runs on its own threads
         click.echo("Slack: Socket Mode connected", err=True)
-    uvicorn.run(w.web_app(bolt), host=settings.host, port=settings.port, log_level="warning")
+    base = f"http://{settings.host}:{settings.port}"
+    serve(w.web_app(bolt), host=settings.host, port=settings.port,
+          on_started=announce or (lambda: click.echo(f"Signoff is running at {base}", err=True)))
 
 
 def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy import
     """Connect everything; a bad policy file stops the process with its line and reason."""
-    from bot import wiring
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from bot import wiring
+    from bot.ops.preflight import check_redis, database_problem
+
+    assert settings.redis_url is not None
+    _preflight(lambda: check_redis(settings.redis_url or ""))
     try:
         return wiring.build(settings)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
+    except (SQLAlchemyError, OSError) as e:  # unreachable server, bad credentials, missing driver
+        raise click.ClickException(str(database_problem(settings.database_url, e))) from e
 
 
 def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - Database stays lazy
@@ -169,7 +202,7 @@ def run(graph: str, input_json: str, thread_id: str | None, approvers: tuple[str
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker (with the scheduler) for every Signoff queue."""
-    with _redis(_settings()) as settings:
+    with _redis(_observed(_settings())) as settings:
         _work(settings, burst=burst)
 
 
@@ -180,6 +213,7 @@ def _work(settings: Settings, *, burst: bool) -> None:
 
     w = _build(settings)
     _load_graphs(w)
+    _check_skew(w)
     runtime.install(w.job_context())
     if recovered := graphs.recover():
         click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
@@ -190,6 +224,17 @@ def _work(settings: Settings, *, burst: bool) -> None:
     # no pooled connection is ever shared across a fork.
     rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis)
     rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+
+
+def _check_skew(w: Any) -> None:
+    """Refuse to fire deadlines on a clock that disagrees with the database's (see clock.py)."""
+    from bot.ops.clock import ClockSkew, check_skew
+
+    try:
+        skew = check_skew(w.db, w.clock, most=w.settings.max_clock_skew)
+    except ClockSkew as e:
+        raise click.ClickException(str(e)) from e
+    log.debug("clock skew against the database: %+.3f s", skew)
 
 
 @main.command()
@@ -208,8 +253,9 @@ def dev(port: int | None, sandbox_port: int) -> None:
     if not settings.api_tokens:
         settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"},
                                            callback_secrets={"dev-agent": (secrets.token_hex(32),)})
+    _preflight(lambda: check_port(settings.host, settings.port))
     _database(settings, upgrade=True).engine.dispose()  # dev follows the code's schema by itself
-    with _redis(settings) as settings:
+    with _redis(_observed(settings)) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
         from bot.embedded_redis import die_with_parent
@@ -218,8 +264,7 @@ def dev(port: int | None, sandbox_port: int) -> None:
                                        env={**os.environ, **_env_of(settings)},
                                        preexec_fn=die_with_parent())  # noqa: PLW1509 - a crash too
         try:
-            _print_welcome(settings, sandbox)
-            _serve(settings, w)
+            _serve(settings, w, announce=lambda: _print_welcome(settings, sandbox))
         finally:
             _stop(worker_proc)
             if sandbox is not None:

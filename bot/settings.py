@@ -65,6 +65,9 @@ class Settings:
     resume_lease: float = 120.0
     policy_file: Path | None = None  # None: every request goes to the approvers it names
     sweep_interval: float = 5.0
+    metrics_token: str | None = None  # None: /metrics answers 404
+    log_format: str = "text"  # text | json
+    max_clock_skew: float = 2.0  # seconds a worker's clock may differ from the database's
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -110,7 +113,7 @@ def load_settings(
     api_tokens = _parse_api_tokens(get("SIGNOFF_API_TOKENS") or "")
     settings = Settings(
         data_dir=data_dir,
-        database_url=get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}",
+        database_url=_database_url(get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}"),
         redis_url=get("REDIS_URL"),
         slack_bot_token=get("SLACK_BOT_TOKEN"),
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -128,6 +131,9 @@ def load_settings(
         resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
+        metrics_token=_metrics_token(get("SIGNOFF_METRICS_TOKEN")),
+        log_format=_choice("SIGNOFF_LOG_FORMAT", get("SIGNOFF_LOG_FORMAT") or "text", ("text", "json")),
+        max_clock_skew=_seconds("SIGNOFF_MAX_CLOCK_SKEW", get("SIGNOFF_MAX_CLOCK_SKEW") or "2", most=3600),
         host=host,
         port=port,
         dev=dev,
@@ -220,6 +226,30 @@ def parse_callback_secrets(raw: str, *, api_tokens: Mapping[str, str]) -> dict[s
         owner[secret] = agent
         secrets[agent] = (*secrets.get(agent, ()), secret)
     return secrets
+
+
+def _database_url(url: str) -> str:
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
+        # Platforms hand out postgres:// URLs; SQLAlchemy knows no such dialect, and psycopg2 is
+        # not installed: psycopg 3 is.
+        fixed = "postgresql+psycopg://" + url.split("://", 1)[1]
+        raise InvalidSettings(f"DATABASE_URL starts with {scheme}://; Signoff needs postgresql+psycopg://. "
+                              f"Set DATABASE_URL={redact_url(fixed)}")
+    return url
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    if raw is not None and (len(raw) < 16 or _PLACEHOLDER.search(raw)):
+        raise InvalidSettings("SIGNOFF_METRICS_TOKEN is a placeholder or shorter than 16 characters; "
+                              "generate one with `openssl rand -hex 24`")
+    return raw
+
+
+def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
+    if raw.lower() not in allowed:
+        raise InvalidSettings(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw.lower()
 
 
 def _api_url(url: str) -> str:

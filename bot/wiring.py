@@ -14,7 +14,10 @@ from slack_sdk import WebClient
 from sqlalchemy import text
 
 from bot.api.app import build_web_app
+from bot.api.metrics import build_metrics_router
 from bot.api.waiters import Waiters
+from bot.observe.metrics import StoreCollector, render
+from bot.observe.store import read_store
 from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
 from bot.settings import Settings
@@ -25,6 +28,7 @@ from bot.storage.db import Database
 from bot.webhooks.sender import check_callback
 from bot.webhooks.transport import Outbound
 from workers.locks import leased_lock
+from workers.queues import ALL as ALL_QUEUES
 from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext
 
@@ -103,8 +107,15 @@ class Wiring:
                                      signing_secret=self.settings.slack_signing_secret)
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
-        return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
-                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs)
+        app = build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
+                            slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs)
+        app.include_router(build_metrics_router(token=self.settings.metrics_token, render=self.metrics))
+        return app
+
+    def metrics(self) -> bytes:
+        """The Prometheus exposition: every process's counters, and the store read now."""
+        store = StoreCollector(lambda: read_store(self.db, self.redis, queues=ALL_QUEUES, now=self.clock()))
+        return render(store)
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""

@@ -23,6 +23,7 @@ from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
 from bot.errors import InvalidInput, NotFound, SignoffError
+from bot.observe import lifecycle as observed
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
 from bot.storage.db import Database
@@ -213,10 +214,14 @@ class GraphExecutor:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
                 "checkpoint_after": after, "applied": applied}
         self._record(row.id, kind="resumed", resume_state=ResumeState.DONE, data=data)
+        observed.resumed(request_id=row.id, agent=row.created_by, rule=row.rule, decided_at=row.decided_at,
+                         now=self.approvals.clock(), applied=applied)
 
     def resume_failed(self, request_id: str, error: BaseException, *, final: bool) -> None:
         """Audit a failed resume attempt (RQ retries it unless `final`)."""
-        data = {"error": f"{error.__class__.__name__}: {error}", "final": final}
+        described = f"{error.__class__.__name__}: {error}"
+        data = {"error": described, "final": final}
+        observed.resume_failed(request_id=request_id, error=described, final=final)
         self._record(request_id, kind="resume_failed", resume_state=ResumeState.FAILED if final else None,
                      data=data)
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from bot.api.routes import build_router, install_error_handlers
 from bot.api.runs import build_runs_router
 from bot.api.waiters import Waiters
+from bot.observe.metrics import SLACK_ACK_SECONDS
 from bot.service import ApprovalService
 
 if TYPE_CHECKING:
@@ -52,9 +53,10 @@ def build_web_app(
         async def slack_events(request: Request) -> Response:
             body = await request.body()
             # Bolt's App is synchronous: dispatching on the event loop would serialise every click.
-            answer = await run_in_threadpool(
-                slack.handle, body=body, query=request.url.query, headers=dict(request.headers)
-            )
+            with SLACK_ACK_SECONDS.time():  # what Slack waits for: the ack's latency
+                answer = await run_in_threadpool(
+                    slack.handle, body=body, query=request.url.query, headers=dict(request.headers)
+                )
             return Response(content=answer.body, status_code=answer.status,
                             headers=answer.first_headers_without_set_cookie())
 

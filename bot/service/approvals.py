@@ -30,6 +30,7 @@ from bot.errors import (
     NotFound,
     SignoffError,
 )
+from bot.observe import lifecycle as observed
 from bot.policy.explain import describe, match
 from bot.policy.model import Policy, Rule
 from bot.service.deadlines import DeadlineService
@@ -90,8 +91,10 @@ class ApprovalService:
             if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
                 return seen, False
             raise
+        observed.created(request_id=row.id, agent=agent, rule=row.rule)
         if final:
             decided = self.get(row.id)
+            _observe_end(decided)
             self.jobs.request_ended(row.id, delivery_id=delivery_id, resume=row.run_id is not None,
                                     version=decided.version)
             return decided, True
@@ -354,6 +357,7 @@ class ApprovalService:
         t, delivery_id = applied
         ended = self.get(request_id)
         if t.final:
+            _observe_end(ended)
             self.jobs.request_ended(request_id, delivery_id=delivery_id, resume=ended.run_id is not None,
                                     version=ended.version)
         else:
@@ -406,3 +410,8 @@ def _most_urgent(urgencies: Sequence[str | None]) -> str | None:
     order = list(Urgency)
     named = [Urgency(u) for u in urgencies if u]
     return max(named, key=order.index).value if named else None
+
+
+def _observe_end(row: ApprovalRequest) -> None:
+    observed.ended(request_id=row.id, agent=row.created_by, rule=row.rule, outcome=row.status,
+                   created_at=row.created_at, decided_at=row.decided_at, by=row.decided_by)

@@ -13,6 +13,7 @@ from blocks.card import Card, CardItem, approval_card, card_text
 from bot.core.deadlines import Route
 from bot.core.lifecycle import Event, Status
 from bot.errors import DeliveryFailed, NotFound
+from bot.observe import lifecycle as observed
 from bot.policy.durations import format_duration
 from bot.storage import repo
 from bot.storage.db import Database
@@ -62,6 +63,9 @@ def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Calla
         targets.extend((u, u) for u in row.eligible if u not in done)
     for recipient, where in targets:
         _post_one(db, client, row, recipient=recipient, where=where, clock=clock)
+    if targets:
+        observed.posted(request_id=row.id, agent=row.created_by, rule=row.rule, created_at=row.created_at,
+                        now=clock(), copies=len(targets))
     now, _ = _load(db, request_id)
     if now.version == row.version:
         with db.write() as s:
