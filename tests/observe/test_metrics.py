@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from blocks import ids
 from bot.observe import heartbeat
+from bot.observe.metrics import exported_names
 from tests.conftest import CHANNEL
 
 POLICY = Path(__file__).parents[1] / "policy_refunds.yaml"
@@ -67,6 +68,7 @@ def test_a_request_is_counted_from_creation_to_its_decision_and_its_ack_is_timed
     assert value(after, "signoff_slack_ack_seconds_count") > value(before, "signoff_slack_ack_seconds_count")
     assert value(after, "signoff_requests_pending", age="0-60") == \
         value(during, "signoff_requests_pending", age="0-60") - 1
+    assert {name for name, _ in after} <= exported_names()  # what deploy/ may name
 
 
 def test_escalations_lateness_queues_and_the_heartbeat_are_exported(stack, clock):
