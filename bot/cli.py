@@ -83,6 +83,7 @@ def _exit_on_signals() -> None:
 
 
 @click.group()
+@click.version_option(package_name="signoff", prog_name="signoff")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """Signoff: Slack approvals for AI agents."""
@@ -339,6 +340,23 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
         "\"args\": {\"order\": 1234, \"amount\": 340}, \"approvers\": [\"@finance\"]}'", "",
     ]
     click.echo("\n".join(lines), err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: every check and whether all passed.")
+def doctor(as_json: bool) -> None:
+    """Check Slack, the policy's names, the database, Redis, a worker and the clock; exit 1 on a failure."""
+    import json
+
+    from bot.ops import doctor as checks
+    from bot.ops.run_doctor import run_checks
+
+    found = run_checks(_settings())
+    if as_json:
+        click.echo(json.dumps({"ok": checks.exit_code(found) == 0, "checks": [c.to_json() for c in found]}))
+    else:
+        click.echo(checks.report(found))
+    sys.exit(checks.exit_code(found))
 
 
 @main.group()

@@ -80,14 +80,17 @@ class DirectoryStore:
             self._usergroups[group_id] = group
             return copy.deepcopy(group)
 
-    def add_channel(self, channel_id: str, *, name: str, is_private: bool = False) -> Json:
-        """Add (or replace) a channel; the bot is treated as a member of every channel."""
+    def add_channel(self, channel_id: str, *, name: str, is_private: bool = False,
+                    bot_member: bool = True) -> Json:
+        """Add (or replace) a channel; the bot is a member unless `bot_member` is False (it still
+        posts there, as `chat:write.public` allows; `is_member` is what `signoff doctor` reads)."""
         channel = {
             "id": channel_id,
             "name": name,
             "is_channel": not is_private,
             "is_private": is_private,
             "is_im": False,
+            "is_member": bot_member,
         }
         with self._lock:
             self._channels[channel_id] = channel

@@ -165,9 +165,14 @@ class SlackSandbox:
         """Add a user group."""
         return self.state.add_usergroup(group_id, handle=handle, users=users, name=name)
 
-    def add_channel(self, channel_id: str, *, name: str, is_private: bool = False) -> Json:
-        """Add a channel."""
-        return self.state.add_channel(channel_id, name=name, is_private=is_private)
+    def add_channel(self, channel_id: str, *, name: str, is_private: bool = False,
+                    bot_member: bool = True) -> Json:
+        """Add a channel (the bot in it unless `bot_member` is False)."""
+        return self.state.add_channel(channel_id, name=name, is_private=is_private, bot_member=bot_member)
+
+    def set_scopes(self, scopes: tuple[str, ...]) -> None:
+        """Grant the bot token these scopes (until the next reset)."""
+        self.state.set_scopes(scopes)
 
     def dm_channel(self, user_id: str) -> str:
         """The D… id conversations.open returns for this user (created on first use)."""

@@ -83,7 +83,7 @@ async def _answer(request: Request, *, state: SlackState, bot_token: str) -> Res
         state.log_call(method, args, ok=False, error=exc.error)
         return JSONResponse(_error_body(exc))
     state.log_call(method, args, ok=True, error=None)
-    return JSONResponse(body)
+    return JSONResponse(body, headers={"x-oauth-scopes": ",".join(state.scopes)})
 
 
 def _error_body(exc: ApiError) -> Json:

@@ -47,11 +47,15 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(*, fmt: str = "text", level: int = logging.INFO) -> None:
-    """Send every log line to stderr in `fmt` (replaces handlers set before)."""
+    """Send every log line to stderr in `fmt` (in place of basicConfig's handler)."""
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Plain stream handlers are basicConfig's or an earlier configure's; others (a test runner's
+    # capture, a user's file handler) stay.
+    for old in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+        root.removeHandler(old)
+    root.addHandler(handler)
     root.setLevel(level)
