@@ -24,7 +24,8 @@ def doctor(tmp_path: Path, sandbox, redis_url: str, db_url: str, *args: str, **e
     dropped = ("REDIS_URL", "DATABASE_URL", "SIGNOFF_POLICY_FILE", "PROMETHEUS_MULTIPROC_DIR")
     base = {k: v for k, v in os.environ.items() if k not in dropped}
     base |= {"SIGNOFF_DATA_DIR": str(tmp_path), "SLACK_API_URL": sandbox.api_url,
-             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}",
+             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+             "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}",
              "REDIS_URL": redis_url, "DATABASE_URL": db_url, "SIGNOFF_POLICY_FILE": str(POLICY),
              "SIGNOFF_DEFAULT_CHANNEL": CHANNEL, **env}
     return subprocess.run([sys.executable, "-m", "bot.cli", "doctor", *args], env=base, cwd=tmp_path,
