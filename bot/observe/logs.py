@@ -50,12 +50,28 @@ def configure(*, fmt: str = "text", level: int = logging.INFO) -> None:
     """Send every log line to stderr in `fmt` (in place of basicConfig's handler)."""
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     # Plain stream handlers are basicConfig's or an earlier configure's; others (a test runner's
     # capture, a user's file handler) stay.
-    for old in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+    for old in [h for h in root.handlers if type(h) in (logging.StreamHandler, _Stderr)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at each line (a test runner swaps it; so may a daemon)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        """The current sys.stderr."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
