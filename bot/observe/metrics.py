@@ -21,6 +21,9 @@ from prometheus_client.registry import Collector
 from bot.observe.paths import MULTIPROC_ENV
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# Decided with prometheus-client's own choice, at import: the setting may change later (a test
+# running an entrypoint in-process), the value class this process writes with does not.
+MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV))
 
 # Seconds: a click is acked in milliseconds; a decision takes minutes to days.
 _ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
@@ -110,7 +113,7 @@ class StoreReading:
 def render(store: Collector | None) -> bytes:
     """The text exposition: every process's metrics (multiprocess) or this one's, plus `store`."""
     registry = CollectorRegistry()
-    if os.environ.get(MULTIPROC_ENV):
+    if MULTIPROCESS:
         MultiProcessCollector(registry)
     else:
         registry.register(_Forward(REGISTRY))

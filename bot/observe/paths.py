@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -16,9 +17,10 @@ def multiproc_dir(data_dir: Path) -> Path:
 def enable_multiprocess(path: Path) -> None:
     """Have this process (and its children) write metrics under `path`, unless one is set already.
 
-    Must run before prometheus-client is imported: it picks its value class at import.
+    prometheus-client picks its value class when it is imported: once it is, this process keeps
+    its metrics in memory, and so (not to mislead its children) nothing is set.
     """
-    if os.environ.get(MULTIPROC_ENV):
+    if os.environ.get(MULTIPROC_ENV) or "prometheus_client" in sys.modules:
         return
     path.mkdir(mode=0o700, parents=True, exist_ok=True)  # request ids, rules, agents: the owner's only
-    os.environ[MULTIPROC_ENV] = str(path)
+    os.environ[MULTIPROC_ENV] = str(path.resolve())  # children may start in another directory
