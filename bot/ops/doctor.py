@@ -20,7 +20,7 @@ from bot.errors import SignoffError
 from bot.observe import heartbeat
 from bot.ops.clock import measure_skew
 from bot.policy.model import Policy
-from bot.slack.policy_check import _channel_problem, unknown_names
+from bot.slack.policy_check import channel_problem, unknown_names
 from bot.slack.scopes import BOT_SCOPES
 from bot.storage import schema
 from bot.storage.db import Database
@@ -71,7 +71,7 @@ def channels(client: WebClient, names: Sequence[str]) -> Check:
     problems = []
     for channel in dict.fromkeys(names):
         try:
-            if why := _channel_problem(client, channel):
+            if why := channel_problem(client, channel):
                 problems.append(f"{channel} {why}")
         except (SlackClientError, OSError) as e:
             problems.append(f"{channel}: cannot ask Slack ({e.__class__.__name__})")
