@@ -17,7 +17,7 @@ import click
 
 from bot.core.vocabulary import Urgency
 from bot.errors import InvalidInput, InvalidSettings
-from bot.settings import Settings, load_settings, redact_url
+from bot.settings import Settings, ensure_dev_audit_key, load_settings, redact_url
 
 if TYPE_CHECKING:
     from bot.policy.model import Policy
@@ -119,7 +119,7 @@ def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - D
     from bot.storage.db import Database
 
     try:
-        return Database.connect(settings.database_url, upgrade=upgrade)
+        return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
 
@@ -199,7 +199,7 @@ def _work(settings: Settings, *, burst: bool) -> None:
 def dev(port: int | None, sandbox_port: int) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
     _exit_on_signals()
-    settings = _settings(dev=True)
+    settings = ensure_dev_audit_key(_settings(dev=True))
     if port is not None:
         settings = settings.with_overrides(port=port)
     sandbox = None
@@ -262,6 +262,7 @@ def _env_of(settings: Settings) -> dict[str, str]:
         "SIGNOFF_API_TOKENS": ",".join(f"{n}:{t}" for t, n in settings.api_tokens.items()),
         "SIGNOFF_CALLBACK_SECRETS": ",".join(f"{n}:{s}" for n, ss in settings.callback_secrets.items()
                                              for s in ss),
+        "SIGNOFF_AUDIT_KEY": settings.audit_key or "",
     }
     if settings.default_channel:
         env["SIGNOFF_DEFAULT_CHANNEL"] = settings.default_channel
@@ -398,17 +399,47 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
     click.echo(f"exported {count} events", err=True)
 
 
-@audit.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
+def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy import
+    """Verify the chain and the requests against it; exit 1 with every problem named."""
+    from bot.core.audit import Head
     from bot.storage.audit_export import verify
 
-    db = _database(_settings(dev=True))
-    count, broken = verify(db)
-    if broken is not None:
-        click.echo(f"audit log BROKEN at event {broken.seq}: {broken.reason}", err=True)
+    settings = _settings(dev=True)
+    if settings.audit_key is None:
+        raise click.ClickException("SIGNOFF_AUDIT_KEY is not set: the keyed audit chain cannot be "
+                                   "verified without it")
+    try:
+        kept = Head.parse(anchor) if anchor is not None else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--head") from e
+    found = verify(_database(settings), key=settings.audit_key, anchor=kept)
+    if found.broken is not None:
+        click.echo(f"audit log BROKEN at event {found.broken.seq}: {found.broken.reason}", err=True)
+    for m in found.mismatches:
+        click.echo(f"audit log MISMATCH: {m}", err=True)
+    if found.broken is not None or found.mismatches:
         sys.exit(1)
-    click.echo(f"audit log OK: {count} events, chain intact")
+    return found
+
+
+@audit.command("verify")
+@click.option("--head", "anchor", default=None, metavar="SEQ:MAC",
+              help="A head printed earlier by `signoff audit head`: the chain must still reach it.")
+def audit_verify(anchor: str | None) -> None:
+    """Check the keyed chain and that every request row matches its events; exit 1 naming what
+    was edited, deleted or cut off."""
+    found = _verified(anchor)
+    click.echo(f"audit log OK: {found.events} events, chain intact ({found.keyed} keyed), "
+               "requests match their events")
+
+
+@audit.command("head")
+def audit_head() -> None:
+    """Verify, then print the head as SEQ:MAC: keep it outside this database for `verify --head`."""
+    found = _verified(None)
+    if found.head is None:
+        raise click.ClickException("the audit log is empty: there is no head yet")
+    click.echo(str(found.head))
 
 
 @main.group("db")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,9 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@]*:)[^@/?#]*(?P
 # Slack's signing secrets are 32 hex characters; anything this short is a typo or a test value.
 MIN_SIGNING_SECRET = 16
 MIN_CALLBACK_SECRET = 32
+MIN_AUDIT_KEY = 32
+# Where `signoff dev` keeps the audit key it generated, inside the owner-only data directory.
+AUDIT_KEY_FILE = "audit.key"
 _GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)$")
 
 
@@ -65,6 +69,7 @@ class Settings:
     resume_lease: float = 120.0
     policy_file: Path | None = None  # None: every request goes to the approvers it names
     sweep_interval: float = 5.0
+    audit_key: str | None = None  # MACs the audit chain; kept outside the database
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -128,6 +133,7 @@ def load_settings(
         resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
+        audit_key=_audit_key(get("SIGNOFF_AUDIT_KEY"), data_dir=data_dir, dev=dev),
         host=host,
         port=port,
         dev=dev,
@@ -153,6 +159,35 @@ def check_secrets(settings: Settings) -> None:
             "SIGNOFF_API_TOKENS is not set: agents could not authenticate. "
             "Set it to name:token pairs, e.g. SIGNOFF_API_TOKENS=billing-agent:$(openssl rand -hex 24)"
         )
+
+
+def _audit_key(raw: str | None, *, data_dir: Path, dev: bool) -> str | None:
+    """SIGNOFF_AUDIT_KEY; in dev mode the one `signoff dev` kept in the data directory, if any."""
+    name = "SIGNOFF_AUDIT_KEY"
+    if raw is None and dev and (kept := data_dir / AUDIT_KEY_FILE).is_file():
+        raw, name = kept.read_text().strip() or None, str(kept)
+    if raw is None:
+        if dev:
+            return None  # `signoff dev` makes one; `audit verify` says it is missing
+        raise InvalidSettings("SIGNOFF_AUDIT_KEY is not set: the audit chain cannot be signed. Set it "
+                              "to a secret kept outside the database, e.g. `openssl rand -hex 32`")
+    if len(raw) < MIN_AUDIT_KEY or _PLACEHOLDER.search(raw):
+        raise InvalidSettings(f"{name} is a placeholder or shorter than {MIN_AUDIT_KEY} characters; "
+                              "generate one with `openssl rand -hex 32`")
+    return raw
+
+
+def ensure_dev_audit_key(settings: Settings) -> Settings:
+    """Settings with an audit key: SIGNOFF_AUDIT_KEY, or one generated once and kept (0600) in the
+    data directory so that the chain stays verifiable across restarts."""
+    if settings.audit_key is not None:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = settings.data_dir / AUDIT_KEY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return settings.with_overrides(audit_key=path.read_text().strip())
 
 
 def _require(name: str, value: str | None, *, prefix: str = "") -> None:

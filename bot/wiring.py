@@ -128,7 +128,7 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
     if settings.redis_url is None:
         raise ValueError("build() needs a redis_url; the entrypoint starts the embedded one")
     redis = Redis.from_url(settings.redis_url)
-    db = Database.connect(settings.database_url)
+    db = Database.connect(settings.database_url, audit_key=settings.audit_key)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     jobs = RQJobs(redis)
     service = ApprovalService(

@@ -7,6 +7,7 @@ GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-1234-5678-abcdefghijkl",
     "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99edabcd00d1",
     "SIGNOFF_API_TOKENS": "billing:0123456789abcdef0123",
+    "SIGNOFF_AUDIT_KEY": "0123456789abcdef0123456789abcdef",
 }
 
 

@@ -149,6 +149,9 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(max_length=64)
+    # The first event MACed with SIGNOFF_AUDIT_KEY (revision 0003 set it past the unkeyed events
+    # already there); every keyed MAC covers it, so it cannot be moved unnoticed.
+    keyed_from: int | None = None
 
 
 class CallbackDelivery(SQLModel, table=True):
