@@ -412,7 +412,7 @@ def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy impor
         kept = Head.parse(anchor) if anchor is not None else None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--head") from e
-    found = verify(_database(settings), key=settings.audit_key, anchor=kept)
+    found = verify(_database(settings), anchor=kept)
     if found.broken is not None:
         click.echo(f"audit log BROKEN at event {found.broken.seq}: {found.broken.reason}", err=True)
     for m in found.mismatches:

@@ -46,10 +46,16 @@ class Verified:
     broken: ChainBreak | None
     mismatches: list[Mismatch]
 
+    @property
+    def ok(self) -> bool:
+        """The chain is intact and every request row matches its events."""
+        return self.broken is None and not self.mismatches
 
-def verify(db: Database, *, key: str | None, anchor: Head | None = None) -> Verified:
-    """Check the chain (against `anchor`, a head kept elsewhere, when given) and every request row
-    against the replay of its events."""
+
+def verify(db: Database, *, anchor: Head | None = None) -> Verified:
+    """Check the chain under the database's audit key (against `anchor`, a head kept elsewhere,
+    when given) and every request row against the replay of its events."""
+    key = db.audit_key
     with db.read() as s:
         head = repo.audit_head(s)
         records = list(repo.audit_records(s))
