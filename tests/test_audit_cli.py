@@ -24,6 +24,12 @@ from tests.conftest import AUDIT_KEY
 
 
 @pytest.fixture
+def stack_url(database_url: str) -> str:
+    """The stack in this module runs on SQLite and on PostgreSQL."""
+    return database_url
+
+
+@pytest.fixture
 def logged(stack):
     """A store with a few real events: requested, posted, refused_click, decided."""
     for _ in range(2):
