@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from blocks import ids, kit
+from blocks import ids, kit, limits
 from blocks.kit import Block
 from blocks.model import Card, uses_items
-from blocks.text import clip_escaped, one_line, person, slack_date
+from blocks.text import clip_escaped, clip_mrkdwn, one_line, person, slack_date
 
-MAX_SHOWN = 30  # three blocks each, inside the Home tab's 100
+MAX_SHOWN = 30  # three blocks each, inside the Home tab's 100 (with the header and a notice)
 _URGENT = {"high": "🔴 ", "normal": "", "low": ""}
 
 
-def home_view(waiting: Sequence[Card]) -> dict[str, Any]:
-    """The Home tab listing `waiting`, oldest first, each with its buttons when it has plain ones."""
+def home_view(waiting: Sequence[Card], *, notice: str | None = None) -> dict[str, Any]:
+    """The Home tab listing `waiting`, oldest first, each with its buttons when it has plain ones;
+    `notice` (mrkdwn, escaped) says what became of the last click, when it did nothing."""
     blocks: list[Block] = [kit.header("home_header", f"Waiting on you ({len(waiting)})")]
+    if notice:
+        text, _ = clip_mrkdwn(f"ℹ️ {notice}", limits.SECTION_TEXT)
+        blocks.append(kit.section("home_notice", text))
     if not waiting:
         blocks.append(kit.section("home_empty", "Nothing is waiting on you. 🎉"))
     for n, card in enumerate(waiting[:MAX_SHOWN]):

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from blocks.card import Card, CardItem, approval_card, card_text
-from bot.core import policy
+from blocks.card import Card, CardItem, Deadline, Failure, approval_card, card_text
+from bot.core import audit, policy
 from bot.core.deadlines import Route
 from bot.core.lifecycle import Event, Status
 from bot.errors import DeliveryFailed, NotFound
 from bot.storage import repo
 from bot.storage.db import Database
-from bot.storage.tables import ApprovalRequest
+from bot.storage.tables import ApprovalRequest, Run
 
 log = logging.getLogger(__name__)
 
+_GROUP = re.compile(r"^<?!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$|^(S[A-Z0-9]{2,})$")
+_URL = re.compile(r"^https?://[^\s|<>]+$")
+_LINK_KEYS = ("run_url", "url", "link", "agent_url")
 
-def card_for(row: ApprovalRequest) -> Card:
-    """The card data for a stored request."""
+
+def card_for(row: ApprovalRequest, *, history: Sequence[audit.Record] = (), run: Run | None = None) -> Card:
+    """The card data for a stored request; `history` (its audit events) and `run` add vote times
+    and anything that failed after the decision."""
     items = [
         CardItem(action=i["action"], args=i.get("args") or {}, description=i.get("description"),
                  allowed=tuple(i.get("allowed") or ("approve", "reject")), decision=d)
@@ -48,7 +55,78 @@ def card_for(row: ApprovalRequest) -> Card:
         decided_at=row.decided_at,
         reason=row.reason,
         created_at=row.created_at,
+        groups=tuple(g for g in (_group_id(a) for a in row.approvers) if g),
+        agent=row.created_by,
+        rule=row.rule or route.rule,
+        link=_link(row.context),
+        deadlines=_deadlines(row, route) if row.status == Status.PENDING.value else (),
+        voted_at=_vote_times(history),
+        edited_args=row.edited_args if row.decision == "edit" or row.edited_args is not None else None,
+        failure=failure_after_decision(history, run=run) if row.status != Status.PENDING.value else None,
     )
+
+
+def failure_after_decision(history: Sequence[audit.Record], *, run: Run | None) -> Failure | None:
+    """What failed after the decision and is not yet recovered: resume, then run, then callback."""
+    resume: Failure | None = None
+    callback: Failure | None = None
+    for record in history:
+        error = str(record.data.get("error") or "")
+        final = bool(record.data.get("final"))
+        if record.kind == "resume_failed":
+            resume = Failure(what="resume", final=final, error=error)
+        elif record.kind == "resumed":
+            resume = None
+        elif record.kind == "callback_failed":
+            callback = Failure(what="callback", final=final, error=error)
+        elif record.kind == "callback_delivered":
+            callback = None
+    if resume is not None:
+        return resume
+    resumed = any(r.kind == "resumed" for r in history)
+    if run is not None and run.status == "failed" and resumed:
+        return Failure(what="run", final=True, error=run.error or "")
+    return callback
+
+
+def load_card(db: Database, request_id: str) -> Card:
+    """The card for a request as every copy should show it now."""
+    row, _ = _load(db, request_id)
+    with db.read() as s:
+        history = list(repo.audit_records(s, request_id=request_id))
+        run = s.get(Run, row.run_id) if row.run_id else None
+    return card_for(row, history=history, run=run)
+
+
+def _deadlines(row: ApprovalRequest, route: Route) -> tuple[Deadline, ...]:
+    """The next escalation and the timeout, earliest first: what happens if nobody answers."""
+    found = []
+    if row.escalation_level < len(route.escalations):
+        step = route.escalations[row.escalation_level]
+        found.append(Deadline(at=row.created_at + step.after, outcome="escalate", to=tuple(step.to)))
+    if route.timeout is not None and route.on_timeout in ("reject", "approve"):
+        found.append(Deadline(at=row.created_at + route.timeout, outcome=route.on_timeout))
+    return tuple(sorted(found, key=lambda d: d.at))
+
+
+def _vote_times(history: Sequence[audit.Record]) -> dict[str, datetime]:
+    """When each person voted (a quorum's votes, and the deciding one)."""
+    return {r.actor: datetime.fromisoformat(r.at) for r in history if r.kind in ("vote", "decided")}
+
+
+def _group_id(entry: str) -> str | None:
+    """The user group id an approver entry names (`S…` or `<!subteam^S…>`), else None."""
+    match = _GROUP.match(entry.strip())
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def _link(context: Mapping[str, Any] | None) -> str | None:
+    """The run or agent URL the request gave in its context, when it is a clean http(s) URL."""
+    for key in _LINK_KEYS:
+        value = (context or {}).get(key)
+        if isinstance(value, str) and _URL.match(value):
+            return value
+    return None
 
 
 def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime]) -> None:
@@ -75,7 +153,7 @@ def _post_one(
     db: Database, client: WebClient, row: ApprovalRequest, *, recipient: str | None, where: str,
     clock: Callable[[], datetime],
 ) -> None:
-    card = card_for(row)
+    card = load_card(db, row.id)
     try:
         channel = client.conversations_open(users=where)["channel"]["id"] if recipient else where
         sent = client.chat_postMessage(channel=channel, text=card_text(card), blocks=approval_card(card))
@@ -93,7 +171,7 @@ def _post_one(
 def update_cards(db: Database, client: WebClient, request_id: str) -> None:
     """Rewrite every copy of the card to the request's current state."""
     row, posted = _load(db, request_id)
-    card = card_for(row)
+    card = load_card(db, request_id)
     failures = []
     for m in posted:
         try:

@@ -21,7 +21,7 @@ def test_page_renders_a_card_with_buttons(sandbox: SlackSandbox, client: WebClie
     ts = client.chat_postMessage(channel="C1", text="Refund?", blocks=card())["ts"]
     html = page(sandbox)
     assert "<h4>Refund $340</h4>" in html
-    assert "<b>Refund</b> for <b>@alice</b> &amp; team" in html
+    assert "<b>Refund</b> for <span class=mention>@alice</span> &amp; team" in html
     assert "action=/_sandbox/click" in html
     assert f"name='ts' value='{ts}'" in html
     assert "<button class='primary'>Approve</button>" in html
@@ -123,3 +123,41 @@ def test_control_endpoints_drive_a_sandbox_from_another_process(
     httpx.post(f"{base}/reset")
     assert sandbox.messages("C3") == []
     assert sandbox.calls() == []
+
+
+def test_page_renders_mrkdwn_as_slack_shows_it(sandbox: SlackSandbox, client: WebClient) -> None:
+    text = (":alarm_clock: Reminder for <@U1> and <!here>\n> quoted &lt;line&gt;\n"
+            "```SELECT '*promo*'\nFROM t```\n"
+            "at <!date^1795269000^{date_short_pretty} at {time}|2026-11-21 13:50 UTC> :no_such_code:")
+    client.chat_postMessage(channel="C1", text=text)
+    html = page(sandbox)
+    assert "⏰ Reminder for <span class=mention>@alice</span> and <span class=mention>@here</span>" in html
+    assert "<blockquote>quoted &lt;line&gt;</blockquote>" in html
+    assert "<pre><code>SELECT '*promo*'<br>FROM t</code></pre>" in html  # nothing formats in code
+    assert "```" not in html
+    date = "<time data-ts='1795269000' data-fmt='{date_short_pretty} at {time}'>2026-11-21 13:50 UTC</time>"
+    assert date in html
+    assert ":no_such_code:" in html
+
+
+def test_plain_text_without_emoji_stays_as_typed(sandbox: SlackSandbox, client: WebClient) -> None:
+    blocks = [{"type": "section", "fields": [
+        {"type": "plain_text", "text": ":x: *not bold*", "emoji": False},
+        {"type": "plain_text", "text": ":x: yes", "emoji": True}]}]
+    client.chat_postMessage(channel="C1", text="t", blocks=blocks)
+    html = page(sandbox)
+    assert ":x: *not bold*" in html and "❌ yes" in html
+
+
+def test_a_button_with_confirm_asks_first(sandbox: SlackSandbox, client: WebClient) -> None:
+    confirm = {"title": {"type": "plain_text", "text": "Approve this?"},
+               "text": {"type": "plain_text", "text": "issue_refund: $120"},
+               "confirm": {"type": "plain_text", "text": "Approve"},
+               "deny": {"type": "plain_text", "text": "Cancel"}}
+    button = {"type": "button", "action_id": "approve", "value": "r1", "style": "primary",
+              "text": {"type": "plain_text", "text": "Approve"}, "confirm": confirm}
+    client.chat_postMessage(channel="C1", text="t",
+                            blocks=[{"type": "actions", "block_id": "a", "elements": [button]}])
+    html = page(sandbox)
+    assert "<dialog class=confirm><h3>Approve this?</h3><p>issue_refund: $120</p>" in html
+    assert "type=button class='primary' onclick='this.nextElementSibling.showModal()'" in html
