@@ -55,6 +55,9 @@ _EMOJI = {
 }
 _SHORTCODE = re.compile(r":([a-z0-9_+\-]+):")
 _DATE = re.compile(r"^!date\^(\d+)\^([^|]*)(?:\^[^|]*)?\|(.*)$", re.S)
+_RELOAD = """<script>
+setInterval(() => { if (!document.querySelector('dialog[open]')) location.reload(); }, 3000);
+</script>"""
 _SCRIPT = """<script>
 for (const t of document.querySelectorAll('time[data-ts]')) {
   const at = new Date(Number(t.dataset.ts) * 1000), now = new Date();
@@ -123,7 +126,8 @@ def render_page(state: SlackState, *, acting: str | None, note: str | None) -> s
             body.append(_channel(state, channel, acting, names))
     for home in homes:
         body.append(_home(home, acting, names))
-    refresh = "" if modals else "<meta http-equiv=refresh content=3>"
+    # Reload every 3 s to show what the bot did, but never under an open modal or confirm dialog.
+    refresh = "" if modals else _RELOAD
     overlay = _modal(modals[-1], acting, names) if modals and acting else ""
     return (
         f"<!doctype html><html><head><meta charset=utf-8>{refresh}"
@@ -150,7 +154,7 @@ def _header(users: list[Json], acting: str | None) -> str:
 def _channel(state: SlackState, channel: Json, acting: str | None, names: _Names) -> str:
     title = "Direct messages with Signoff" if channel["is_im"] else f"#{channel['name']}"
     cid = channel["id"]
-    parts = [f"<section class=channel><h3>{_e(title)}</h3>"]
+    parts = [f"<section class=channel id='channel-{_e(cid)}'><h3>{_e(title)}</h3>"]
     for message in state.messages(cid):
         parts.append(_message(message, acting, names, css="msg"))
         for reply in state.replies(cid, message["ts"]):
@@ -180,7 +184,7 @@ def _message(message: Json, acting: str | None, names: _Names, *, css: str) -> s
 def _home(home: Json, acting: str | None, names: _Names) -> str:
     clicker = _clicker({"user": acting or "", "view_id": home["id"]}) if acting else None
     return (
-        "<section class=channel><h3>Signoff Home tab</h3>"
+        "<section class=channel id=home><h3>Signoff Home tab</h3>"
         f"{_blocks(home['view'].get('blocks', []), names, clicker)}</section>"
     )
 

@@ -25,7 +25,7 @@ def test_page_renders_a_card_with_buttons(sandbox: SlackSandbox, client: WebClie
     assert "action=/_sandbox/click" in html
     assert f"name='ts' value='{ts}'" in html
     assert "<button class='primary'>Approve</button>" in html
-    assert "http-equiv=refresh" in html
+    assert "location.reload()" in html
 
 
 def test_page_escapes_everything(sandbox: SlackSandbox, client: WebClient) -> None:
