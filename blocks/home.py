@@ -32,10 +32,15 @@ def home_view(waiting: Sequence[Card], *, notice: str | None = None) -> dict[str
 
 def _entry(n: int, card: Card) -> list[Block]:
     action, _ = clip_escaped(one_line(card.action), 80)
-    summary, _ = clip_escaped(one_line(card.summary), 500)
-    who = person(card.requester, limit=60) if card.requester else "an agent"
-    asked = f"Asked by {who}, {slack_date(card.created_at)}"
-    text = f"{_URGENT.get(card.urgency, '')}*{action}*: {summary}\n{asked}"
+    summary, _ = clip_escaped(one_line(card.summary) or one_line(card.action), 500)
+    if card.requester and card.requester.strip():
+        who = person(card.requester, limit=60)
+    elif card.agent:
+        who = clip_escaped(one_line(card.agent), 60)[0] + " (agent)"
+    else:
+        who = "an agent"
+    asked = f"`{action.replace('`', 'ˋ')}` · asked by {who}, {slack_date(card.created_at)}"
+    text = f"{_URGENT.get(card.urgency, '')}*{summary}*\n{asked}"
     blocks = [kit.divider(f"home_{n}_divider"), kit.section(f"home_{n}", text)]
     if uses_items(card) or card.quorum > 1:
         # Several items, edits or a quorum: decide on the card, where the whole picture is.

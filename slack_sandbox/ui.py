@@ -38,6 +38,7 @@ code{background:#eee;padding:0 3px;border-radius:3px;color:#c01343}
 pre{background:#f8f8f8;border:1px solid #ddd;border-radius:4px;padding:6px;white-space:pre-wrap;
 margin:4px 0}pre code{background:none;color:inherit;padding:0}
 blockquote{border-left:4px solid #ddd;margin:2px 0;padding-left:8px}
+.section{margin:4px 0}.fields{margin:6px 0}.msg>.context{margin:4px 0}
 .mention{background:#e8f5fa;color:#1264a3;border-radius:3px;padding:0 2px;font-weight:600}
 .msg,.modal,.fields div,h4{overflow-wrap:anywhere;word-break:break-word}
 h4{font-size:17px;margin:4px 0}.hint{color:#616061;font-size:12px;margin-top:2px}
@@ -252,7 +253,7 @@ def _block(block: Json, names: _Names, clicker: Clicker | None) -> str:
     if kind == "divider":
         return "<hr>"
     if kind == "section":
-        out = f"<div>{_textobj(block.get('text'), names)}</div>" if block.get("text") else ""
+        out = f"<div class=section>{_textobj(block.get('text'), names)}</div>" if block.get("text") else ""
         if block.get("fields"):
             cells = "".join(f"<div>{_textobj(f, names)}</div>" for f in block["fields"])
             out += f"<div class=fields>{cells}</div>"
