@@ -17,6 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.core.policy import (
     AUTO,
+    MENTIONS,
     NOTIFY,
     ON_TIMEOUT,
     URGENCIES,
@@ -32,7 +33,8 @@ from bot.core.policy import (
 TOP_FIELDS = ("rules", "default")
 MATCH_FIELDS = ("action", "requester", "urgency", "when")
 ROUTE_FIELDS = ("auto", "approvers", "channel", "notify", "urgency", "quorum", "separation_of_duties",
-                "remind_every", "escalate", "timeout", "on_timeout", "allow_request_approvers")
+                "remind_every", "escalate", "timeout", "on_timeout", "allow_request_approvers", "mention",
+                "confirm")
 RULE_FIELDS = ("name", "match", *ROUTE_FIELDS)
 ESCALATION_FIELDS = ("after", "to", "notify")
 DEFAULT_HINTS = {
@@ -383,6 +385,12 @@ class _Reader:
         return bool(self.scalar(node, name, _BOOL, "true or false"))
 
     def _allow_request_approvers(self, node: Node, name: str) -> bool:
+        return bool(self.scalar(node, name, _BOOL, "true or false"))
+
+    def _mention(self, node: Node, name: str) -> str:
+        return self.choice(node, name, MENTIONS)
+
+    def _confirm(self, node: Node, name: str) -> bool:
         return bool(self.scalar(node, name, _BOOL, "true or false"))
 
     def _remind_every(self, node: Node, name: str) -> timedelta:

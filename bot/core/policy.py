@@ -19,6 +19,7 @@ from bot.errors import InvalidSettings
 AUTO = ("approve", "reject")
 NOTIFY = ("channel", "dm", "both")
 ON_TIMEOUT = ("reject", "approve", "wait")
+MENTIONS = ("approvers", "none", "here")  # whom a channel card pings
 URGENCIES = ("low", "normal", "high")
 OPERATORS = ("<", "<=", ">", ">=", "==", "!=", "in", "not in", "contains")
 DEFAULT_URGENCY = "normal"  # what the service assumes when a request names none
@@ -319,6 +320,8 @@ class Rule:
     timeout: timedelta | None = None
     on_timeout: str = "reject"  # reject | approve | wait
     allow_request_approvers: bool = False
+    mention: str = "approvers"  # one of MENTIONS
+    confirm: bool | None = None  # Approve asks first; None: only at high urgency
 
     @property
     def notify_mode(self) -> str:
