@@ -12,9 +12,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from blocks.card import Card, CardItem, Deadline, Failure, approval_card, card_text
-from bot.core import audit, policy
+from blocks.text import clip_escaped, escape, one_line
+from bot.core import audit
 from bot.core.deadlines import Route
 from bot.core.lifecycle import Event, Status
+from bot.core.policy import Policy, Rule, format_duration
 from bot.errors import DeliveryFailed, NotFound
 from bot.storage import repo
 from bot.storage.db import Database
@@ -25,11 +27,13 @@ log = logging.getLogger(__name__)
 _GROUP = re.compile(r"^<?!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$|^(S[A-Z0-9]{2,})$")
 _URL = re.compile(r"^https?://[^\s|<>]+$")
 _LINK_KEYS = ("run_url", "url", "link", "agent_url")
+_REMINDED = 20
 
 
-def card_for(row: ApprovalRequest, *, history: Sequence[audit.Record] = (), run: Run | None = None) -> Card:
+def card_for(row: ApprovalRequest, *, history: Sequence[audit.Record] = (), run: Run | None = None,
+             rule: Rule | None = None) -> Card:
     """The card data for a stored request; `history` (its audit events) and `run` add vote times
-    and anything that failed after the decision."""
+    and anything that failed after the decision; `rule` whom it mentions and whether to confirm."""
     items = [
         CardItem(action=i["action"], args=i.get("args") or {}, description=i.get("description"),
                  allowed=tuple(i.get("allowed") or ("approve", "reject")), decision=d)
@@ -63,6 +67,8 @@ def card_for(row: ApprovalRequest, *, history: Sequence[audit.Record] = (), run:
         voted_at=_vote_times(history),
         edited_args=row.edited_args if row.decision == "edit" or row.edited_args is not None else None,
         failure=failure_after_decision(history, run=run) if row.status != Status.PENDING.value else None,
+        mention=rule.mention if rule is not None else "approvers",
+        confirm=rule.confirm if rule is not None else None,
     )
 
 
@@ -89,13 +95,20 @@ def failure_after_decision(history: Sequence[audit.Record], *, run: Run | None) 
     return callback
 
 
-def load_card(db: Database, request_id: str) -> Card:
+def load_card(db: Database, request_id: str, *, policy: Policy | None = None) -> Card:
     """The card for a request as every copy should show it now."""
     row, _ = _load(db, request_id)
     with db.read() as s:
         history = list(repo.audit_records(s, request_id=request_id))
         run = s.get(Run, row.run_id) if row.run_id else None
-    return card_for(row, history=history, run=run)
+    return card_for(row, history=history, run=run, rule=_rule_named(policy, row.rule))
+
+
+def _rule_named(policy: Policy | None, name: str | None) -> Rule | None:
+    """The policy's rule of that name (how its card looks), or None when it is gone."""
+    if policy is None or name is None:
+        return None
+    return next((r for r in (*policy.rules, policy.default) if r.name == name), None)
 
 
 def _deadlines(row: ApprovalRequest, route: Route) -> tuple[Deadline, ...]:
@@ -129,7 +142,8 @@ def _link(context: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime]) -> None:
+def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime],
+               policy: Policy | None = None) -> None:
     """Post each missing copy of the card (channel, DMs); safe to run again after a failure."""
     row, posted = _load(db, request_id)
     done = {m.channel for m in posted} | {m.recipient for m in posted if m.recipient}
@@ -139,21 +153,21 @@ def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Calla
     if row.dm:
         targets.extend((u, u) for u in row.eligible if u not in done)
     for recipient, where in targets:
-        _post_one(db, client, row, recipient=recipient, where=where, clock=clock)
+        _post_one(db, client, row, recipient=recipient, where=where, clock=clock, policy=policy)
     now, _ = _load(db, request_id)
     if now.version == row.version:
         with db.write() as s:
             repo.mark_cards(s, request_id, version=row.version)  # what every copy shows
     else:
         # Something changed while we were posting (a decision, a vote): bring the copies in step.
-        update_cards(db, client, request_id)
+        update_cards(db, client, request_id, policy=policy)
 
 
 def _post_one(
     db: Database, client: WebClient, row: ApprovalRequest, *, recipient: str | None, where: str,
-    clock: Callable[[], datetime],
+    clock: Callable[[], datetime], policy: Policy | None = None,
 ) -> None:
-    card = load_card(db, row.id)
+    card = load_card(db, row.id, policy=policy)
     try:
         channel = client.conversations_open(users=where)["channel"]["id"] if recipient else where
         sent = client.chat_postMessage(channel=channel, text=card_text(card), blocks=approval_card(card))
@@ -168,10 +182,10 @@ def _post_one(
                           at=clock())
 
 
-def update_cards(db: Database, client: WebClient, request_id: str) -> None:
+def update_cards(db: Database, client: WebClient, request_id: str, *, policy: Policy | None = None) -> None:
     """Rewrite every copy of the card to the request's current state."""
     row, posted = _load(db, request_id)
-    card = load_card(db, request_id)
+    card = load_card(db, request_id, policy=policy)
     failures = []
     for m in posted:
         try:
@@ -186,7 +200,7 @@ def update_cards(db: Database, client: WebClient, request_id: str) -> None:
 
 
 def escalate(db: Database, client: WebClient, request_id: str, *, from_level: int, to_level: int,
-             clock: Callable[[], datetime]) -> None:
+             clock: Callable[[], datetime], policy: Policy | None = None) -> None:
     """Say under every card why it escalated, then DM the card to each person added."""
     row, posted = _load(db, request_id)
     route = Route.from_json(row.route)
@@ -196,7 +210,7 @@ def escalate(db: Database, client: WebClient, request_id: str, *, from_level: in
         with db.write() as s:
             repo.mark_notified(s, request_id, level=to_level)
         return
-    waited = policy.format_duration(steps[-1].after)
+    waited = format_duration(steps[-1].after)
     who = ", ".join(f"<@{u}>" for u in people)
     reply_in_threads(db, client, request_id,
                      f":arrow_heading_up: Escalated to {who}: no decision after {waited} "
@@ -205,22 +219,54 @@ def escalate(db: Database, client: WebClient, request_id: str, *, from_level: in
     for step in steps:
         for user in step.to:
             if step.notify in ("dm", "both") and user not in have:
-                _post_one(db, client, row, recipient=user, where=user, clock=clock)
+                _post_one(db, client, row, recipient=user, where=user, clock=clock, policy=policy)
                 have.add(user)
     with db.write() as s:
         repo.mark_notified(s, request_id, level=to_level)
     # Decided while we were posting? Those new copies must not keep their buttons.
     if _load(db, request_id)[0].status != Status.PENDING.value:
-        update_cards(db, client, request_id)
+        update_cards(db, client, request_id, policy=policy)
 
 
 def remind(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime]) -> None:
-    """A reminder under every copy of the card: never a new card, never more than one per interval."""
-    row, _ = _load(db, request_id)
-    waited = policy.format_duration(clock() - row.created_at)
-    who = ", ".join(f"<@{u}>" for u in row.eligible[:20])
-    reply_in_threads(db, client, request_id,
-                     f":alarm_clock: Reminder: this has waited {waited} for a decision. Approvers: {who}")
+    """A DM to each approver who has not acted yet, and a note under each channel card: never a
+    new card, never more than one per interval."""
+    row, posted = _load(db, request_id)
+    waited = format_duration(clock() - row.created_at)
+    left = [u for u in row.eligible if u not in set(row.approvals)][:_REMINDED]
+    summary, _ = clip_escaped(one_line(row.summary) or row.action, 200)
+    where = next((m for m in posted if m.recipient is None), None)
+    link = _permalink(client, where.channel, where.ts) if where else None
+    see = f" <{link}|Open the card>" if link else ""
+    for user in left:
+        try:
+            channel = client.conversations_open(users=user)["channel"]["id"]
+            what = f"*{summary}* (`{escape(row.action)}`)"
+            text = f":alarm_clock: Reminder: {what} has waited {waited} for your decision.{see}"
+            client.chat_postMessage(channel=channel, text=text)
+        except SlackApiError as e:
+            log.warning("reminder DM to %s failed: %s", user, e.response.get("error"))
+    who = ", ".join(f"<@{u}>" for u in left) or "nobody"
+    for m in posted:
+        if m.recipient is None:
+            text = f":alarm_clock: Reminder: this has waited {waited} for a decision. Still waiting on {who}."
+            _reply(client, m.channel, m.ts, text)
+
+
+def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
+    """A link to a message, or None when Slack will not give one (a link is a convenience)."""
+    try:
+        link = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except SlackApiError:
+        return None
+    return link if isinstance(link, str) and _URL.match(link) else None
+
+
+def _reply(client: WebClient, channel: str, ts: str, text: str) -> None:
+    try:
+        client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
+    except SlackApiError as e:
+        log.warning("thread reply on %s/%s failed: %s", channel, ts, e.response.get("error"))
 
 
 def reply_in_threads(db: Database, client: WebClient, request_id: str, text: str) -> None:

@@ -30,6 +30,11 @@ KINDS = {  # file name: sample card
 WIDTH = 560  # about a phone's width in CSS pixels, a little wider
 
 
+def channel_id(kind: str) -> str:
+    """The sandbox channel a card kind is posted to."""
+    return "C" + kind.upper().replace("-", "")[:10]
+
+
 def main(out: Path) -> list[Path]:
     """Post every card kind to its own channel in a fresh sandbox and screenshot each one."""
     out.mkdir(parents=True, exist_ok=True)
@@ -41,9 +46,9 @@ def main(out: Path) -> list[Path]:
         sandbox.add_usergroup("S0BILLING", handle="billing-leads", users=["U0APPROVER1", "U0APPROVER2"])
         client = WebClient(token="xoxb-screenshots", base_url=f"{sandbox.url}/api/")
         for kind, sample in KINDS.items():
-            sandbox.add_channel(f"C{kind.upper().replace('-', '')[:10]}", name=kind)
+            sandbox.add_channel(channel_id(kind), name=kind)
             card = cards[sample]
-            client.chat_postMessage(channel=f"C{kind.upper().replace('-', '')[:10]}", text=card_text(card),
+            client.chat_postMessage(channel=channel_id(kind), text=card_text(card),
                                     blocks=approval_card(card))
         waiting = [cards["pending_agent_deadline"], replace(cards["pending_high"], quorum=1),
                    replace(cards["pending_low"], request_id="req_01JD3W4K9A")]
@@ -56,11 +61,11 @@ def main(out: Path) -> list[Path]:
             page.add_style_tag(content="header{display:none} main{padding:0 8px}")
             for kind in KINDS:
                 path = out / f"card-{kind}.png"
-                page.locator(f"#channel-C{kind.upper().replace('-', '')[:10]} .msg").first.screenshot(path=path)
+                page.locator(f"#channel-{channel_id(kind)} .msg").first.screenshot(path=path)
                 written.append(path)
             page.locator("#home").screenshot(path=out / "home-tab.png")
             written.append(out / "home-tab.png")
-            high = page.locator("#channel-CQUORUMPROG .msg").first
+            high = page.locator(f"#channel-{channel_id('quorum-progress')} .msg").first
             high.get_by_role("button", name="Approve").click()
             page.set_viewport_size({"width": WIDTH, "height": 700})
             page.screenshot(path=out / "confirm-dialog.png")
