@@ -224,3 +224,13 @@ def test_a_failure_after_the_decision_is_one_clear_line_under_the_outcome() -> N
     assert card_text(card).endswith("— but the agent could not be resumed")
     gave_up = approval_card(samples.stakes()["approved_callback_gave_up"])[2]["text"]["text"]
     assert "callback could not be delivered" in gave_up and "gave up" in gave_up
+
+
+def test_an_items_string_arguments_sit_in_code_spans_so_they_never_format() -> None:
+    from blocks.card import CardItem
+
+    item = CardItem(action="run_sql", args={"q": "LIKE '%*promo*%'\n`x`"},
+                    allowed=("approve", "edit", "reject"))
+    blocks = approval_card(samples.pending(items=(item, item)))
+    text = next(b for b in blocks if b["block_id"] == "item_0")["text"]["text"]
+    assert text.endswith("*q:* `LIKE '%*promo*%' ˋxˋ`")
