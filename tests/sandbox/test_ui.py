@@ -88,7 +88,7 @@ def test_modal_form_submit_and_field_errors(
     html = page(sandbox)
     assert "action=/_sandbox/submit" in html
     assert "<textarea form=modal-form name=in0 required" in html
-    assert "http-equiv=refresh" not in html  # typing must not be wiped by a reload
+    assert "location.reload" not in html  # typing must not be wiped by a reload
 
     [view] = sandbox.views("U1")
     answer = httpx.post(
@@ -161,3 +161,32 @@ def test_a_button_with_confirm_asks_first(sandbox: SlackSandbox, client: WebClie
     html = page(sandbox)
     assert "<dialog class=confirm><h3>Approve this?</h3><p>issue_refund: $120</p>" in html
     assert "type=button class='primary' onclick='this.nextElementSibling.showModal()'" in html
+
+
+def test_a_modal_shows_hints_placeholders_and_no_submit_it_did_not_ask_for(
+    sandbox: SlackSandbox, receiver: Receiver, client: WebClient
+) -> None:
+    details = {"type": "modal", "callback_id": "details", "title": {"type": "plain_text", "text": "Details"},
+               "close": {"type": "plain_text", "text": "Close"},
+               "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "all of it"}}]}
+    hinted = reason_modal()
+    hinted["blocks"][0]["hint"] = {"type": "plain_text", "text": "The agent will see it."}
+    hinted["blocks"][0]["element"]["placeholder"] = {"type": "plain_text", "text": "Why not?"}
+    views = [hinted, details]
+
+    def open_next(payload: Json) -> None:
+        client.views_open(trigger_id=payload["trigger_id"], view=views.pop())
+
+    receiver.answer = open_next
+    ts = client.chat_postMessage(channel="C1", text="Refund?", blocks=card())["ts"]
+    click = {"user": "U1", "channel": "C1", "ts": ts, "action_id": "deny"}
+    httpx.post(f"{sandbox.url}/_sandbox/click", data=click)
+    html = page(sandbox)
+    assert "all of it" in html and ">Close</button>" in html
+    assert "form=modal-form class=primary" not in html  # no stray Submit
+    [view] = sandbox.views("U1")
+    httpx.post(f"{sandbox.url}/_sandbox/close", data={"user": "U1", "view_id": view["id"]})
+    httpx.post(f"{sandbox.url}/_sandbox/click", data=click)
+    html = page(sandbox)
+    assert "placeholder='Why not?'" in html and "<div class=hint>The agent will see it.</div>" in html
+    assert "<button form=modal-form class=primary>Deny</button>" in html
