@@ -318,8 +318,8 @@ def _actions(card: Card, *, details: bool) -> Block:
     """Approve (asking first when the stakes are high), Reject, and View details when cut."""
     approve = kit.button(text="Approve", action_id=ids.ACTION_APPROVE, value=card.request_id,
                          style="primary")
-    if card.confirm or (card.confirm is None and card.urgency == "high"):
-        approve["confirm"] = _confirm(card)
+    if asks_to_confirm(card):
+        approve["confirm"] = confirm_dialog(card)
     buttons = [
         approve,
         kit.button(text="Reject", action_id=ids.ACTION_REJECT, value=card.request_id, style="danger"),
@@ -329,7 +329,12 @@ def _actions(card: Card, *, details: bool) -> Block:
     return {"type": "actions", "block_id": ids.BLOCK_ACTIONS, "elements": buttons}
 
 
-def _confirm(card: Card) -> dict[str, Any]:
+def asks_to_confirm(card: Card) -> bool:
+    """Whether Approve asks first: the rule says so, or by default at high urgency."""
+    return bool(card.confirm) or (card.confirm is None and card.urgency == "high")
+
+
+def confirm_dialog(card: Card) -> dict[str, Any]:
     """Slack's "are you sure?" dialog, naming the action and what it does."""
     action, _ = clip(one_line(card.action) or _UNNAMED, 60)
     summary, _ = clip(one_line(card.summary), 200)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from blocks import ids, kit, limits
+from blocks.card import asks_to_confirm, confirm_dialog
 from blocks.kit import Block
 from blocks.model import Card, uses_items
 from blocks.text import clip_escaped, clip_mrkdwn, one_line, person, slack_date
@@ -46,8 +47,12 @@ def _entry(n: int, card: Card) -> list[Block]:
         # Several items, edits or a quorum: decide on the card, where the whole picture is.
         blocks.append(kit.context(f"home_{n}_note", ["Decide on the card in its channel or DM."]))
     else:
+        approve = kit.button(text="Approve", action_id=ids.ACTION_APPROVE, value=card.request_id,
+                             style="primary")
+        if asks_to_confirm(card):  # the same question as on the card
+            approve["confirm"] = confirm_dialog(card)
         blocks.append({"type": "actions", "block_id": f"home_{n}_actions", "elements": [
-            kit.button(text="Approve", action_id=ids.ACTION_APPROVE, value=card.request_id, style="primary"),
+            approve,
             kit.button(text="Reject", action_id=ids.ACTION_REJECT, value=card.request_id, style="danger"),
             kit.button(text="Details", action_id=ids.ACTION_DETAILS, value=card.request_id),
         ]})

@@ -40,7 +40,9 @@ def main(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     cards = {**samples.cards(), **samples.hitl_cards()}
     written = []
-    with SlackSandbox.start(signing_secret="screenshots", bot_token="xoxb-screenshots") as sandbox:
+    posted_at = samples.CREATED.timestamp() + 60  # a fixed clock: the same PNGs on every run
+    with SlackSandbox.start(signing_secret="screenshots", bot_token="xoxb-screenshots",
+                            clock=lambda: posted_at) as sandbox:
         for uid, name in PEOPLE.items():
             sandbox.add_user(uid, name=name, email=f"{name}@example.com", real_name=name.title())
         sandbox.add_usergroup("S0BILLING", handle="billing-leads", users=["U0APPROVER1", "U0APPROVER2"])
