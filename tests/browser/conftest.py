@@ -11,7 +11,9 @@ import pytest
 from tests.browser import chromium
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: playwright's sync API keeps an event loop running on this thread
+# while it is open, and asyncio.run() in later test modules would refuse to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     reason = chromium.missing()
     if reason is not None:
