@@ -192,3 +192,11 @@ def test_policy_check_and_explain_on_the_command_line(tmp_path):
                                      "--args", '{"amount": 340}'])
     assert explained.exit_code == 0 and "mid-refunds" in explained.output
     assert "small-refunds" in explained.output and "amount is 340" in explained.output
+
+
+def test_a_card_routed_to_a_user_group_mentions_the_group(stack):
+    req = refund(stack, 340)  # mid-refunds: approvers ["@finance"]
+    card = stack.card(req["id"])
+    assert card["text"].startswith("<!subteam^S0FINANCE> <@U0ALICE> <@U0BOB> Approval needed")
+    assert "*Waiting on* <!subteam^S0FINANCE>, <@U0ALICE>, <@U0BOB>" in card["blocks"][1]["text"]["text"]
+    assert "then it auto-rejects" in card["blocks"][1]["text"]["text"]  # timeout: 30m, on_timeout: reject

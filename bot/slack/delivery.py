@@ -31,7 +31,7 @@ _REMINDED = 20
 
 
 def card_for(row: ApprovalRequest, *, history: Sequence[audit.Record] = (), run: Run | None = None,
-             rule: Rule | None = None) -> Card:
+             rule: Rule | None = None, handles: Mapping[str, str] | None = None) -> Card:
     """The card data for a stored request; `history` (its audit events) and `run` add vote times
     and anything that failed after the decision; `rule` whom it mentions and whether to confirm."""
     items = [
@@ -59,7 +59,7 @@ def card_for(row: ApprovalRequest, *, history: Sequence[audit.Record] = (), run:
         decided_at=row.decided_at,
         reason=row.reason,
         created_at=row.created_at,
-        groups=tuple(g for g in (_group_id(a) for a in row.approvers) if g),
+        groups=tuple(dict.fromkeys(g for g in (_group_id(a, handles or {}) for a in _named(row, rule)) if g)),
         agent=row.created_by,
         rule=row.rule or route.rule,
         link=_link(row.context),
@@ -95,13 +95,17 @@ def failure_after_decision(history: Sequence[audit.Record], *, run: Run | None) 
     return callback
 
 
-def load_card(db: Database, request_id: str, *, policy: Policy | None = None) -> Card:
-    """The card for a request as every copy should show it now."""
+def load_card(db: Database, request_id: str, *, policy: Policy | None = None,
+              client: WebClient | None = None) -> Card:
+    """The card for a request as every copy should show it now (`client` names its groups)."""
     row, _ = _load(db, request_id)
     with db.read() as s:
         history = list(repo.audit_records(s, request_id=request_id))
         run = s.get(Run, row.run_id) if row.run_id else None
-    return card_for(row, history=history, run=run, rule=_rule_named(policy, row.rule))
+    rule = _rule_named(policy, row.rule)
+    pending = row.status == Status.PENDING.value
+    handles = _handles(client, row, rule) if client is not None and pending else {}
+    return card_for(row, history=history, run=run, rule=rule, handles=handles)
 
 
 def _rule_named(policy: Policy | None, name: str | None) -> Rule | None:
@@ -127,10 +131,30 @@ def _vote_times(history: Sequence[audit.Record]) -> dict[str, datetime]:
     return {r.actor: datetime.fromisoformat(r.at) for r in history if r.kind in ("vote", "decided")}
 
 
-def _group_id(entry: str) -> str | None:
-    """The user group id an approver entry names (`S…` or `<!subteam^S…>`), else None."""
+def _group_id(entry: str, handles: Mapping[str, str]) -> str | None:
+    """The user group id an approver entry names (`S…`, `<!subteam^S…>` or a known `@handle`)."""
     match = _GROUP.match(entry.strip())
-    return (match.group(1) or match.group(2)) if match else None
+    if match:
+        return match.group(1) or match.group(2)
+    return handles.get(entry.strip().removeprefix("@")) if entry.strip().startswith("@") else None
+
+
+def _named(row: ApprovalRequest, rule: Rule | None) -> list[str]:
+    """The approvers as the request and its rule name them (ids, emails, group handles)."""
+    return [*row.approvers, *(rule.approvers if rule is not None else ())]
+
+
+def _handles(client: WebClient, row: ApprovalRequest, rule: Rule | None) -> dict[str, str]:
+    """User group handle -> id, for the handles the request names; empty when Slack will not say
+    (the card then mentions the group's members, who are the eligible approvers anyway)."""
+    if not any(a.strip().startswith("@") for a in _named(row, rule)):
+        return {}
+    try:
+        groups = client.usergroups_list()["usergroups"]
+    except SlackApiError as e:
+        log.warning("user groups for request %s: %s", row.id, e.response.get("error"))
+        return {}
+    return {str(g.get("handle")): str(g.get("id")) for g in groups if g.get("handle") and g.get("id")}
 
 
 def _link(context: Mapping[str, Any] | None) -> str | None:
@@ -167,7 +191,7 @@ def _post_one(
     db: Database, client: WebClient, row: ApprovalRequest, *, recipient: str | None, where: str,
     clock: Callable[[], datetime], policy: Policy | None = None,
 ) -> None:
-    card = load_card(db, row.id, policy=policy)
+    card = load_card(db, row.id, policy=policy, client=client)
     try:
         channel = client.conversations_open(users=where)["channel"]["id"] if recipient else where
         sent = client.chat_postMessage(channel=channel, text=card_text(card), blocks=approval_card(card))
@@ -185,7 +209,7 @@ def _post_one(
 def update_cards(db: Database, client: WebClient, request_id: str, *, policy: Policy | None = None) -> None:
     """Rewrite every copy of the card to the request's current state."""
     row, posted = _load(db, request_id)
-    card = load_card(db, request_id, policy=policy)
+    card = load_card(db, request_id, policy=policy, client=client)
     failures = []
     for m in posted:
         try:
