@@ -79,3 +79,16 @@ def test_one_agent_may_hold_two_tokens_while_rotating():
 ])
 def test_urls_are_shown_without_their_passwords(url, shown):
     assert redact_url(url) == shown
+
+
+def test_a_token_may_carry_the_decide_scope_and_plain_entries_keep_working():
+    ui, agent = "0123456789abcdef-ui-token", "0123456789abcdef-agent"
+    s = load(SIGNOFF_API_TOKENS=f"approvals-ui:{ui}:decide,billing:{agent}")
+    assert s.api_tokens == {ui: "approvals-ui", agent: "billing"}
+    assert s.api_scopes == {ui: frozenset({"decide"})}
+
+
+@pytest.mark.parametrize("entry", ["ui:0123456789abcdef-ui:admin", "ui:0123456789abcdef-ui:"])
+def test_an_unknown_scope_stops_with_the_entry_named(entry):
+    with pytest.raises(InvalidSettings, match="'ui'.*decide"):
+        load(SIGNOFF_API_TOKENS=entry)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from bot.errors import (
     NotAuthorized,
     NotFound,
     SignoffError,
+    StaleDecision,
 )
 from bot.policy.explain import match
 from bot.policy.model import Policy, Rule
@@ -248,11 +250,24 @@ class ApprovalService:
     def decide(
         self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None,
         index: int | None = None, args: Mapping[str, Any] | None = None, answer: Any = None,
+        expected_version: int | None = None, note: Mapping[str, Any] | None = None,
     ) -> ApprovalRequest:
-        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided."""
-        return self.transition(request_id, lambda state, now: lifecycle.decide(
-            state, actor=actor, verdict=verdict, reason=reason, now=now, index=index, args=args,
-            answer=answer))
+        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided.
+
+        `expected_version`: refuse (StaleDecision) unless the request is still at that version;
+        `note`: added to the audit event's data (e.g. which UI the decision came through).
+        """
+        def make(state: RequestState, now: datetime) -> Transition:
+            t = lifecycle.decide(state, actor=actor, verdict=verdict, reason=reason, now=now,
+                                 index=index, args=args, answer=answer)
+            # Checked after the rules, so a refused person learns that rather than the version;
+            # inside the write transaction as well, so it holds against a concurrent decision.
+            if expected_version is not None and state.version != expected_version:
+                raise StaleDecision(f"request {state.id} is at version {state.version}, not "
+                                    f"{expected_version}: reload it and decide again", request_id=state.id)
+            return replace(t, event=replace(t.event, data={**t.event.data, **note})) if note else t
+
+        return self.transition(request_id, make)
 
     def cancel(self, request_id: str, *, agent: str, reason: str) -> ApprovalRequest:
         """Withdraw a pending request; only the agent that created it may (others get NotFound)."""
