@@ -164,7 +164,9 @@ def _details(card: Card) -> Iterator[Block]:
             yield kit.section("", "_No arguments._")
     for key, value in card.args.items():
         yield from _item(str(key), as_text(value, pretty=True), code=True)
-    if card.context:
+    if isinstance(card.context, str) and card.context:
+        yield from _item("Context", card.context, code=True)
+    elif card.context:
         yield kit.header("", "Context")
         for key, value in card.context.items():
             yield from _item(str(key), as_text(value, pretty=True), code=True)

@@ -172,7 +172,7 @@ class ApprovalService:
             action=new.action,
             summary=new.summary,
             args=dict(new.args),
-            context=dict(new.context) if new.context is not None else None,
+            context=dict(new.context) if isinstance(new.context, Mapping) else new.context,
             urgency=rule.urgency or new.urgency,
             requester=new.requester,
             requester_id=requester_id,

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from blocks.schema import problems  # pure: the checks Slack's forms make
+from bot.core.items import Item
 from bot.core.lifecycle import Verdict
 from bot.core.vocabulary import Status
 from bot.errors import (
@@ -83,6 +85,7 @@ class DecisionDesk:
             return seen, True
         row = self.service.get(d.request_id)
         actor = self.person(d.by, field="by")
+        _check_forms(row, d)
         if row.status == Status.PENDING:
             self._check_checkpoint(row, d)
         note = {"via": d.via, "idempotency_key": d.idempotency_key, "fingerprint": d.fingerprint()}
@@ -123,3 +126,19 @@ class DecisionDesk:
             else:
                 return None
         return self.service.get(d.request_id)
+
+
+def _check_forms(row: ApprovalRequest, d: UIDecision) -> None:
+    """What Slack's Edit and answer forms check, checked here too: edits and answers fit their schema."""
+    index = d.item if d.item is not None else 0
+    if not 0 <= index < len(row.items):
+        return  # the decision path says which items there are
+    item = Item.from_json(row.items[index])
+    if d.verdict is Verdict.EDIT and item.args_schema and isinstance(d.args, Mapping):
+        if wrong := problems(item.args_schema, dict(d.args), "args"):
+            raise InvalidInput("the edited args do not fit the request's args_schema: " + "; ".join(wrong),
+                               fields={"args": "; ".join(wrong)})
+    if d.verdict is Verdict.RESPOND and item.answer_schema and d.answer is not None:
+        if wrong := problems(item.answer_schema, d.answer, "answer"):
+            raise InvalidInput("the answer does not fit the request's response_schema: " + "; ".join(wrong),
+                               fields={"answer": "; ".join(wrong)})
