@@ -11,8 +11,9 @@ Kinds and the value each one resumes with:
     agent_inbox         [HumanInterrupt] (classic list)  [HumanResponse]
     agent_inbox_single  HumanInterrupt (bare dict)       HumanResponse
     signoff             request_approval() payload       {"type", "args", "message", "by", "at"}
-    generic             anything else                    {"type": "approve"|"reject", "message"},
+    generic             anything else                    True / False (`if decision:`),
                                                          or the form answer with a response_schema
+    generic_decision    a mapping with "answer_as": "decision"   {"approved", "reason", "by"}
     breakpoint          interrupt_before/after           None (resume with `invoke(None, config)`)
 
 LangChain decisions: {"type": "approve"}, {"type": "edit", "edited_action": {"name", "args"}},
@@ -37,9 +38,11 @@ AGENT_INBOX = "agent_inbox"
 AGENT_INBOX_SINGLE = "agent_inbox_single"
 SIGNOFF = "signoff"
 GENERIC = "generic"
+GENERIC_DECISION = "generic_decision"  # a plain interrupt that asked for {approved, reason, by}
+ANSWER_AS = "answer_as"  # interrupt({"question": ..., "answer_as": "decision"}) opts in
 BREAKPOINT = "breakpoint"
 KINDS = frozenset({HITL_BATCHED, TOOL_APPROVAL, AGENT_INBOX, AGENT_INBOX_SINGLE, SIGNOFF, GENERIC,
-                   BREAKPOINT})
+                   GENERIC_DECISION, BREAKPOINT})
 
 SIGNOFF_PAYLOAD_TYPE = "signoff_approval"
 URGENCIES = tuple(Urgency)
@@ -281,7 +284,9 @@ def _generic_spec(value: Any, schema: Mapping[str, Any] | None, graph: str) -> A
     else:
         item = Item(action=short or "question", args=args, description=description,
                     allowed=(DecisionType.APPROVE, DecisionType.REJECT))
-    return ApprovalSpec(kind=GENERIC, summary=_one_line(summary), items=(item,))
+    opted = schema is None and isinstance(value, Mapping) and value.get(ANSWER_AS) == "decision"
+    return ApprovalSpec(kind=GENERIC_DECISION if opted else GENERIC, summary=_one_line(summary),
+                        items=(item,))
 
 
 def _short_text(value: Any) -> str | None:
@@ -326,6 +331,9 @@ def resume_value(kind: str, items: Sequence[Item], decisions: Sequence[ItemDecis
         return [response] if kind == AGENT_INBOX else response
     if kind == SIGNOFF:
         return _signoff_answer(item, decision)
+    if kind == GENERIC_DECISION:
+        return {"approved": decision.type is not DecisionType.REJECT, "reason": decision.message,
+                "by": decision.by}
     if kind == BREAKPOINT:
         if decision.type is DecisionType.REJECT:
             raise InvalidInput("a rejected breakpoint is not resumed: leave the thread where it stopped")
@@ -367,7 +375,7 @@ def _human_response(item: Item, decision: ItemDecision) -> dict[str, Any]:
     if decision.type is DecisionType.RESPOND:
         return {"type": "response", "args": decision.message}
     if decision.type is DecisionType.REJECT:
-        return {"type": "ignore", "args": None}  # the inbox schema has nowhere to put a reason
+        return {"type": "ignore", "args": decision.message}  # the reason, for the graph to log or show
     return {"type": "accept", "args": None}
 
 
