@@ -20,7 +20,8 @@ _TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@]*:)[^@/?#]*(?P<at>@)", re.I)
 # Slack's signing secrets are 32 hex characters; anything this short is a typo or a test value.
 MIN_SIGNING_SECRET = 16
-_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)$")
+_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)"
+                          r"(?:\?(?P<view>(?:show|hide)=[\w.-]+(?:\+[\w.-]+)*))?$")
 
 
 def parse_graphs(raw: str) -> dict[str, str]:
@@ -29,10 +30,12 @@ def parse_graphs(raw: str) -> dict[str, str]:
     for entry in (e.strip() for e in raw.split(",") if e.strip()):
         m = _GRAPH_ENTRY.match(entry)
         if m is None:
-            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute")
+            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute "
+                                  "(optionally ?show=key+key or ?hide=key+key)")
         if m["name"] in graphs:
             raise InvalidSettings(f"SIGNOFF_GRAPHS names graph {m['name']!r} twice")
-        graphs[m["name"]] = f"{m['module']}:{m['attr']}"
+        view = f"?{m['view']}" if m["view"] else ""  # which state keys its breakpoint cards show
+        graphs[m["name"]] = f"{m['module']}:{m['attr']}{view}"
     return graphs
 
 

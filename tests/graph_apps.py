@@ -263,4 +263,5 @@ def _decision_builder() -> StateGraph:
 
 decision_graph = _decision_builder().compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
+           "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",
            "decision": "tests.graph_apps:decision_graph"}

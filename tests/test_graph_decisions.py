@@ -19,6 +19,8 @@ def test_a_rejected_breakpoint_ends_the_thread_and_the_checkpoint_records_it(sta
     run = start(stack, "recorded_breakpoint", {"action": "rotate keys", "approved": False,
                                                "api_token": "xoxb-very-secret"})
     [req] = run["pending_requests"]
+    card = json.dumps(stack.card(req["id"])["blocks"])
+    assert "rotate keys" in card and "xoxb-very-secret" not in card and "[redacted]" in card
     stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.REJECT, reason="not today")
     stack.run_jobs()
     assert run_of(stack, run)["status"] == "stopped" and graph_apps.effects() == []
@@ -50,3 +52,9 @@ def test_a_plain_interrupt_may_ask_for_approved_reason_and_by(stack):
     [entry] = done["result"]["signoff_decisions"]  # Command(update=..., resume=...)
     assert entry["request_id"] == req["id"] and entry["reason"] == "peak hours"
     assert "wipe the cache" in json.dumps(req)
+
+
+def test_a_registration_may_show_only_some_state_keys_on_breakpoint_cards(stack):
+    run = start(stack, "shown_breakpoint", {"action": "rotate keys", "approved": False, "api_token": "t"})
+    [req] = run["pending_requests"]
+    assert req["context"]["state"] == {"action": "rotate keys"}

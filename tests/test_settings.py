@@ -92,3 +92,10 @@ def test_a_token_may_carry_the_decide_scope_and_plain_entries_keep_working():
 def test_an_unknown_scope_stops_with_the_entry_named(entry):
     with pytest.raises(InvalidSettings, match="'ui'.*decide"):
         load(SIGNOFF_API_TOKENS=entry)
+
+
+def test_a_graph_registration_may_say_which_state_keys_its_cards_show():
+    s = load(SIGNOFF_GRAPHS="billing=app.graphs:refund?show=draft+amount,ops=app.ops:g?hide=internal")
+    assert s.graphs == {"billing": "app.graphs:refund?show=draft+amount", "ops": "app.ops:g?hide=internal"}
+    with pytest.raises(InvalidSettings, match="show=key"):
+        load(SIGNOFF_GRAPHS="billing=app.graphs:refund?reveal=all")

@@ -23,6 +23,7 @@ LangChain decisions: {"type": "approve"}, {"type": "edit", "edited_action": {"na
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -91,14 +92,46 @@ def spec_from_interrupt(value: Any, *, response_schema: Mapping[str, Any] | None
                             items=(Item(action="question", args={"value": object.__repr__(value)}),))
 
 
+REDACTED = "[redacted]"
+_SECRET_WORDS = ("token", "password", "passwd", "secret", "authorization", "cookie")
+_KEY_NAME = re.compile(r"(^|[^a-z])keys?$")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a state key is named like a secret (token, password, secret, key, authorization, cookie)."""
+    lower = name.lower()
+    return any(w in lower for w in _SECRET_WORDS) or bool(_KEY_NAME.search(lower)) or name.endswith("Key")
+
+
+def redact_state(values: Mapping[str, Any], *, show: Sequence[str] | None = None,
+                 hide: Sequence[str] = ()) -> dict[str, Any]:
+    """Graph state as a card may show it: only `show`'s top-level keys when given, never `hide`'s,
+    and never a value under a key named like a secret, at any depth."""
+    kept = {k: v for k, v in values.items()
+            if (show is None or str(k) in show) and str(k) not in hide}
+    return _redact(kept)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: REDACTED if is_secret_name(str(k)) else _redact(v) for k, v in value.items()}
+    if _is_list(value):
+        return [_redact(v) for v in value]
+    return value
+
+
 def breakpoint_spec(*, graph: str, next_nodes: Sequence[str],
-                    values: Mapping[str, Any] | None) -> ApprovalSpec:
-    """A static breakpoint (interrupt_before/after): approve continues to the next nodes, reject stops."""
+                    values: Mapping[str, Any] | None, show: Sequence[str] | None = None,
+                    hide: Sequence[str] = ()) -> ApprovalSpec:
+    """A static breakpoint (interrupt_before/after): approve continues to the next nodes, reject stops.
+
+    The card shows the state through `redact_state` (the graph registration's `show`/`hide`)."""
     nodes = ", ".join(str(n) for n in next_nodes) or "the end"
     item = Item(action=f"continue to {nodes}", args={"next": [str(n) for n in next_nodes]},
                 description=f"{graph} stopped at a breakpoint before {nodes}.",
                 allowed=(DecisionType.APPROVE, DecisionType.REJECT))
-    context = {"state": _jsonable(values)} if values else None
+    shown = redact_state(values, show=show, hide=hide) if values else None
+    context = {"state": _jsonable(shown)} if shown else None
     return ApprovalSpec(kind=BREAKPOINT, summary=_one_line(f"Continue {graph} to {nodes}?"),
                         items=(item,), context=context)
 

@@ -193,8 +193,9 @@ class GraphExecutor:
             self._step(run, graph, lambda: graph.invoke(None, config))
             self._settle(run, graph)
         elif state.next:
+            view = self.registry.view(run.graph)
             spec = breakpoint_spec(graph=run.graph, next_nodes=list(state.next),
-                                   values=_jsonable(state.values))
+                                   values=_jsonable(state.values), show=view.show, hide=view.hide)
             self._ask(run, spec, interrupt_id=BREAKPOINT + _checkpoint_id(state))
             self._set_run(run.id, status=RunStatus.WAITING)
         else:
