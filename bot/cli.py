@@ -322,6 +322,59 @@ def policy_explain(file: Path | None, action: str, args_json: str, requester: st
 
 
 @main.group()
+def graphs() -> None:
+    """Check the graphs registered in SIGNOFF_GRAPHS."""
+
+
+@graphs.command("check")
+@click.argument("name")
+@click.option("--input", "sample", required=True,
+              help="A sample state: JSON, or module:attribute naming a Python object (for dates, sets, …).")
+def graphs_check(name: str, sample: str) -> None:
+    """Run SAMPLE through graph NAME's checkpointer serializer; exit 1 naming each key path it cannot save."""
+    from bot.agents.graphcheck import problems
+    from bot.agents.registry import GraphRegistry, make_checkpointer
+    from bot.errors import SignoffError
+
+    settings = _settings(dev=True)
+    try:
+        graph = GraphRegistry.load(settings.graphs, make_checkpointer(settings.checkpoints)).get(name)
+    except SignoffError as e:
+        raise click.ClickException(str(e)) from e
+    value = _sample(sample)
+    serde = getattr(graph.checkpointer, "serde", None)
+    if serde is None:
+        raise click.ClickException(f"graph {name!r} has no checkpointer to check against")
+    found = problems(value, serde)
+    for line in found:
+        click.echo(line, err=True)
+    if found:
+        sys.exit(1)
+    click.echo(f"{name}: the sample state can be saved by {type(graph.checkpointer).__name__}")
+
+
+def _sample(raw: str) -> object:
+    """JSON, or `module:attribute` naming a Python object."""
+    import importlib
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    module, _, attr = raw.partition(":")
+    if not module or not attr:
+        raise click.BadParameter("neither JSON nor module:attribute", param_hint="--input")
+    try:
+        obj: object = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise click.BadParameter(f"cannot load {raw}: {e}", param_hint="--input") from e
+    return obj
+
+
+@main.group()
 def audit() -> None:
     """Export and verify the audit log."""
 

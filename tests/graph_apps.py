@@ -265,3 +265,13 @@ decision_graph = _decision_builder().compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
            "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",
            "decision": "tests.graph_apps:decision_graph"}
+
+
+class _Unsaveable:
+    """An object the checkpointer's msgpack serializer refuses."""
+
+
+# Samples for `signoff graphs check`: one fine (dates and sets round-trip), one not.
+GOOD_SAMPLE = {"action": "refund", "when": __import__("datetime").date(2026, 12, 1), "tags": {"a"}}
+BAD_SAMPLE = {"action": "refund", "draft": {"to": "a@example.com", "client": _Unsaveable()},
+              "scores": [1.0, float("nan")]}
