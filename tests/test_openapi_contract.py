@@ -52,3 +52,13 @@ def test_the_document_has_examples_and_one_error_shape(stack):
 def test_unknown_routes_answer_in_the_same_error_shape(stack):
     r = httpx.get(f"{stack.url}/v2/nothing")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_docs_work_offline_from_packaged_assets(stack):
+    page = httpx.get(f"{stack.url}/docs")
+    assert page.status_code == 200 and "cdn" not in page.text.lower() and "http" not in page.text.split(
+        "<body>")[1].replace(stack.url, "")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        r = httpx.get(f"{stack.url}/docs/assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 10_000, asset
+        assert f"/docs/assets/{asset}" in page.text

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from bot.api.decisions import install_decision_api
+from bot.api.docs import install_docs
 from bot.api.routes import build_router, install_error_handlers
 from bot.api.runs import build_runs_router
 from bot.api.waiters import Waiters
@@ -44,7 +45,10 @@ def build_web_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
-    app = FastAPI(title="Signoff", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    # FastAPI's own /docs and /redoc load their assets from a CDN: blank offline. Ours are local.
+    app = FastAPI(title="Signoff", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    install_docs(app)
     app.state.api_tokens = api_tokens
     app.state.api_scopes = api_scopes or {}
     install_error_handlers(app)
