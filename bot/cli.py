@@ -189,7 +189,10 @@ def dev(port: int, sandbox_port: int) -> None:
     if settings.uses_sandbox:
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
-        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"})
+        # An agent's token, and a UI's that may decide for people (the decision API).
+        agent, ui = "dev-" + secrets.token_hex(12), "dev-ui-" + secrets.token_hex(12)
+        settings = settings.with_overrides(api_tokens={agent: "dev-agent", ui: "dev-ui"},
+                                           api_scopes={ui: frozenset({"decide"})})
     with _redis(settings) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
@@ -250,7 +253,9 @@ def _env_of(settings: Settings) -> dict[str, str]:
 
 
 def _print_welcome(settings: Settings, sandbox: object | None) -> None:
-    token = next(iter(settings.api_tokens))
+    token = next((t for t in settings.api_tokens if t not in settings.api_scopes), None) or next(
+        iter(settings.api_tokens))
+    ui = next((t for t, scopes in settings.api_scopes.items() if "decide" in scopes), None)
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "", "Signoff is running.",
@@ -264,7 +269,11 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
             f"  Slack sandbox {getattr(sandbox, 'url', '')}/   (open it to see cards and click as "
             "alice, bob or carol)",
         ]
+    exports = f"export SIGNOFF_URL={base} SIGNOFF_TOKEN={token} TOKEN={token}"
+    if ui is not None:
+        exports += f" UI_TOKEN={ui}"
     lines += [
+        "", "In another terminal (the README's commands use these):", f"  {exports}",
         "", "Ask for an approval:",
         f"  curl -s -X POST {base}/v1/requests -H 'Authorization: Bearer {token}' \\",
         "    -H 'Content-Type: application/json' \\",
