@@ -118,3 +118,38 @@ def test_a_request_whose_forms_do_not_fit_is_refused_and_nothing_is_stored(stack
                                              "approvers": ["U0ALICE"], **extra})
     assert r.status_code == 422 and field in r.json()["fields"], r.text
     assert stack.api.get("/v1/requests").json()["requests"] == []
+
+
+def approve_click(stack, req):
+    card = next_card(stack)
+    stack.sandbox.click("U0ALICE", CHANNEL, card["ts"], ids.ACTION_APPROVE,
+                        value=ids.button_value(req["id"], 0))
+    [view] = stack.views("U0ALICE")
+    assert view["callback_id"] == ids.VIEW_APPROVE
+    return view
+
+
+def comment(text):
+    return {ids.BLOCK_COMMENT: {ids.ACTION_COMMENT: text}}
+
+
+def test_a_request_may_require_a_comment_with_approve_on_every_path(stack):
+    req = stack.create(approvers=["U0ALICE", "U0BOB"], approve_comment="required")
+    view = approve_click(stack, req)
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "pending"  # not yet
+    blank = stack.sandbox.submit_view("U0ALICE", view["id"], comment("   "))  # Slack refuses "" itself
+    assert "comment" in json.dumps(blank.json())
+    ui = stack.api.__class__(base_url=stack.url, headers={"Authorization": f"Bearer {OTHER_TOKEN}"})
+    bare = ui.post(f"/v1/requests/{req['id']}/decision", json={
+        "decision": "approve", "by": "U0BOB", "expected_version": 0, "idempotency_key": "c1"})
+    assert bare.status_code == 422 and set(bare.json()["fields"]) == {"reason"}
+    assert stack.sandbox.submit_view("U0ALICE", view["id"], comment("checked the ledger")).status_code == 200
+    got = stack.api.get(f"/v1/requests/{req['id']}").json()
+    assert (got["status"], got["decided_by"], got["reason"]) == ("approved", "U0ALICE", "checked the ledger")
+
+
+def test_an_optional_comment_may_be_left_out(stack):
+    req = stack.create(approvers=["U0ALICE"], approve_comment="optional")
+    view = approve_click(stack, req)
+    assert stack.sandbox.submit_view("U0ALICE", view["id"], comment("")).status_code == 200
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"

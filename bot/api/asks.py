@@ -12,18 +12,20 @@ from bot.errors import InvalidInput
 from bot.service import NewRequest
 
 _PLAIN = (DecisionType.APPROVE, DecisionType.REJECT)
-_RICH = ("allowed_decisions", "args_schema", "response_schema")
+_RICH = ("allowed_decisions", "args_schema", "response_schema", "approve_comment")
 
 
 def new_request(body: CreateRequest) -> NewRequest:
     """The service's request for a `POST /v1/requests` body; InvalidInput names a field that misfits."""
     fields: dict[str, Any] = body.model_dump(exclude=set(_RICH))
-    if body.allowed_decisions is None and body.args_schema is None and body.response_schema is None:
+    if (body.allowed_decisions is None and body.args_schema is None and body.response_schema is None
+            and body.approve_comment == "none"):
         return NewRequest(**fields)  # a plain approve/reject request, stored as it always was
     allowed = tuple(dict.fromkeys(body.allowed_decisions or _PLAIN))
     _check(body, allowed)
     item = Item(action=body.action, args=dict(body.args), allowed=allowed,
-                args_schema=body.args_schema, answer_schema=body.response_schema)
+                args_schema=body.args_schema, answer_schema=body.response_schema,
+                approve_comment=body.approve_comment)
     return NewRequest(**fields, items=[item])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +50,8 @@ class CreateRequest(BaseModel):
         examples=[{"type": "object", "properties": {"amount": {"type": "integer", "maximum": 500}}}])
     response_schema: dict[str, Any] | None = Field(
         default=None, description="JSON schema of a `respond` answer: builds the answer form")
+    approve_comment: Literal["none", "optional", "required"] = Field(
+        default="none", description="whether Approve asks for a comment (Slack opens a modal for it)")
 
 
 class RequestOut(BaseModel):

@@ -91,8 +91,9 @@ def decide(
 ) -> Transition:
     """The transition for `actor` answering item `index` (the only item when None)."""
     check_can_decide(state, actor=actor)
+    _check_comment(state, verdict=verdict, index=index, reason=reason)
     if state.quorum > 1 and verdict is DecisionType.APPROVE and len(state.items) == 1:
-        return _vote(state, actor=actor, now=now)
+        return _vote(state, actor=actor, now=now, comment=reason)
     if state.quorum > 1 and verdict is DecisionType.EDIT:
         # One person's edit must not stand in for the approvals of several.
         raise InvalidInput(f"this request needs {state.quorum} approvals, so it cannot be edited; "
@@ -127,7 +128,7 @@ def decide(
     )
 
 
-def _vote(state: RequestState, *, actor: str, now: datetime) -> Transition:
+def _vote(state: RequestState, *, actor: str, now: datetime, comment: str | None = None) -> Transition:
     """One approval towards a quorum: distinct people only; the last one needed decides."""
     if actor in state.approvals:
         raise AlreadyVoted(f"you already approved; {state.quorum - len(state.approvals)} more "
@@ -135,6 +136,8 @@ def _vote(state: RequestState, *, actor: str, now: datetime) -> Transition:
     approvals = (*state.approvals, actor)
     done = len(approvals) >= state.quorum
     data = {"verdict": "approve", "approvals": len(approvals), "quorum": state.quorum, "rule": state.rule}
+    if comment:
+        data["reason"] = comment
     return Transition(
         request_id=state.id, from_version=state.version,
         status=Status.APPROVED if done else Status.PENDING, decision="approve", decided_by=actor,
@@ -143,6 +146,15 @@ def _vote(state: RequestState, *, actor: str, now: datetime) -> Transition:
         item_decisions=(ItemDecision(type=DecisionType.APPROVE, by=actor, at=now),) if done else None,
         approvals=approvals,
     )
+
+
+def _check_comment(state: RequestState, *, verdict: DecisionType, index: int | None,
+                   reason: str | None) -> None:
+    """An item that asks for a comment with Approve gets one, on every path (a vote included)."""
+    if verdict is not DecisionType.APPROVE or (reason or "").strip():
+        return
+    if state.items[_item_index(state, index)].approve_comment == "required":
+        raise InvalidInput("approving this needs a comment", fields={"reason": "say why it may go ahead"})
 
 
 def _item_index(state: RequestState, index: int | None) -> int:
