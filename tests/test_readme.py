@@ -79,6 +79,7 @@ def _free_port() -> int:
 class DevStack:
     env: dict[str, str]
     workdir: Path
+    log: Path
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     try:
         _wait_healthy(url, proc, data / "dev.log")
         yield DevStack(env={**env, "SIGNOFF_URL": url, "SIGNOFF_TOKEN": token, "TOKEN": token,
-                            "UI_TOKEN": ui}, workdir=workdir)
+                            "UI_TOKEN": ui}, workdir=workdir, log=data / "dev.log")
     finally:
         proc.send_signal(signal.SIGTERM)  # it stops its worker and redis-server itself
         try:
@@ -136,3 +137,10 @@ def test_a_readme_block_runs_as_written(dev_stack: DevStack, block: Block) -> No
                           text=True, timeout=120)
     assert done.returncode == 0, (f"README line {block.line} ({block.language}) failed:\n{block.code}\n"
                                   f"--- stdout\n{done.stdout[-2000:]}\n--- stderr\n{done.stderr[-2000:]}")
+
+
+def test_signoff_dev_prints_the_exports_the_readme_uses(dev_stack: DevStack) -> None:
+    printed = dev_stack.log.read_text()
+    env = dev_stack.env
+    assert (f"export SIGNOFF_URL={env['SIGNOFF_URL']} SIGNOFF_TOKEN={env['TOKEN']} TOKEN={env['TOKEN']} "
+            f"UI_TOKEN={env['UI_TOKEN']}") in printed
