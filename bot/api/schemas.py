@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +26,9 @@ class CreateRequest(BaseModel):
                     "the policy rule that matches names the approvers",
         examples=[["U024BE7LH", "lead@example.com", "@finance"]],
     )
-    context: dict[str, Any] | None = None
+    context: dict[str, Any] | Annotated[str, Field(max_length=3000)] | None = Field(
+        default=None, description="shown on the card: an object as `key: value` lines, a string as text",
+        examples=[{"customer": "ACME", "ticket": "INT-4821"}, "The customer was double-charged in May."])
     urgency: Urgency = DEFAULT_URGENCY
     channel: str | None = Field(default=None, max_length=40, description="Slack channel id (C…)")
     dm: bool | None = Field(
@@ -39,6 +41,18 @@ class CreateRequest(BaseModel):
         description="POSTed the outcome, signed with your API token (see the README)",
         examples=["https://agent.example.com/signoff/callback"],
     )
+    allowed_decisions: list[DecisionType] | None = Field(
+        default=None, min_length=1, max_length=4,
+        description="what approvers may answer; default approve and reject. `edit` approves with "
+                    "changed arguments, `respond` answers in place of running the action",
+        examples=[["approve", "edit", "reject"]])
+    args_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON schema of `args`: builds the Edit form and checks edits",
+        examples=[{"type": "object", "properties": {"amount": {"type": "integer", "maximum": 500}}}])
+    response_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON schema of a `respond` answer: builds the answer form")
+    approve_comment: Literal["none", "optional", "required"] = Field(
+        default="none", description="whether Approve asks for a comment (Slack opens a modal for it)")
 
 
 class RequestOut(BaseModel):
@@ -52,7 +66,7 @@ class RequestOut(BaseModel):
     action: str
     summary: str
     args: dict[str, Any]
-    context: dict[str, Any] | None
+    context: dict[str, Any] | str | None
     urgency: str
     requester: str | None
     requester_id: str | None  # the requester as a Slack user id, when it names a person

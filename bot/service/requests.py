@@ -20,7 +20,7 @@ class NewRequest:
     summary: str
     args: Mapping[str, Any] = field(default_factory=dict)
     approvers: Sequence[str] = ()
-    context: Mapping[str, Any] | None = None
+    context: Mapping[str, Any] | str | None = None  # an object, or text shown as it is
     urgency: str = DEFAULT_URGENCY
     channel: str | None = None
     dm: bool | None = None
