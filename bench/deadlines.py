@@ -51,19 +51,20 @@ from bench.harness import (
 )
 from blocks.card import approval_card, card_text
 from bot import wiring
-from bot.audit_log import verify
 from bot.core import audit, deadlines
-from bot.core import policy as policy_rules
 from bot.embedded_redis import EmbeddedRedis, free_port
+from bot.policy.explain import match as match_policy
 from bot.service import NewRequest
 from bot.settings import load_settings
 from bot.slack.delivery import card_for
+from bot.storage.audit_export import verify
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
 from slack_sandbox.server import SlackSandbox
 from workers import deadlines as deadline_jobs
 from workers import queues, runtime
 
 APPROVERS = 4
+FIRE_NAME = f"{deadline_jobs.fire.__module__}.{deadline_jobs.fire.__qualname__}"  # as RQ names the job
 EXPIRE_ACTION, EXPIRE_TIMEOUT = "bench_expire", timedelta(minutes=2)  # the lateness run
 SWEEP_ACTION, SWEEP_TIMEOUT = "bench_sweep", timedelta(hours=2)  # the sweeper-cost store
 # The policy the workers load (SIGNOFF_POLICY_FILE): one rule per run, both reject on timeout.
@@ -145,7 +146,7 @@ def running_parts(tmp: Path) -> Iterator[Parts]:
         w = wiring.build(load_settings(env, env_file=None), clock=clock)
         stack.callback(w.db.engine.dispose)
         redis = stack.enter_context(contextlib.closing(Redis.from_url(server.url)))
-        rule = policy_rules.match(
+        rule = match_policy(
             w.service.policy, action=EXPIRE_ACTION, args={}, requester=None, urgency="normal"
         ).rule
         log(f"redis-server at {server.url}, sandbox at {sandbox.url}, store {env['DATABASE_URL']}")
@@ -202,7 +203,7 @@ def children_cpu_ms(pid: int) -> float:
 
 def new_row(parts: Parts, *, action: str, deadline: datetime, timeout: timedelta, n: int) -> ApprovalRequest:
     """A request as ApprovalService._new_row stores it, created `timeout` before its deadline."""
-    rule = policy_rules.match(
+    rule = match_policy(
         parts.w.service.policy, action=action, args={}, requester=None, urgency="normal"
     ).rule
     parts.clock.at = deadline - timeout
@@ -303,7 +304,7 @@ def schedule_probes(redis: Redis, times: Sequence[datetime], *, tag: str) -> dic
     out = {}
     for n, at in enumerate(times):
         job_id = f"probe-{tag}-{n}"
-        queue.enqueue_at(at, "time.time", job_id=job_id)
+        queue.enqueue_at(at, time.time, job_id=job_id)
         out[job_id] = at
     return out
 
@@ -536,7 +537,7 @@ def deadline_job_runs(redis: Redis) -> dict[str, list[Result]]:
     by_request: dict[str, list[str]] = defaultdict(list)
     for start in range(0, len(ordered), 1000):
         for job in Job.fetch_many(ordered[start : start + 1000], connection=redis):
-            if job is not None and job.func_name == "workers.deadlines.fire" and job.args:
+            if job is not None and job.func_name == FIRE_NAME and job.args:
                 by_request[str(job.args[0])].append(job.id)
     found = executions(redis, [j for jobs in by_request.values() for j in jobs])
     return {r: [run for j in jobs for run in found[j]] for r, jobs in by_request.items()}
@@ -724,7 +725,7 @@ def sweeper_costs(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
             log(f"sweeper store: {store.pending} pending ({time.monotonic() - began:.1f} s to add)")
             store.at_next_batch()
             exactly = expect_count(args.due)
-            due_query = timed(store.w.service.due_request_ids, args.query_reps, expect=exactly)
+            due_query = timed(store.w.service.deadlines.due_request_ids, args.query_reps, expect=exactly)
             forced = timed(lambda: forced_index_ids(store.w), args.query_reps, expect=exactly)
             naive = timed(lambda: naive_pass(store.w), args.naive_reps, expect=exactly)
             lost = timed(
@@ -732,7 +733,7 @@ def sweeper_costs(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
                 args.query_reps // 2,
                 expect=lambda got: None,
             )
-            plans = query_plans(store.w, store.w.service.due_request_ids)
+            plans = query_plans(store.w, store.w.service.deadlines.due_request_ids)
             plans += query_plans(store.w, lambda: deadline_jobs.requeue_lost(runtime.current()))
             passes = Samples()
             for k in range(args.passes):

@@ -241,8 +241,8 @@ def service_timings(
         (sample.request_id,),
     ):
         marks[kind] = _unix(at)
-    jobs = {name: _job(redis, f"{prefix}{sample.request_id}") for name, prefix in JOBS.items()}
-    jobs["start_run"] = _job(redis, f"run-{sample.run_id}")
+    jobs = {name: _job(redis, job_id(sample.request_id)) for name, job_id in JOBS.items()}
+    jobs["start_run"] = _job(redis, queues.start_run_job_id(sample.run_id))
     if resume := jobs["resume"]:
         marks |= {
             "enqueued": _ts(resume.enqueued_at),
@@ -259,7 +259,7 @@ def service_timings(
             sample.timings[name] = t[end] - (t[start] if start else 0.0)
 
 
-JOBS = {"post_cards": "post-cards-", "resume": "resume-"}  # job id prefixes (workers/queues.py)
+JOBS = {"post_cards": queues.post_cards_job_id, "resume": queues.resume_job_id}  # made in workers/queues.py
 
 
 def _job(redis: Redis, job_id: str) -> Job | None:

@@ -27,6 +27,7 @@ from blocks.text import (
     slack_date,
     to_json,
 )
+from bot.core.vocabulary import Status, Urgency
 
 __all__ = [
     "DECISIONS",
@@ -48,13 +49,15 @@ __all__ = [
 ]
 
 # The word is always there too: an emoji alone is lost on screen readers and in notifications.
-_URGENCY = {"high": ("🔴", "High"), "normal": ("🟡", "Normal"), "low": ("⚪", "Low")}
-_OUTCOME = {
-    "approved": ("✅", "Approved"),
-    "rejected": ("❌", "Rejected"),
-    "cancelled": ("🚫", "Cancelled"),
-    "expired": ("⌛", "Expired"),
-    "answered": ("☑️", "Answered"),  # every item answered, some of them not approved
+_URGENCY: dict[str, tuple[str, str]] = {
+    Urgency.HIGH: ("🔴", "High"), Urgency.NORMAL: ("🟡", "Normal"), Urgency.LOW: ("⚪", "Low"),
+}
+_OUTCOME: dict[str, tuple[str, str]] = {  # keyed by Status
+    Status.APPROVED: ("✅", "Approved"),
+    Status.REJECTED: ("❌", "Rejected"),
+    Status.CANCELLED: ("🚫", "Cancelled"),
+    Status.EXPIRED: ("⌛", "Expired"),
+    Status.ANSWERED: ("☑️", "Answered"),  # every item answered, some of them not approved
 }
 _FAILED = {
     "resume": "the agent could not be resumed",
@@ -294,10 +297,13 @@ def _argument(key: str, value: Any) -> tuple[dict[str, Any], dict[str, Any], boo
     return key_cell, kit.plain(body, emoji=False), key_cut or value_cut
 
 
-def _context(context: Mapping[str, Any] | None) -> tuple[list[Block], bool]:
-    """The extra context as one small-print block of `key: value` items."""
+def _context(context: Mapping[str, Any] | str | None) -> tuple[list[Block], bool]:
+    """The extra context as one small-print block of `key: value` items, or as the agent's text."""
     if not context:
         return [], False
+    if isinstance(context, str):  # plain_text: an agent's words are never parsed as mrkdwn
+        text, cut = clip(context, limits.SECTION_TEXT)
+        return [{"type": "context", "block_id": ids.BLOCK_CONTEXT, "elements": [kit.plain(text)]}], cut
     room = limits.CONTEXT_ELEMENTS
     if len(context) > room:
         room -= 1  # keep one element for "+N more"

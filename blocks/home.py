@@ -10,9 +10,10 @@ from blocks.card import asks_to_confirm, confirm_dialog
 from blocks.kit import Block
 from blocks.model import Card, uses_items
 from blocks.text import clip_escaped, clip_mrkdwn, one_line, person, slack_date
+from bot.core.vocabulary import Urgency
 
 MAX_SHOWN = 30  # three blocks each, inside the Home tab's 100 (with the header and a notice)
-_URGENT = {"high": "🔴 ", "normal": "", "low": ""}
+_URGENT: dict[str, str] = {Urgency.HIGH: "🔴 ", Urgency.NORMAL: "", Urgency.LOW: ""}
 
 
 def home_view(waiting: Sequence[Card], *, notice: str | None = None) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from typing import Any
 
 from blocks import limits
 from blocks.text import length
+from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
 
-URGENCIES = ("low", "normal", "high")
-# "answered": every item was answered, not all of them approve/edit, nor all reject.
-STATUSES = ("pending", "approved", "rejected", "cancelled", "expired", "answered")
-DECISIONS = ("approve", "edit", "reject", "respond")  # as bot.core.items.DecisionType
+URGENCIES = tuple(Urgency)
+STATUSES = tuple(Status)  # "answered": every item answered, not all of them approve/edit, nor all reject
+DECISIONS = tuple(DecisionType)
 _PLAIN = frozenset(("approve", "reject"))
 MENTIONS = ("approvers", "none", "here")  # whom a channel card pings
 DEADLINE_OUTCOMES = ("reject", "approve", "escalate")
@@ -92,8 +92,8 @@ class Card:
     action: str  # e.g. "issue_refund"
     summary: str  # one line, human
     args: Mapping[str, Any]  # JSON-able arguments of the action
-    context: Mapping[str, Any] | None = None  # extra JSON-able context
-    urgency: str = "normal"  # low | normal | high
+    context: Mapping[str, Any] | str | None = None  # extra JSON-able context, or the agent's text
+    urgency: str = DEFAULT_URGENCY  # an Urgency
     requester: str | None = None  # free text or a Slack user id like "U123"
     approvers: Sequence[str] = ()  # Slack user ids
     status: str = "pending"  # pending | approved | rejected | cancelled | expired

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlmodel import select
 
 from blocks import ids
-from bot.audit_log import verify
 from bot.core.lifecycle import Verdict
+from bot.storage.audit_export import verify
 from bot.storage.tables import AuditEvent
 from tests.conftest import CHANNEL
 

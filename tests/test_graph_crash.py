@@ -13,6 +13,7 @@ import pytest
 from bot.core.lifecycle import Verdict
 from tests import graph_apps
 from tests.conftest import API_TOKEN, BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from workers import graphs as graph_jobs
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_a_step_longer_than_the_lease_is_not_applied_twice(stack, tmp_path, monk
     try:
         lock = f"signoff:thread:{run['thread_id']}"
         wait_for(lambda: stack.w.redis.exists(lock), 60, "the resume to start")
-        stack.w.jobs.graphs.enqueue("workers.graphs.resume", req["id"])  # a duplicate for the other worker
+        stack.w.jobs.graphs.enqueue(graph_jobs.resume, req["id"])  # a duplicate for the other worker
         wait_for(lambda: stack.api.get(f"/v1/runs/{run['id']}").json()["status"] == "done", 90,
                  "the run to finish")
         time.sleep(8)  # the duplicate, had it gone ahead, would have refunded again by now

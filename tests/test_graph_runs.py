@@ -12,6 +12,7 @@ from bot.storage.tables import AuditEvent
 from tests import graph_apps
 from tests.conftest import CHANNEL
 from tests.graph_fixtures import effects_file, failing_resume, stack_overrides  # noqa: F401 - fixtures
+from workers import graphs as graph_jobs
 from workers import queues
 
 
@@ -64,7 +65,7 @@ def test_the_same_decision_delivered_twice_is_applied_once(stack):
     stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
     graphs = stack.w.jobs.graphs
     for _ in range(2):  # a duplicated job, then a retry of it
-        graphs.enqueue("workers.graphs.resume", req["id"])
+        graphs.enqueue(graph_jobs.resume, req["id"])
     stack.run_jobs()
     assert graph_apps.effects() == ["refunded 40"]
     assert [e["applied"] for e in events(stack, "resumed")] == [True]
@@ -117,7 +118,7 @@ def test_unknown_graphs_and_reused_threads_are_refused(stack):
 def test_a_resume_job_for_a_request_still_pending_does_nothing(stack):
     run = start(stack, "refund", {"action": "x", "approved": False})
     [req] = run["pending_requests"]
-    stack.w.jobs.graphs.enqueue("workers.graphs.resume", req["id"])
+    stack.w.jobs.graphs.enqueue(graph_jobs.resume, req["id"])
     stack.run_jobs()
     assert run_of(stack, run)["status"] == "waiting" and events(stack, "resumed") == []
     assert queues.GRAPHS in queues.ALL

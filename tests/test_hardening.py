@@ -16,7 +16,8 @@ from tests.conftest import CHANNEL, OTHER_TOKEN
 from tests.graph_fixtures import effects_file, failing_resume, stack_overrides  # noqa: F401 - fixtures
 from tests.test_graph_runs import run_of
 from tests.test_slack_verification import click_body, sign
-from workers.queues import GRAPH_RETRY
+from workers.queues import resume_job_id
+from workers.retries import GRAPH_RETRY
 
 
 def kinds(stack, request_id, kind):
@@ -40,7 +41,7 @@ def test_the_sweeper_leaves_a_resume_in_backoff_alone(stack, tmp_path, monkeypat
         stack.sweep()
     # Re-queueing would have replaced the job with a fresh one (retries reset) and failed again
     # at once; RQ's own retry, if its 2 s passed on a slow machine, may have run once more.
-    job = Job.fetch(f"resume-{req['id']}", connection=stack.w.redis)
+    job = Job.fetch(resume_job_id(req["id"]), connection=stack.w.redis)
     assert job.retries_left is not None and job.retries_left < GRAPH_RETRY.max
     assert len(kinds(stack, req["id"], "resume_failed")) == GRAPH_RETRY.max - job.retries_left
 

@@ -99,6 +99,28 @@ def test_the_requester_cannot_approve_and_a_request_only_they_could_approve_esca
     assert get(stack, req)["status"] == "approved"
 
 
+@pytest.mark.parametrize("requester", ["U0ALICE", "<@U0ALICE>", "alice@example.com", "ALICE@Example.COM"])
+def test_a_request_only_its_requester_could_approve_escalates_at_once_however_they_are_spelled(
+    stack, clock, requester
+):
+    req = stack.create(action="rotate_keys", approvers=[], requester=requester, summary="Rotate keys")
+    stack.run_jobs()
+    stack.sweep()  # the deadline half must see the same requester the creation did: no waiting 1h
+    got = get(stack, req)
+    assert (got["escalation_level"], got["eligible_approvers"]) == (1, ["U0ALICE", "U0CAROL"])
+    assert [d["level"] for _, d in events(stack, req["id"], "escalated")] == [1]
+
+
+def test_a_request_from_a_bot_is_not_stranded_by_an_approver_of_its_own_name(stack, clock):
+    req = stack.create(action="rotate_keys", approvers=[], requester="billing-bot", summary="Rotate keys")
+    stack.run_jobs()
+    stack.sweep()
+    assert get(stack, req)["escalation_level"] == 0
+    clock.advance(hours=1)
+    stack.sweep()
+    assert get(stack, req)["escalation_level"] == 1
+
+
 def test_a_timeout_fires_exactly_once_with_the_job_and_two_sweepers(stack, clock):
     req = refund(stack, 340)
     clock.advance(minutes=31)

@@ -1,7 +1,7 @@
 import pytest
 
 from bot.errors import InvalidSettings
-from bot.settings import load_settings
+from bot.settings import load_settings, redact_url
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-1234-5678-abcdefghijkl",
@@ -48,3 +48,75 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path):
     env_file.write_text("SIGNOFF_PORT=9001\nSIGNOFF_HOST=0.0.0.0\n")
     s = load_settings({**GOOD, "SIGNOFF_PORT": "9002"}, env_file=env_file)
     assert (s.host, s.port) == ("0.0.0.0", 9002)
+
+
+def test_a_short_signing_secret_is_refused():
+    with pytest.raises(InvalidSettings, match="^SLACK_SIGNING_SECRET is shorter than 16"):
+        load(SLACK_SIGNING_SECRET="x")
+    assert load(SLACK_SIGNING_SECRET="s" * 16).slack_signing_secret == "s" * 16
+
+
+def test_a_token_given_to_two_agents_is_refused_without_echoing_it():
+    token = "0123456789abcdef0123"
+    with pytest.raises(InvalidSettings, match="SIGNOFF_API_TOKENS.*'a' and 'b'") as e:
+        load(SIGNOFF_API_TOKENS=f"a:{token},b:{token}")
+    assert token not in str(e.value)
+    with pytest.raises(InvalidSettings, match="SIGNOFF_API_TOKENS gives agent 'a' twice"):
+        load(SIGNOFF_API_TOKENS=f"a:{token}, a:{token}")
+
+
+def test_one_agent_may_hold_two_tokens_while_rotating():
+    s = load(SIGNOFF_API_TOKENS="a:0123456789abcdef0123,a:fedcba9876543210fedc")
+    assert sorted(s.api_tokens.values()) == ["a", "a"]
+
+
+@pytest.mark.parametrize("url,shown", [
+    ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+    ("postgresql://signoff:pa55@db:5432/signoff", "postgresql://signoff:***@db:5432/signoff"),
+    ("unix://:abc123@/var/lib/signoff/redis.sock?db=0", "unix://:***@/var/lib/signoff/redis.sock?db=0"),
+    ("redis://cache:6379/0", "redis://cache:6379/0"),
+    ("sqlite:////tmp/so/signoff.db", "sqlite:////tmp/so/signoff.db"),
+])
+def test_urls_are_shown_without_their_passwords(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_a_platform_port_is_served_on_every_interface():
+    s = load(PORT="5123")
+    assert (s.host, s.port) == ("0.0.0.0", 5123)
+
+
+def test_platform_port_wins_over_signoff_port_but_signoff_host_still_decides():
+    s = load(PORT="5123", SIGNOFF_PORT="9000", SIGNOFF_HOST="127.0.0.1")
+    assert (s.host, s.port) == ("127.0.0.1", 5123)
+
+
+def test_without_a_platform_port_the_default_stays_on_loopback():
+    s = load(SIGNOFF_PORT="9000")
+    assert (s.host, s.port) == ("127.0.0.1", 9000)
+
+
+@pytest.mark.parametrize("value", ["http", "0", "70000", "-1"])
+def test_a_bad_platform_port_is_refused_by_its_name(value):
+    with pytest.raises(InvalidSettings, match="^PORT must be a TCP port number"):
+        load(PORT=value)
+
+
+def test_a_token_may_carry_the_decide_scope_and_plain_entries_keep_working():
+    ui, agent = "0123456789abcdef-ui-token", "0123456789abcdef-agent"
+    s = load(SIGNOFF_API_TOKENS=f"approvals-ui:{ui}:decide,billing:{agent}")
+    assert s.api_tokens == {ui: "approvals-ui", agent: "billing"}
+    assert s.api_scopes == {ui: frozenset({"decide"})}
+
+
+@pytest.mark.parametrize("entry", ["ui:0123456789abcdef-ui:admin", "ui:0123456789abcdef-ui:"])
+def test_an_unknown_scope_stops_with_the_entry_named(entry):
+    with pytest.raises(InvalidSettings, match="'ui'.*decide"):
+        load(SIGNOFF_API_TOKENS=entry)
+
+
+def test_a_graph_registration_may_say_which_state_keys_its_cards_show():
+    s = load(SIGNOFF_GRAPHS="billing=app.graphs:refund?show=draft+amount,ops=app.ops:g?hide=internal")
+    assert s.graphs == {"billing": "app.graphs:refund?show=draft+amount", "ops": "app.ops:g?hide=internal"}
+    with pytest.raises(InvalidSettings, match="show=key"):
+        load(SIGNOFF_GRAPHS="billing=app.graphs:refund?reveal=all")

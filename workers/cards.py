@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.slack import delivery
 from workers import runtime
-from workers.queues import SLACK_RETRY
 
 
 def post_cards(request_id: str) -> None:
@@ -17,12 +16,6 @@ def update_cards(request_id: str) -> None:
     """Bring every copy of a request's card up to date."""
     ctx = runtime.current()
     delivery.update_cards(ctx.db, ctx.slack, request_id, policy=ctx.service.policy)
-
-
-def refresh(request_id: str) -> None:
-    """Queue bringing the cards up to date after something the request's version does not count
-    (a resume or callback that failed or recovered after the decision)."""
-    runtime.current().jobs.cards.enqueue(update_cards, request_id, retry=SLACK_RETRY)
 
 
 def escalate(request_id: str, from_level: int, to_level: int) -> None:

@@ -6,7 +6,8 @@ import logging
 import threading
 from datetime import timedelta
 
-from workers import runtime
+from bot.storage import recovery
+from workers import queues, runtime
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 def fire(request_id: str) -> None:
     """Fire a request's due reminder, escalation or timeout, then schedule its next one."""
     ctx = runtime.current()
-    next_at = ctx.service.fire_deadlines(request_id)
+    next_at = ctx.service.deadlines.fire(request_id)
     if next_at is not None:
         ctx.jobs.schedule_deadline(request_id, next_at)
 
@@ -27,7 +28,7 @@ def sweep(*, requeue: bool = True) -> int:
     """
     ctx = runtime.current()
     fired = 0
-    for request_id in ctx.service.due_request_ids():
+    for request_id in ctx.service.deadlines.due_request_ids():
         try:
             fire(request_id)
             fired += 1
@@ -43,20 +44,24 @@ def requeue_lost(ctx: runtime.JobContext) -> None:
     notices, resumes, callbacks. A job still queued, running, backing off or failed for good is
     left alone, so this never runs a job twice at once nor resets its retries."""
     jobs, grace = ctx.jobs, ctx.clock() - timedelta(seconds=30)
-    for request_id in ctx.lost_cards(before=grace):
-        if not jobs.is_live(f"post-cards-{request_id}"):
+    with ctx.db.read() as s:
+        lost_cards, stale_cards = recovery.lost_cards(s, before=grace), recovery.stale_cards(s, before=grace)
+        unnotified, resumes = recovery.unnotified(s), recovery.resumes_queued(s, before=grace)
+        lost_callbacks = recovery.lost_callbacks(s, before=grace)
+    for request_id in lost_cards:
+        if not jobs.is_live(queues.post_cards_job_id(request_id)):
             jobs.post_cards(request_id)
-    for request_id, version in ctx.stale_cards(before=grace):
-        if not jobs.is_live(f"update-cards-{request_id}-{version}"):
+    for request_id, version in stale_cards:
+        if not jobs.is_live(queues.update_cards_job_id(request_id, version)):
             jobs.request_changed(request_id, version)
-    for request_id, told, level in ctx.unnotified():
-        if not jobs.is_live(f"escalate-{request_id}-{level}"):
+    for request_id, told, level in unnotified:
+        if not jobs.is_live(queues.escalate_job_id(request_id, level)):
             jobs.escalated(request_id, from_level=told, to_level=level)
-    for request_id in ctx.db_resumes_queued(before=grace):
-        if not jobs.is_live(f"resume-{request_id}"):
+    for request_id in resumes:
+        if not jobs.is_live(queues.resume_job_id(request_id)):
             jobs.resume(request_id)
-    for delivery_id, attempts in ctx.lost_callbacks(before=grace):
-        if not jobs.is_live(f"callback-{delivery_id}-{attempts + 1}"):
+    for delivery_id, attempts in lost_callbacks:
+        if not jobs.is_live(queues.callback_job_id(delivery_id, attempts + 1)):
             jobs.deliver_callback(delivery_id, attempt=attempts + 1)
 
 

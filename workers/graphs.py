@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from workers import cards, runtime
-from workers.queues import GRAPH_RETRY
+from bot.storage import recovery
+from workers import runtime
+from workers.retries import GRAPH_RETRY
 
 
 def start_run(run_id: str) -> None:
@@ -25,17 +26,18 @@ def resume(request_id: str) -> None:
         final = job is None or not job.retries_left
         executor.resume_failed(request_id, e, final=final)
         if not retried or final:  # the card says it failed once, and again when Signoff gives up
-            cards.refresh(request_id)
+            ctx.jobs.refresh_cards(request_id)
         raise  # RQ retries with backoff while retries are left
     if retried:  # an earlier attempt put a failure line on the card: take it away
-        cards.refresh(request_id)
+        ctx.jobs.refresh_cards(request_id)
 
 
 def recover() -> int:
     """Queue again every decided request whose graph was not resumed (a worker died, Redis
     lost the job); run at worker start. The resume job itself skips what was applied."""
     ctx = runtime.current()
-    pending = ctx.db_resumes_queued()
+    with ctx.db.read() as s:
+        pending = recovery.resumes_queued(s)
     for request_id in pending:
         ctx.jobs.resume(request_id)
     return len(pending)

@@ -1,4 +1,8 @@
-"""Queue names and the enqueueing side of every job family, in one place."""
+"""The job table: queue names, job ids and the enqueueing side of every job family, in one place.
+
+Job functions are enqueued by reference, never by a string that names them, and every job id is
+made by one function here, so the sweeper asks about exactly the ids the service queued.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,12 @@ from typing import Any, TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+
+from workers import cards, deadlines, graphs, webhooks
+from workers.retries import CRASH_RETRY, GRAPH_RETRY, SLACK_RETRY
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +35,46 @@ ALL = (DEADLINES, CALLBACKS, GRAPHS, CARDS)
 # Pub/sub channel on which the web process learns that a request ended (long-poll waiters).
 ENDED_CHANNEL = "signoff:ended"
 
-# Slack outages are usually short; back off up to five minutes, then leave the job failed
-# (visible in RQ's failed registry) rather than retrying forever.
-SLACK_RETRY = Retry(max=8, interval=[1, 2, 5, 10, 30, 60, 120, 300])
-# Callback attempts schedule their own backoff; this only covers a worker dying mid-attempt.
-CRASH_RETRY = Retry(max=3, interval=[5, 30, 120])
-# Graph runs and resumes: a failing step (the graph's own exception, a database hiccup) is
-# retried with backoff; each retry first re-checks what the thread still waits for.
-GRAPH_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
-
 # A job in one of these states will still run (or chose to stop): queueing it again would run
 # it twice at once, or reset the retries of one that is backing off.
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.FAILED}
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def post_cards_job_id(request_id: str) -> str:
+    """The one job that posts a new request's cards."""
+    return f"post-cards-{request_id}"
+
+
+def update_cards_job_id(request_id: str, version: int) -> str:
+    """The job that brings the cards up to `version`: one per version."""
+    return f"update-cards-{request_id}-{version}"
+
+
+def escalate_job_id(request_id: str, level: int) -> str:
+    """The job that tells the people escalation level `level` added."""
+    return f"escalate-{request_id}-{level}"
+
+
+def callback_job_id(delivery_id: str, attempt: int) -> str:
+    """Attempt number `attempt` of a callback delivery: the same attempt queued twice runs once."""
+    return f"callback-{delivery_id}-{attempt}"
+
+
+def deadline_job_id(request_id: str, at: datetime) -> str:
+    """The deadline of `request_id` due at `at`: one per request and time."""
+    return f"deadline-{request_id}-{int(at.timestamp())}"
+
+
+def start_run_job_id(run_id: str) -> str:
+    """The job that runs a graph from its input."""
+    return f"run-{run_id}"
+
+
+def resume_job_id(request_id: str) -> str:
+    """The job that resumes a graph with the decision of `request_id`."""
+    return f"resume-{request_id}"
 
 
 def _best_effort(method: F) -> F:
@@ -79,15 +112,21 @@ class RQJobs:
     @_best_effort
     def post_cards(self, request_id: str) -> None:
         """Queue posting the cards of a new request."""
-        self.cards.enqueue("workers.cards.post_cards", request_id, retry=SLACK_RETRY,
-                           job_id=f"post-cards-{request_id}")
+        self.cards.enqueue(cards.post_cards, request_id, retry=SLACK_RETRY,
+                           job_id=post_cards_job_id(request_id))
 
     @_best_effort
     def request_changed(self, request_id: str, version: int) -> None:
         """Update every card to show `version`; one job per version, so the sweeper's check for a
         live one sees it and never queues a duplicate."""
-        self.cards.enqueue("workers.cards.update_cards", request_id, retry=SLACK_RETRY,
-                           job_id=f"update-cards-{request_id}-{version}")
+        self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY,
+                           job_id=update_cards_job_id(request_id, version))
+
+    @_best_effort
+    def refresh_cards(self, request_id: str) -> None:
+        """Bring every card up to date after something the version does not count (a resume or a
+        callback that failed, or recovered, after the decision)."""
+        self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY)
 
     def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
         """Update every card, deliver the callback, resume the graph, wake waiting agents."""
@@ -105,8 +144,7 @@ class RQJobs:
     @_best_effort
     def deliver_callback(self, delivery_id: str, *, attempt: int, delay: float = 0.0) -> None:
         """Queue attempt number `attempt` of a callback, `delay` seconds from now."""
-        job_id = f"callback-{delivery_id}-{attempt}"  # the same attempt queued twice runs once
-        func = "workers.callbacks.deliver_callback"
+        job_id, func = callback_job_id(delivery_id, attempt), webhooks.deliver_callback
         if delay <= 0:
             self.callbacks.enqueue(func, delivery_id, attempt, job_id=job_id, retry=CRASH_RETRY)
         else:
@@ -121,28 +159,26 @@ class RQJobs:
         (RQ marks the shared id finished, dropping the new schedule). No `ttl` on purpose: a
         scheduled job whose data expired is dropped silently by RQ.
         """
-        self.deadlines.enqueue_at(at, "workers.deadlines.fire", request_id,
-                                  job_id=f"deadline-{request_id}-{int(at.timestamp())}", retry=CRASH_RETRY)
+        self.deadlines.enqueue_at(at, deadlines.fire, request_id,
+                                  job_id=deadline_job_id(request_id, at), retry=CRASH_RETRY)
 
     @_best_effort
     def escalated(self, request_id: str, *, from_level: int, to_level: int) -> None:
         """Tell the people added by these escalation levels."""
-        self.cards.enqueue("workers.cards.escalate", request_id, from_level, to_level, retry=SLACK_RETRY,
-                           job_id=f"escalate-{request_id}-{to_level}")
+        self.cards.enqueue(cards.escalate, request_id, from_level, to_level, retry=SLACK_RETRY,
+                           job_id=escalate_job_id(request_id, to_level))
 
     @_best_effort
     def reminded(self, request_id: str) -> None:
         """Remind the approvers in the card's threads."""
-        self.cards.enqueue("workers.cards.remind", request_id, retry=SLACK_RETRY)
+        self.cards.enqueue(cards.remind, request_id, retry=SLACK_RETRY)
 
     @_best_effort
     def start_run(self, run_id: str) -> None:
         """Queue running a graph until it ends or interrupts."""
-        self.graphs.enqueue("workers.graphs.start_run", run_id, retry=GRAPH_RETRY,
-                            job_id=f"run-{run_id}")
+        self.graphs.enqueue(graphs.start_run, run_id, retry=GRAPH_RETRY, job_id=start_run_job_id(run_id))
 
     @_best_effort
     def resume(self, request_id: str) -> None:
         """Queue resuming a graph with the decision of `request_id`."""
-        self.graphs.enqueue("workers.graphs.resume", request_id, retry=GRAPH_RETRY,
-                            job_id=f"resume-{request_id}")
+        self.graphs.enqueue(graphs.resume, request_id, retry=GRAPH_RETRY, job_id=resume_job_id(request_id))

@@ -12,15 +12,18 @@ from datetime import datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import END
 from langgraph.pregel import Pregel
 from langgraph.types import Command
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from bot.agents.decisions import DECISIONS_KEY, decision_record, declares_decisions
 from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spec_from_interrupt
 from bot.agents.registry import GraphRegistry
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
+from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
 from bot.errors import InvalidInput, NotFound, SignoffError
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
@@ -48,18 +51,20 @@ class RunService:
     """Creates runs (the work happens in a worker) and reports on them."""
 
     def __init__(self, db: Database, *, registry: GraphRegistry, start: Callable[[str], None],
-                 clock: Callable[[], datetime], check_approvers: Callable[[Sequence[str]], object]) -> None:
+                 clock: Callable[[], datetime],
+                 check_people: Callable[[Sequence[str], str | None], object]) -> None:
         self.db, self.registry, self.start_job, self.clock = db, registry, start, clock
-        self.check_approvers = check_approvers
+        self.check_people = check_people
 
     def start(self, new: NewRun, *, agent: str) -> Run:
         """Store a run and queue it; the graph runs in a worker, never on the caller's path."""
         self.registry.get(new.graph)  # unknown graph: InvalidInput naming the registered ones
-        if new.approvers:
-            self.check_approvers(new.approvers)  # unknown ones: 422 now, not a failed run later
+        # Unknown approvers, approvers no rule lets a run name, an unknown person as requester:
+        # a 422 now, not a failed run later.
+        self.check_people(new.approvers, new.requester)
         now = self.clock()
         run_id = "run_" + secrets.token_hex(10)
-        run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status="queued",
+        run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status=RunStatus.QUEUED,
                   input=new.input, requester=new.requester, approvers=list(new.approvers),
                   channel=new.channel, created_by=agent, created_at=now, updated_at=now)
         used = InvalidInput(f"thread {run.thread_id!r} already has a run; pick a new thread_id",
@@ -104,14 +109,14 @@ class GraphExecutor:
         with self.thread_lock(run.thread_id):
             state = graph.get_state(config)
             if not state.created_at:  # no checkpoint yet: this is the first attempt
-                self._set_run(run_id, status="running")
+                self._set_run(run_id, status=RunStatus.RUNNING)
                 self._step(run, graph, lambda: graph.invoke(run.input, config))
             self._settle(run, graph)
 
     def resume(self, request_id: str) -> None:
         """Answer the interrupt `request_id` stands for, if the thread still waits for it."""
         row = self.approvals.get(request_id)
-        if row.run_id is None or row.status == "pending" or row.resume_state == "done":
+        if row.run_id is None or row.status == Status.PENDING or row.resume_state == ResumeState.DONE:
             return
         run = self._run(row.run_id)
         graph, config = self.registry.get(run.graph), _config(run)
@@ -122,10 +127,20 @@ class GraphExecutor:
                                    "afresh from a resume (was the checkpoint store reset?)")
             before = _checkpoint_id(state)
             command = self._command_for(row, state, graph)
-            if command is not None:
-                # Past a breakpoint the graph continues with no input; an interrupt gets its answer.
-                resume_with = None if command is CONTINUE else command
-                self._step(run, graph, lambda: graph.invoke(resume_with, config))
+            # None when the state has no decisions key, or a failed attempt already wrote it there.
+            record = (_record(row) if declares_decisions(graph.channels) and not _recorded(state, row.id)
+                      else None)
+            if command is STOP:
+                # A rejected breakpoint ends the thread: the next nodes are cleared, never run.
+                self._step(run, graph, lambda: _end_thread(graph, config, record))
+            elif command is CONTINUE:
+                if record is not None:
+                    self._step(run, graph, lambda: graph.update_state(config, {DECISIONS_KEY: [record]}))
+                self._step(run, graph, lambda: graph.invoke(None, config))
+            elif command is not None:
+                if record is not None:  # the decision lands in the state with the answer
+                    command = Command(update={DECISIONS_KEY: [record]}, resume=command.resume)
+                self._step(run, graph, lambda: graph.invoke(command, config))
             after = _checkpoint_id(graph.get_state(config))
             self._settle(run, graph)
             # Only now: a failure above leaves resume_state "queued", so a retry carries on.
@@ -135,13 +150,13 @@ class GraphExecutor:
         """What to resume with, or None when this decision was already applied."""
         assert row.interrupt_id is not None
         if row.interrupt_id.startswith(BREAKPOINT):
-            waiting_here = state.next and _checkpoint_id(state) == row.interrupt_id[len(BREAKPOINT):]
+            waiting_here = state.next and _at_breakpoint(state, row.id, row.interrupt_id[len(BREAKPOINT):])
             if not waiting_here:
                 return None
-            if row.status != "approved":
-                self._set_run(row.run_id, status="stopped", error=f"stopped at a breakpoint by "
+            if row.status != Status.APPROVED:
+                self._set_run(row.run_id, status=RunStatus.STOPPED, error=f"stopped at a breakpoint by "
                               f"{row.decided_by}: {row.reason or 'no reason given'}")
-                return None
+                return STOP
             return CONTINUE
         # Only an interrupt still pending may be answered: a stale answer must not answer the
         # next question (LangGraph accepts a task's first interrupt id for its later ones).
@@ -154,7 +169,7 @@ class GraphExecutor:
         except InvalidInput as e:
             # A cancelled or expired request whose payload cannot say "no" (a form, a tool
             # that allows no reject): stop the run rather than hand the graph a wrong answer.
-            self._set_run(row.run_id, status="stopped", error=f"request {row.id} {row.status}: {e}")
+            self._set_run(row.run_id, status=RunStatus.STOPPED, error=f"request {row.id} {row.status}: {e}")
             return None
         return Command(resume={row.interrupt_id: value})
 
@@ -162,7 +177,7 @@ class GraphExecutor:
         try:
             step()
         except Exception as e:
-            self._set_run(run.id, status="failed", error=f"{e.__class__.__name__}: {e}")
+            self._set_run(run.id, status=RunStatus.FAILED, error=f"{e.__class__.__name__}: {e}")
             raise
 
     def _settle(self, run: Run, graph: Pregel) -> None:
@@ -174,58 +189,53 @@ class GraphExecutor:
                 schema = getattr(intr, "response_schema", None)
                 spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
                 self._ask(run, spec, interrupt_id=intr.id)
-            self._set_run(run.id, status="waiting")
+            self._set_run(run.id, status=RunStatus.WAITING)
         elif state.next and not _breakpoint(graph, state.next):
             # A step cut short (a failed or killed attempt after the answer was saved): go on.
             self._step(run, graph, lambda: graph.invoke(None, config))
             self._settle(run, graph)
         elif state.next:
+            view = self.registry.view(run.graph)
             spec = breakpoint_spec(graph=run.graph, next_nodes=list(state.next),
-                                   values=_jsonable(state.values))
+                                   values=_jsonable(state.values), show=view.show, hide=view.hide)
             self._ask(run, spec, interrupt_id=BREAKPOINT + _checkpoint_id(state))
-            self._set_run(run.id, status="waiting")
+            self._set_run(run.id, status=RunStatus.WAITING)
         else:
-            self._set_run(run.id, status="done", result=_jsonable(state.values), error=None)
+            self._set_run(run.id, status=RunStatus.DONE, result=_jsonable(state.values), error=None)
 
     def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
-        approvers = list(spec.approvers or run.approvers or self.default_approvers)
-        if not approvers:
-            self._set_run(run.id, status="failed", error="nobody to ask: give approvers to the run, to "
-                          "request_approval(...), or set SIGNOFF_DEFAULT_APPROVERS")
-            raise InvalidInput(f"run {run.id}: no approvers for interrupt {interrupt_id}")
-        first = spec.items[0]
         context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
         try:
-            self._create(run, spec, interrupt_id=interrupt_id, approvers=approvers, first=first,
-                         context=context)
+            self.approvals.create(NewRequest(
+                # Each item is routed by its own action and arguments; the request's own action and
+                # arguments are the first item's, for its title.
+                action=spec.items[0].action, summary=spec.summary, args=dict(spec.items[0].args),
+                approvers=list(spec.approvers or run.approvers), fallback_approvers=self.default_approvers,
+                context=context, urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
+                requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
+                interrupt_id=interrupt_id,
+            ), agent=run.created_by)
         except SignoffError as e:
-            # Nobody could be asked (unknown approver, bad channel, …): fail the run visibly
-            # rather than leave it "running" with no request.
-            self._set_run(run.id, status="failed", error=f"cannot ask for interrupt {interrupt_id}: {e}")
+            # Nobody could be asked (unknown approver, a rule that forbids the run's own approvers,
+            # a bad channel, …): fail the run visibly rather than leave it "running" with no request.
+            self._set_run(run.id, status=RunStatus.FAILED,
+                          error=f"cannot ask for interrupt {interrupt_id}: {e}")
             raise
-
-    def _create(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str, approvers: list[str],
-                first: Item, context: dict[str, Any]) -> None:
-        self.approvals.create(NewRequest(
-            # The policy matches on the first item's action and arguments (a batch: its first call).
-            action=first.action, summary=spec.summary,
-            args=dict(first.args), approvers=approvers, context=context,
-            urgency=spec.urgency or "normal", channel=spec.channel or run.channel,
-            requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
-            interrupt_id=interrupt_id,
-        ), agent=run.created_by)
 
     def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
                 "checkpoint_after": after, "applied": applied}
-        self._record(row.id, kind="resumed", resume_state="done", data=data)
+        self._record(row.id, kind="resumed", resume_state=ResumeState.DONE, data=data)
 
     def resume_failed(self, request_id: str, error: BaseException, *, final: bool) -> None:
         """Audit a failed resume attempt (RQ retries it unless `final`)."""
         data = {"error": f"{error.__class__.__name__}: {error}", "final": final}
-        self._record(request_id, kind="resume_failed", resume_state="failed" if final else None, data=data)
+        self._record(request_id, kind="resume_failed", resume_state=ResumeState.FAILED if final else None,
+                     data=data)
 
-    def _record(self, request_id: str, *, kind: str, resume_state: str | None, data: dict[str, Any]) -> None:
+    def _record(
+        self, request_id: str, *, kind: str, resume_state: ResumeState | None, data: dict[str, Any]
+    ) -> None:
         """The resume's outcome and its audit event, in one transaction."""
         with self.db.write() as s:
             if resume_state is not None:
@@ -245,8 +255,9 @@ class GraphExecutor:
             run = s.get(Run, run_id)
             if run is None:
                 return
-            if run.status == "stopped" and changes.get("status") != "stopped":
-                changes.pop("status", None)
+            if run.status == RunStatus.STOPPED and changes.get("status") != RunStatus.STOPPED:
+                changes.pop("status", None)  # a stopped run stays stopped, saying why
+                changes.pop("error", None)
             for key, value in changes.items():
                 setattr(run, key, value)
             run.updated_at = self.approvals.clock()
@@ -254,6 +265,37 @@ class GraphExecutor:
 
 
 CONTINUE = object()  # resume past a static breakpoint: `invoke(None)`
+STOP = object()  # end the thread at a static breakpoint: clear its next nodes
+
+
+def _end_thread(graph: Pregel, config: RunnableConfig, record: dict[str, Any] | None) -> None:
+    """Record the decision (as the node that ran last) and clear what was next, so the thread ends."""
+    if record is not None:
+        graph.update_state(config, {DECISIONS_KEY: [record]})
+    graph.update_state(config, None, as_node=END)
+
+
+def _recorded(state: Any, request_id: str) -> bool:
+    """Whether the state's last recorded decision is this request's."""
+    decisions = state.values.get(DECISIONS_KEY) if isinstance(state.values, dict) else None
+    last = decisions[-1] if isinstance(decisions, list) and decisions else None
+    return isinstance(last, dict) and last.get("request_id") == request_id
+
+
+def _at_breakpoint(state: Any, request_id: str, checkpoint_id: str) -> bool:
+    """Whether the thread still waits at this breakpoint: at its checkpoint, or one step past it where
+    only our decision record was written (an attempt that failed after writing it)."""
+    if _checkpoint_id(state) == checkpoint_id:
+        return True
+    parent = str((state.parent_config or {}).get("configurable", {}).get("checkpoint_id") or "")
+    return parent == checkpoint_id and _recorded(state, request_id)
+
+
+def _record(row: ApprovalRequest) -> dict[str, Any]:
+    return decision_record(
+        request_id=row.id, interrupt_id=row.interrupt_id, status=row.status, decision=row.decision,
+        by=row.decided_by, reason=row.reason,
+        at=row.decided_at.isoformat() if row.decided_at else None, items=list(row.item_decisions))
 
 def _breakpoint(graph: Pregel, next_nodes: Sequence[str]) -> bool:
     """Whether a thread stopped with work left stopped at a static breakpoint of the graph."""

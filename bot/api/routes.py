@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hmac
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,10 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.api.asks import new_request
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
-from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError
-from bot.service import ApprovalService, NewRequest
+from bot.core.vocabulary import Status
+from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError, Unavailable
+from bot.service import ApprovalService
 from bot.storage.tables import ApprovalRequest
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -53,7 +55,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
     @router.post("/requests", status_code=201, response_model=RequestOut,
                  responses={200: {"model": RequestOut, "description": "idempotent replay"}})
     async def create_request(body: CreateRequest, agent: Agent) -> JSONResponse:
-        new = NewRequest(**body.model_dump())
+        new = new_request(body)  # its item, when it allows more than approve/reject
         row, created = await run_in_threadpool(service.create, new, agent=agent)
         return JSONResponse(RequestOut.of(row).model_dump(mode="json"), status_code=201 if created else 200)
 
@@ -75,11 +77,11 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
     ) -> RequestOut:
         """The request as soon as it is no longer pending, or still `pending` after `timeout` s."""
         row = await own(request_id, agent)
-        if row.status == "pending":
+        if row.status == Status.PENDING:
             async with waiters.watch(request_id) as ended:
                 # Read again once subscribed: an end between the first read and now is not missed.
                 row = await run_in_threadpool(service.get, request_id)
-                if row.status == "pending":
+                if row.status == Status.PENDING:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(ended, timeout)
                     row = await run_in_threadpool(service.get, request_id)
@@ -95,7 +97,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
     @router.get("/requests", response_model=RequestList)
     async def list_requests(
         agent: Agent,
-        status: Literal["pending", "approved", "rejected", "answered", "cancelled", "expired"] | None = None,
+        status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> RequestList:
         rows = await run_in_threadpool(service.list, status=status, limit=limit, agent=agent)
@@ -135,6 +137,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _input(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, InvalidInput)
         return reply(422, "invalid_body", exc.detail, exc.fields or None)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Unavailable)
+        response = reply(503, "unavailable", f"{exc}; nothing was stored, try again")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: Exception) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.api.routes import _ERRORS, Agent
 from bot.api.schemas import RequestOut
+from bot.core.vocabulary import RunStatus, Status
 from bot.errors import NotFound
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class RunOut(BaseModel):
     id: str
     graph: str
     thread_id: str
-    status: Literal["queued", "running", "waiting", "done", "failed", "stopped"]
+    status: RunStatus
     requester: str | None
     created_at: datetime
     updated_at: datetime
@@ -76,7 +77,7 @@ async def _describe(service: RunService, run_id: str, agent: str) -> RunOut:
     if run.created_by != agent:  # another agent's run is as good as absent
         raise NotFound(f"no run with id {run_id!r}")
     out = [RequestOut.of(r) for r in rows]
-    return RunOut(id=run.id, graph=run.graph, thread_id=run.thread_id, status=run.status,  # type: ignore[arg-type]
+    return RunOut(id=run.id, graph=run.graph, thread_id=run.thread_id, status=RunStatus(run.status),
                   requester=run.requester, created_at=run.created_at, updated_at=run.updated_at,
-                  pending_requests=[r for r in out if r.status == "pending"], requests=out,
+                  pending_requests=[r for r in out if r.status == Status.PENDING], requests=out,
                   result=run.result, error=run.error)

@@ -10,17 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-
-class DecisionType(StrEnum):
-    """The four answers a person can give to one item."""
-
-    APPROVE = "approve"  # run it as asked
-    EDIT = "edit"  # run it with changed arguments
-    REJECT = "reject"  # do not run it; `message` says why
-    RESPOND = "respond"  # do not run it; `message` is the answer instead
+from bot.core.vocabulary import DecisionType, Status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,13 +26,17 @@ class Item:
     # JSON schema of the arguments (edit) or of the answer (respond with a form); None: free JSON/text.
     args_schema: Mapping[str, Any] | None = None
     answer_schema: Mapping[str, Any] | None = None
+    approve_comment: str = "none"  # none | optional | required: a comment with Approve
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {"action": self.action, "args": dict(self.args), "description": self.description,
-                "allowed": [a.value for a in self.allowed],
-                "args_schema": dict(self.args_schema) if self.args_schema else None,
-                "answer_schema": dict(self.answer_schema) if self.answer_schema else None}
+        stored = {"action": self.action, "args": dict(self.args), "description": self.description,
+                  "allowed": [a.value for a in self.allowed],
+                  "args_schema": dict(self.args_schema) if self.args_schema else None,
+                  "answer_schema": dict(self.answer_schema) if self.answer_schema else None}
+        if self.approve_comment != "none":  # items stored before it existed read back the same
+            stored["approve_comment"] = self.approve_comment
+        return stored
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Item:
@@ -48,7 +44,8 @@ class Item:
         return cls(action=str(data["action"]), args=dict(data.get("args") or {}),
                    description=data.get("description"),
                    allowed=tuple(DecisionType(a) for a in data.get("allowed") or ("approve", "reject")),
-                   args_schema=data.get("args_schema"), answer_schema=data.get("answer_schema"))
+                   args_schema=data.get("args_schema"), answer_schema=data.get("answer_schema"),
+                   approve_comment=str(data.get("approve_comment") or "none"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,11 +73,37 @@ class ItemDecision:
                    message=data.get("message"), answer=data.get("answer"))
 
 
-def outcome(decisions: Sequence[ItemDecision]) -> str:
+def outcome(decisions: Sequence[ItemDecision]) -> Status:
     """The request's final status once every item is answered."""
     kinds = {d.type for d in decisions}
     if kinds <= {DecisionType.APPROVE, DecisionType.EDIT}:
-        return "approved"
+        return Status.APPROVED
     if kinds == {DecisionType.REJECT}:
-        return "rejected"
-    return "answered"
+        return Status.REJECTED
+    return Status.ANSWERED
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemRoute:
+    """Who may decide one item, from the policy rule its own action and arguments matched.
+
+    Each item of a batch is routed on its own: a harmless first call never decides the route of a
+    dangerous second one. `eligible` grows when an escalation of this rule fires.
+    """
+
+    rule: str
+    eligible: tuple[str, ...]
+    quorum: int = 1
+    separation_of_duties: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"rule": self.rule, "eligible": list(self.eligible), "quorum": self.quorum,
+                "separation_of_duties": self.separation_of_duties}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemRoute:
+        """Read the stored form back."""
+        return cls(rule=str(data["rule"]), eligible=tuple(data.get("eligible") or ()),
+                   quorum=int(data.get("quorum", 1)),
+                   separation_of_duties=bool(data.get("separation_of_duties", True)))

@@ -16,8 +16,9 @@ from blocks.text import clip_escaped, escape, one_line
 from bot.core import audit
 from bot.core.deadlines import Route
 from bot.core.lifecycle import Event, Status
-from bot.core.policy import Policy, Rule, format_duration
 from bot.errors import DeliveryFailed, NotFound
+from bot.policy.durations import format_duration
+from bot.policy.model import Policy, Rule
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import ApprovalRequest, Run
@@ -157,8 +158,10 @@ def _handles(client: WebClient, row: ApprovalRequest, rule: Rule | None) -> dict
     return {str(g.get("handle")): str(g.get("id")) for g in groups if g.get("handle") and g.get("id")}
 
 
-def _link(context: Mapping[str, Any] | None) -> str | None:
+def _link(context: Mapping[str, Any] | str | None) -> str | None:
     """The run or agent URL the request gave in its context, when it is a clean http(s) URL."""
+    if not isinstance(context, Mapping):
+        return None  # a context given as text has no link to pick
     for key in _LINK_KEYS:
         value = (context or {}).get(key)
         if isinstance(value, str) and _URL.match(value):

@@ -10,11 +10,20 @@ from collections.abc import Callable, Sequence
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Unavailable
 
 _USER_ID = re.compile(r"^<?@?([UW][A-Z0-9]{2,})>?$")
 _GROUP_ID = re.compile(r"^<?!?subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$|^(S[A-Z0-9]{2,})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Slack's answers that mean "no such user/group"; any other error means Slack could not answer,
+# and a check that needed the answer must refuse (503), never treat the name as unknown or skip.
+_NOT_FOUND = {"user_not_found", "users_not_found", "no_such_subteam", "subteam_not_found",
+              "invalid_users", "user_not_visible", "account_inactive"}
+
+
+def _unavailable(what: str, e: Exception) -> Unavailable:
+    error = e.response.get("error") if isinstance(e, SlackApiError) else e.__class__.__name__
+    return Unavailable(f"Slack could not answer {what} ({error})", retry_after=30)
 
 
 class SlackDirectory:
@@ -72,18 +81,29 @@ class SlackDirectory:
         try:
             self.client.users_info(user=user_id)
         except SlackApiError as e:
+            if e.response.get("error") not in _NOT_FOUND:
+                raise _unavailable(f"who {user_id} is", e) from e
             raise LookupError(f"{user_id!r}: no such Slack user ({e.response.get('error')})") from e
+        except OSError as e:
+            raise _unavailable(f"who {user_id} is", e) from e
         return user_id
 
     def _email(self, email: str) -> str:
         try:
             found = self.client.users_lookupByEmail(email=email)
         except SlackApiError as e:
+            if e.response.get("error") not in _NOT_FOUND:
+                raise _unavailable(f"whose email {email} is", e) from e
             raise LookupError(f"{email!r}: no Slack user has this email") from e
+        except OSError as e:
+            raise _unavailable(f"whose email {email} is", e) from e
         return str(found["user"]["id"])
 
     def _group_id(self, handle: str) -> str:
-        groups = self.client.usergroups_list()["usergroups"]
+        try:
+            groups = self.client.usergroups_list()["usergroups"]
+        except (SlackApiError, OSError) as e:
+            raise _unavailable("which user groups exist", e) from e
         for g in groups:
             if g.get("handle") == handle:
                 return str(g["id"])
@@ -94,7 +114,11 @@ class SlackDirectory:
     def _group_members(self, group_id: str, entry: str) -> list[str]:
         try:
             members = self.client.usergroups_users_list(usergroup=group_id)["users"]
+        except OSError as e:
+            raise _unavailable(f"who is in {entry}", e) from e
         except SlackApiError as e:
+            if e.response.get("error") not in _NOT_FOUND:
+                raise _unavailable(f"who is in {entry}", e) from e
             raise LookupError(f"{entry!r}: no such user group ({e.response.get('error')})") from e
         if not members:
             raise LookupError(f"{entry!r}: the user group has no members, nobody could approve")

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from bot.core.vocabulary import DeliveryState
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite hands back naive ones otherwise)."""
@@ -44,7 +46,7 @@ class Run(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     graph: str = Field(max_length=100)
     thread_id: str = Field(unique=True, max_length=200)
-    status: str = Field(index=True, max_length=20)  # queued|running|waiting|done|failed|stopped
+    status: str = Field(index=True, max_length=20)  # a RunStatus
     input: dict[str, Any] | None = _json(nullable=True)
     requester: str | None = None
     approvers: list[str] = _json(nullable=False)
@@ -67,7 +69,7 @@ class ApprovalRequest(SQLModel, table=True):
     action: str = Field(max_length=200)
     summary: str
     args: dict[str, Any] = _json(nullable=False)
-    context: dict[str, Any] | None = _json(nullable=True)
+    context: dict[str, Any] | str | None = _json(nullable=True)  # an object, or the agent's text
     urgency: str = Field(max_length=10)
     requester: str | None = None
     requester_id: str | None = None  # the requester as a Slack user id, when it names a person
@@ -92,10 +94,14 @@ class ApprovalRequest(SQLModel, table=True):
     kind: str = Field(default="api", max_length=20)  # api, or the interrupt payload's kind
     run_id: str | None = Field(default=None, foreign_key="runs.id", index=True, max_length=40)
     interrupt_id: str | None = Field(default=None, max_length=200)
-    resume_state: str | None = Field(default=None, index=True, max_length=20)  # queued|done|failed
+    resume_state: str | None = Field(default=None, index=True, max_length=20)  # a ResumeState
     rule: str | None = Field(default=None, max_length=200)  # the policy rule that routed it
     route: dict[str, Any] | None = _json(nullable=True)  # core.deadlines.Route, stored form
-    approvals: list[str] = _json(nullable=False)  # who approved so far (quorum)
+    approvals: list[str] = _json(nullable=False)  # who approved any item so far (quorum)
+    # Per item (None on requests stored before items were routed one by one): the policy rule it
+    # matched with who may decide it (core.items.ItemRoute), and who approved it so far.
+    item_routes: list[dict[str, Any]] | None = _json(nullable=True)
+    item_approvals: list[list[str]] | None = _json(nullable=True)
     escalation_level: int = 0
     reminders_sent: int = 0
     # What Slack was last brought up to, so the sweeper can redo card work Redis lost.
@@ -155,7 +161,7 @@ class CallbackDelivery(SQLModel, table=True):
     agent: str = Field(max_length=64)  # whose API token signs it
     url: str = Field(max_length=2000)
     payload: dict[str, Any] = _json(nullable=False)
-    state: str = Field(default="pending", index=True, max_length=20)  # pending|delivered|gave_up
+    state: str = Field(default=DeliveryState.PENDING.value, index=True, max_length=20)  # DeliveryState
     attempts: int = 0
     next_attempt_at: datetime = _utc(nullable=False, index=True)
     last_error: str | None = None

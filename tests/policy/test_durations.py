@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core.policy import format_duration, parse_duration
+from bot.policy.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(("text", "expected"), [

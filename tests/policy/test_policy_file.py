@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.policy import InvalidPolicy
 from bot.errors import InvalidSettings, SignoffError
-from bot.policy_file import check_policy, load_policy, parse_policy
+from bot.policy.loader import check_policy, load_policy
+from bot.policy.model import InvalidPolicy
+from bot.policy.parser import parse_policy
 
 REFUNDS = Path(__file__).parent / "refunds.yaml"
 DEFAULT = "default:\n  approvers: [U0OPS]\n"

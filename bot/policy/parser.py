@@ -1,7 +1,7 @@
-"""Reading the policy file (SIGNOFF_POLICY_FILE): YAML in, a validated `Policy` out.
+"""Parsing policy YAML text into a validated `Policy`; reading the file is `bot.policy.loader`'s.
 
 Validation walks PyYAML's composed nodes rather than loaded values, so every problem carries
-the line it is on. `parse_policy` reports the first problem in the file; `check_policy` all.
+the line it is on. `parse_policy` reports the first problem in the text; `policy_problems` all.
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.core.policy import (
+from bot.policy.conditions import parse_condition
+from bot.policy.durations import format_duration, parse_duration
+from bot.policy.model import (
     AUTO,
     MENTIONS,
     NOTIFY,
@@ -25,13 +26,10 @@ from bot.core.policy import (
     InvalidPolicy,
     Policy,
     Rule,
-    format_duration,
-    parse_condition,
-    parse_duration,
 )
 
 TOP_FIELDS = ("rules", "default")
-MATCH_FIELDS = ("action", "requester", "urgency", "when")
+MATCH_FIELDS = ("action", "agent", "requester", "urgency", "when")
 ROUTE_FIELDS = ("auto", "approvers", "channel", "notify", "urgency", "quorum", "separation_of_duties",
                 "remind_every", "escalate", "timeout", "on_timeout", "allow_request_approvers", "mention",
                 "confirm")
@@ -46,11 +44,6 @@ _STR, _INT, _BOOL = ("tag:yaml.org,2002:" + t for t in ("str", "int", "bool"))
 Fields = dict[str, tuple[Node, Node]]  # field name -> (key node, value node)
 
 
-def load_policy(path: Path) -> Policy:
-    """Read and validate the policy file; InvalidPolicy says `file:line: reason` for the first problem."""
-    return parse_policy(_read(path), source=str(path))
-
-
 def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     """Validate policy YAML; InvalidPolicy says `source:line: reason` for the first problem."""
     policy, problems = _parse(text)
@@ -61,20 +54,20 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     return policy
 
 
-def check_policy(path: Path) -> list[str]:
-    """Every problem in the policy file as `file:line: reason`, in file order; empty when it is valid."""
-    try:
-        text = _read(path)
-    except InvalidPolicy as e:
-        return [str(e)]
-    return [f"{path}:{line}: {reason}" for line, reason in _parse(text)[1]]
+def policy_warnings(policy: Policy) -> list[tuple[int, str]]:
+    """What a valid policy does that is probably not meant, as (line, reason)."""
+    warnings = []
+    for rule in policy.rules:
+        if rule.auto and rule.requesters and not rule.agents:
+            warnings.append((rule.line, (
+                f"rule {rule.name!r} auto-{rule.auto}s on 'requester', which the agent claims for itself; "
+                "any agent can name any requester. Match on 'agent' (the name of the API token) instead")))
+    return warnings
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidPolicy(f"{path}: cannot read the policy file: {e}") from None
+def policy_problems(text: str) -> list[tuple[int, str]]:
+    """Every problem in policy YAML as (line, reason), in text order; empty when it is valid."""
+    return _parse(text)[1]
 
 
 def _parse(text: str) -> tuple[Policy | None, list[tuple[int, str]]]:
@@ -250,6 +243,8 @@ class _Reader:
             return {"actions": tuple(text for _n, text in items)}
         if name == "requester":
             return {"requesters": tuple(text for _n, text in items)}
+        if name == "agent":
+            return {"agents": tuple(text for _n, text in items)}
         if name == "urgency":
             return {"urgencies": tuple(self.choice(n, name, URGENCIES) for n, _t in items)}
         conditions = []

@@ -1,0 +1,34 @@
+"""Policy durations: `30s`, `10m`, `2h`, `1d` and combinations, read and written."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30s`, `10m`, `2h`, `1d` or combinations (`1h30m`) as a timedelta; ValueError says how to write one."""
+    raw = str(text).strip()
+    found = _DURATION.fullmatch(raw)
+    if not raw or found is None:
+        raise ValueError(f"{str(text)!r} is not a duration; use 30s, 10m, 2h or 1d")
+    days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if value <= timedelta(0):
+        raise ValueError(f"{str(text)!r} is not a duration longer than zero; use 30s, 10m, 2h or 1d")
+    return value
+
+
+def format_duration(td: timedelta) -> str:
+    """The shortest text `parse_duration` reads back (`1h30m`); below a second counts as `0s`."""
+    total = int(td.total_seconds())
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    parts = []
+    for unit, size in _UNITS:
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return sign + ("".join(parts) or "0s")

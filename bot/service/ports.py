@@ -1,0 +1,46 @@
+"""What the service needs from outside, as Protocols wiring fills in: jobs, the directory, a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The wall clock, aware UTC."""
+    return datetime.now(UTC)
+
+
+class Jobs(Protocol):
+    """Background work the service asks for once its transaction has committed."""
+
+    def post_cards(self, request_id: str) -> None: ...
+
+    def schedule_deadline(self, request_id: str, at: datetime) -> None:
+        """Fire the request's next reminder, escalation or timeout at `at`."""
+        ...
+
+    def escalated(self, request_id: str, *, from_level: int, to_level: int) -> None:
+        """Tell the people added by these escalation levels, and everyone on the card."""
+        ...
+
+    def reminded(self, request_id: str) -> None:
+        """Remind the approvers (a thread reply or a DM, never a new card)."""
+        ...
+
+    def request_changed(self, request_id: str, version: int) -> None:
+        """Update every card to show `version` (an item answered, a vote, an escalation)."""
+        ...
+
+    def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
+        """Update every card, deliver the callback, resume the graph, wake long-polling agents."""
+        ...
+
+
+class Directory(Protocol):
+    """Turns approver names (user ids, emails, group handles) into Slack user ids."""
+
+    def resolve(self, entries: Sequence[str]) -> list[str]: ...

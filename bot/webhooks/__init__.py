@@ -1,0 +1,1 @@
+"""Signed webhook callbacks to agents: the sender (IO); payload and retry rules: bot.core.webhooks."""
