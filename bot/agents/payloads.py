@@ -67,6 +67,8 @@ class ApprovalSpec:
     urgency: str | None = None
     approvers: tuple[str, ...] = ()
     channel: str | None = None
+    timeout_seconds: int | None = None  # request_approval(timeout=...): the request's own deadline
+    on_timeout: str | None = None
 
 
 # --- recognising ---------------------------------------------------------------------------
@@ -299,10 +301,13 @@ def _signoff_spec(value: Any, _schema: Mapping[str, Any] | None) -> ApprovalSpec
     # The summary heads the card; keep the full text only when the header had to cut it.
     description = summary if summary and _one_line(summary) != summary else None
     item = Item(action=action, args=_jsonable(args), description=description, allowed=allowed)
+    timeout, on_timeout = value.get("timeout"), value.get("on_timeout")
     return ApprovalSpec(kind=SIGNOFF, summary=_one_line(summary or f"Approve {action}?"), items=(item,),
                         context=_jsonable(context) if isinstance(context, Mapping) else None,
                         urgency=urgency if urgency in URGENCIES else None, approvers=tuple(approvers),
-                        channel=channel if isinstance(channel, str) and channel else None)
+                        channel=channel if isinstance(channel, str) and channel else None,
+                        timeout_seconds=timeout if isinstance(timeout, int) and timeout > 0 else None,
+                        on_timeout=on_timeout if on_timeout in ("reject", "approve", "wait") else None)
 
 
 def _generic_spec(value: Any, schema: Mapping[str, Any] | None, graph: str) -> ApprovalSpec:

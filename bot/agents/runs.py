@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -213,7 +213,8 @@ class GraphExecutor:
                 approvers=list(spec.approvers or run.approvers), fallback_approvers=self.default_approvers,
                 context=context, urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
                 requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
-                interrupt_id=interrupt_id,
+                interrupt_id=interrupt_id, on_timeout=spec.on_timeout,
+                timeout=timedelta(seconds=spec.timeout_seconds) if spec.timeout_seconds else None,
             ), agent=run.created_by)
         except SignoffError as e:
             # Nobody could be asked (unknown approver, a rule that forbids the run's own approvers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from blocks.schema import problems
@@ -9,6 +10,7 @@ from bot.api.schemas import CreateRequest
 from bot.core.items import Item
 from bot.core.vocabulary import DecisionType
 from bot.errors import InvalidInput
+from bot.policy.durations import parse_duration
 from bot.service import NewRequest
 
 _PLAIN = (DecisionType.APPROVE, DecisionType.REJECT)
@@ -18,6 +20,7 @@ _RICH = ("allowed_decisions", "args_schema", "response_schema", "approve_comment
 def new_request(body: CreateRequest) -> NewRequest:
     """The service's request for a `POST /v1/requests` body; InvalidInput names a field that misfits."""
     fields: dict[str, Any] = body.model_dump(exclude=set(_RICH))
+    fields["timeout"] = _duration(body.timeout)
     if (body.allowed_decisions is None and body.args_schema is None and body.response_schema is None
             and body.approve_comment == "none"):
         return NewRequest(**fields)  # a plain approve/reject request, stored as it always was
@@ -40,3 +43,15 @@ def _check(body: CreateRequest, allowed: tuple[DecisionType, ...]) -> None:
     if body.args_schema is not None and (wrong := problems(body.args_schema, dict(body.args), "args")):
         raise InvalidInput("args do not fit args_schema: " + "; ".join(wrong),
                            fields={"args": "; ".join(wrong)})
+
+
+def _duration(value: int | str | None) -> timedelta | None:
+    """A request's `timeout`: seconds, or a duration such as `30m` (the policy file's syntax)."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return timedelta(seconds=value)
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise InvalidInput(f"timeout {value!r}: {e}", fields={"timeout": str(e)}) from None

@@ -7,9 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.deadlines import Route
 from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
 from bot.storage import repo
 from bot.storage.tables import ApprovalRequest
+
+DURATION = r"^\s*(\d+\s*[smhd]\s*)+$"
+OnTimeout = Literal["reject", "approve", "wait"]
+Seconds = Annotated[int, Field(ge=1, le=366 * 86400)]
 
 
 class CreateRequest(BaseModel):
@@ -35,6 +40,13 @@ class CreateRequest(BaseModel):
         default=None, description="Also DM each approver; default: DM only when there is no channel"
     )
     requester: str | None = Field(default=None, max_length=200)
+    timeout: Seconds | Annotated[str, Field(pattern=DURATION)] | None = Field(
+        default=None, description="This request's own deadline: seconds, or a duration like 30m or 1h30m; "
+                                  "at most what its policy rule allows (timeout, max_timeout)",
+        examples=[1800, "30m"])
+    on_timeout: OnTimeout | None = Field(
+        default=None, description="What the deadline does: reject (the default), approve, or wait; never "
+                                  "laxer than the policy rule's")
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     callback_url: str | None = Field(
         default=None, max_length=2000,
@@ -85,6 +97,8 @@ class RequestOut(BaseModel):
     items: list[dict[str, Any]]
     item_decisions: list[dict[str, Any] | None]
     run_id: str | None
+    expires_at: datetime | None = Field(
+        description="When this request's deadline rejects or approves it (null: it waits for people)")
 
     @classmethod
     def of(cls, row: ApprovalRequest) -> RequestOut:
@@ -100,8 +114,15 @@ class RequestOut(BaseModel):
             decided_by=row.decided_by, decided_at=row.decided_at, reason=row.reason,
             edited_args=row.edited_args, idempotency_key=row.idempotency_key,
             callback_url=row.callback_url, items=_items(row), item_decisions=row.item_decisions,
-            run_id=row.run_id,
+            run_id=row.run_id, expires_at=_expires_at(row),
         )
+
+
+def _expires_at(row: ApprovalRequest) -> datetime | None:
+    route = Route.from_json(row.route)
+    if row.route is None or route.timeout is None or route.on_timeout == "wait":
+        return None
+    return row.created_at + route.timeout
 
 
 class CancelBody(BaseModel):

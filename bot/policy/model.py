@@ -53,6 +53,7 @@ class Rule:
     escalations: tuple[Escalation, ...] = ()
     timeout: timedelta | None = None
     on_timeout: str = "reject"  # reject | approve | wait
+    max_timeout: timedelta | None = None  # the longest deadline a request may ask for
     allow_request_approvers: bool = False
     mention: str = "approvers"  # one of MENTIONS
     confirm: bool | None = None  # Approve asks first; None: only at high urgency

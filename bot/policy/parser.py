@@ -31,8 +31,8 @@ from bot.policy.model import (
 TOP_FIELDS = ("rules", "default")
 MATCH_FIELDS = ("action", "agent", "requester", "urgency", "when")
 ROUTE_FIELDS = ("auto", "approvers", "channel", "notify", "urgency", "quorum", "separation_of_duties",
-                "remind_every", "escalate", "timeout", "on_timeout", "allow_request_approvers", "mention",
-                "confirm")
+                "remind_every", "escalate", "timeout", "on_timeout", "max_timeout", "allow_request_approvers",
+                "mention", "confirm")
 RULE_FIELDS = ("name", "match", *ROUTE_FIELDS)
 ESCALATION_FIELDS = ("after", "to", "notify")
 DEFAULT_HINTS = {
@@ -389,6 +389,9 @@ class _Reader:
         return bool(self.scalar(node, name, _BOOL, "true or false"))
 
     def _remind_every(self, node: Node, name: str) -> timedelta:
+        return self._duration(node, name)
+
+    def _max_timeout(self, node: Node, name: str) -> timedelta:
         return self._duration(node, name)
 
     def _timeout(self, node: Node, name: str) -> timedelta:

@@ -187,6 +187,10 @@ class ApprovalService:
         lead = asking[0] if asking else rules[0]  # where the card goes: the first rule that asks
         channel, dm = self._where(new, lead)
         route = routing.combined_route(asking, resolve=self.directory.resolve) if asking else None
+        if route is not None:
+            limits = [r.max_timeout for r in asking if r.max_timeout is not None]
+            route = routing.with_request_deadline(route, timeout=new.timeout, on_timeout=new.on_timeout,
+                                                  max_timeout=min(limits, default=None))
         row = ApprovalRequest(
             id="req_" + secrets.token_hex(10),
             action=new.action,

@@ -36,6 +36,7 @@ class Gate:
     idempotency_key: KeyTemplate
     allowed_decisions: tuple[str, ...]
     args_schema: dict[str, Any] | None
+    on_timeout: str | None = None
 
     def fields(self, args: dict[str, Any]) -> dict[str, Any]:
         """Keyword arguments for client.request() for one call with `args`."""
@@ -44,7 +45,9 @@ class Gate:
                 "summary": binding.render_summary(self.summary, action=self.action, args=args),
                 "urgency": self.urgency, "channel": self.channel, "context": self.context,
                 "requester": self.requester, "idempotency_key": key,
-                "allowed_decisions": list(self.allowed_decisions), "args_schema": self.args_schema}
+                "allowed_decisions": list(self.allowed_decisions), "args_schema": self.args_schema,
+                # With on_timeout, the wait's timeout is the request's own deadline on the server too.
+                **({"timeout": self.timeout, "on_timeout": self.on_timeout} if self.on_timeout else {})}
 
 
 def settle(request: ApprovalRequest) -> ApprovalRequest:
@@ -63,19 +66,21 @@ def requires_approval(
     urgency: str = "normal", channel: str | None = None, context: dict[str, Any] | str | None = None,
     requester: str | None = None, idempotency_key: KeyTemplate = None,
     allowed_decisions: Sequence[str] = ("approve", "edit", "reject"),
-    args_schema: dict[str, Any] | None = None,
+    args_schema: dict[str, Any] | None = None, on_timeout: str | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a sync or async function so each call waits for a Signoff approval before it runs.
 
     An approver may Edit the arguments (drop "edit" from `allowed_decisions` to forbid it): the
     function then runs with the edited ones. When `timeout` passes with nobody deciding, the
-    request is cancelled (a later click changes nothing) and WaitTimedOut is raised.
+    request is cancelled (a later click changes nothing) and WaitTimedOut is raised. Give
+    `on_timeout` (reject, approve or wait; never laxer than the policy rule) to make `timeout` the
+    request's own deadline on the server as well, so its card shows it and the policy bounds it.
     """
     if isinstance(approvers, str):
         raise TypeError("approvers must be a list of approvers, not one string")
     gate = Gate(action=action, approvers=tuple(approvers), summary=summary, timeout=timeout, urgency=urgency,
                 channel=channel, context=context, requester=requester, idempotency_key=idempotency_key,
-                allowed_decisions=tuple(allowed_decisions), args_schema=args_schema)
+                allowed_decisions=tuple(allowed_decisions), args_schema=args_schema, on_timeout=on_timeout)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         if inspect.iscoroutinefunction(func):
