@@ -56,6 +56,9 @@ def item_text(index: int, item: CardItem, *, pending: bool) -> tuple[str, bool]:
     """'*1. send_email*', the description, then `key: value` per argument, in one section."""
     action, cut = clip_escaped(one_line(item.action) or UNNAMED, limits.ITEM_ACTION)
     lines = [f"*{index + 1}. {action}*"]
+    if item.quorum > 1 and item.decision is None:
+        who = ", ".join(f"<@{u}>" for u in item.approvals[:10])
+        lines.append(f"{len(item.approvals)} of {item.quorum} approvals" + (f": {who}" if who else ""))
     if item.description and item.description.strip():
         description, description_cut = clip_escaped(item.description, limits.ITEM_DESCRIPTION)
         lines.append(description)

@@ -30,6 +30,9 @@ class CardItem:
     allowed: tuple[str, ...] = ("approve", "reject")  # a subset of DECISIONS
     # Once answered: {"type", "by", "at" (ISO string), "args"?, "message"?, "answer"?}.
     decision: Mapping[str, Any] | None = None
+    # Its own rule's quorum and who approved it so far (items of a batch are decided one by one).
+    quorum: int = 1
+    approvals: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Fail closed: a card must not offer a button nobody asked for, nor misstate an answer.

@@ -35,10 +35,12 @@ def card_for(row: ApprovalRequest, *, history: Sequence[audit.Record] = (), run:
              rule: Rule | None = None, handles: Mapping[str, str] | None = None) -> Card:
     """The card data for a stored request; `history` (its audit events) and `run` add vote times
     and anything that failed after the decision; `rule` whom it mentions and whether to confirm."""
+    state = repo.state_of(row)
     items = [
         CardItem(action=i["action"], args=i.get("args") or {}, description=i.get("description"),
-                 allowed=tuple(i.get("allowed") or ("approve", "reject")), decision=d)
-        for i, d in zip(row.items, row.item_decisions, strict=True)
+                 allowed=tuple(i.get("allowed") or ("approve", "reject")), decision=d,
+                 quorum=state.route_of(n).quorum, approvals=state.votes_of(n))
+        for n, (i, d) in enumerate(zip(row.items, row.item_decisions, strict=True))
     ]
     route = Route.from_json(row.route)
     escalated = [u for step in route.escalations[:row.escalation_level] for u in step.to]
