@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis import Redis
 from rq import Queue, SimpleWorker, Worker
@@ -53,7 +54,6 @@ from blocks.card import approval_card, card_text
 from bot import wiring
 from bot.core import audit, deadlines
 from bot.embedded_redis import EmbeddedRedis, free_port
-from bot.policy.explain import match as match_policy
 from bot.service import NewRequest
 from bot.settings import load_settings
 from bot.slack.delivery import card_for
@@ -116,7 +116,6 @@ class Parts:
     env: dict[str, str]  # the workers' whole configuration
     w: wiring.Wiring  # this process's own wiring on the same store, Redis and policy
     clock: SetClock
-    eligible: list[str]
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
 
@@ -146,9 +145,6 @@ def running_parts(tmp: Path) -> Iterator[Parts]:
         w = wiring.build(load_settings(env, env_file=None), clock=clock)
         stack.callback(w.db.engine.dispose)
         redis = stack.enter_context(contextlib.closing(Redis.from_url(server.url)))
-        rule = match_policy(
-            w.service.policy, action=EXPIRE_ACTION, args={}, requester=None, urgency="normal"
-        ).rule
         log(f"redis-server at {server.url}, sandbox at {sandbox.url}, store {env['DATABASE_URL']}")
         yield Parts(
             tmp=tmp,
@@ -159,7 +155,6 @@ def running_parts(tmp: Path) -> Iterator[Parts]:
             env=env,
             w=w,
             clock=clock,
-            eligible=w.service.directory.resolve(list(rule.approvers)),
         )
 
 
@@ -203,9 +198,6 @@ def children_cpu_ms(pid: int) -> float:
 
 def new_row(parts: Parts, *, action: str, deadline: datetime, timeout: timedelta, n: int) -> ApprovalRequest:
     """A request as ApprovalService._new_row stores it, created `timeout` before its deadline."""
-    rule = match_policy(
-        parts.w.service.policy, action=action, args={}, requester=None, urgency="normal"
-    ).rule
     parts.clock.at = deadline - timeout
     try:
         new = NewRequest(
@@ -214,7 +206,7 @@ def new_row(parts: Parts, *, action: str, deadline: datetime, timeout: timedelta
             args={"order": 1000 + n, "amount": 340, "currency": "USD"},
             requester="billing-agent",
         )
-        row = parts.w.service._new_row(new, agent="bench", eligible=parts.eligible, rule=rule)
+        row, _ = parts.w.service._new_row(new, agent="bench")
     finally:
         parts.clock.at = None
     if row.next_deadline_at != deadline:
@@ -624,12 +616,21 @@ class SweepStore:
         self.used += 1
 
 
+def _database_1(url: str) -> str:
+    """The same Redis server, database 1: `?db=1` on a unix socket URL, `/1` on a TCP one."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"] + [("db", "1")]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path="/1"))
+
+
 @contextlib.contextmanager
 def sweep_store(parts: Parts, *, due: int, batches: int) -> Iterator[SweepStore]:
     """The sweeper's store, wired as a worker is, on its own SQLite file and Redis database 1."""
     env = parts.env | {
         "DATABASE_URL": f"sqlite:///{parts.tmp / 'sweeper.db'}",
-        "REDIS_URL": parts.redis_url.rsplit("/", 1)[0] + "/1",
+        "REDIS_URL": _database_1(parts.redis_url),
     }
     clock = SetClock()
     w = wiring.build(load_settings(env, env_file=None), clock=clock)

@@ -206,7 +206,10 @@ def dev(port: int | None, sandbox_port: int) -> None:
     if settings.uses_sandbox:
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
-        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"},
+        # An agent's token, and a UI's that may decide for people (the decision API).
+        agent, ui = "dev-" + secrets.token_hex(12), "dev-ui-" + secrets.token_hex(12)
+        settings = settings.with_overrides(api_tokens={agent: "dev-agent", ui: "dev-ui"},
+                                           api_scopes={ui: frozenset({"decide"})},
                                            callback_secrets={"dev-agent": (secrets.token_hex(32),)})
     _database(settings, upgrade=True).engine.dispose()  # dev follows the code's schema by itself
     with _redis(settings) as settings:
@@ -259,7 +262,9 @@ def _env_of(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url or "", "SLACK_API_URL": settings.slack_api_url,
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
-        "SIGNOFF_API_TOKENS": ",".join(f"{n}:{t}" for t, n in settings.api_tokens.items()),
+        "SIGNOFF_API_TOKENS": ",".join(
+            f"{n}:{t}" + (":" + "+".join(sorted(settings.api_scopes[t])) if t in settings.api_scopes else "")
+            for t, n in settings.api_tokens.items()),
         "SIGNOFF_CALLBACK_SECRETS": ",".join(f"{n}:{s}" for n, ss in settings.callback_secrets.items()
                                              for s in ss),
         "SIGNOFF_AUDIT_KEY": settings.audit_key or "",
@@ -270,7 +275,9 @@ def _env_of(settings: Settings) -> dict[str, str]:
 
 
 def _print_welcome(settings: Settings, sandbox: object | None) -> None:
-    token = next(iter(settings.api_tokens))
+    token = next((t for t in settings.api_tokens if t not in settings.api_scopes), None) or next(
+        iter(settings.api_tokens))
+    ui = next((t for t, scopes in settings.api_scopes.items() if "decide" in scopes), None)
     # The newest callback secret of that agent: what its callback receiver verifies with.
     signer = settings.callback_secrets.get(settings.api_tokens[token], ())
     base = f"http://{settings.host}:{settings.port}"
@@ -287,7 +294,11 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
             f"  Slack sandbox {getattr(sandbox, 'url', '')}/   (open it to see cards and click as "
             "alice, bob or carol)",
         ]
+    exports = f"export SIGNOFF_URL={base} SIGNOFF_TOKEN={token} TOKEN={token}"
+    if ui is not None:
+        exports += f" UI_TOKEN={ui}"
     lines += [
+        "", "In another terminal (the README's commands use these):", f"  {exports}",
         "", "Ask for an approval:",
         f"  curl -s -X POST {base}/v1/requests -H 'Authorization: Bearer {token}' \\",
         "    -H 'Content-Type: application/json' \\",
@@ -376,6 +387,59 @@ def policy_explain(file: Path | None, action: str, args_json: str, requester: st
     except InvalidInput as e:
         raise click.ClickException(str(e)) from e
     click.echo(explain_text(explained))
+
+
+@main.group()
+def graphs() -> None:
+    """Check the graphs registered in SIGNOFF_GRAPHS."""
+
+
+@graphs.command("check")
+@click.argument("name")
+@click.option("--input", "sample", required=True,
+              help="A sample state: JSON, or module:attribute naming a Python object (for dates, sets, …).")
+def graphs_check(name: str, sample: str) -> None:
+    """Run SAMPLE through graph NAME's checkpointer serializer; exit 1 naming each key path it cannot save."""
+    from bot.agents.graphcheck import problems
+    from bot.agents.registry import GraphRegistry, make_checkpointer
+    from bot.errors import SignoffError
+
+    settings = _settings(dev=True)
+    try:
+        graph = GraphRegistry.load(settings.graphs, make_checkpointer(settings.checkpoints)).get(name)
+    except SignoffError as e:
+        raise click.ClickException(str(e)) from e
+    value = _sample(sample)
+    serde = getattr(graph.checkpointer, "serde", None)
+    if serde is None:
+        raise click.ClickException(f"graph {name!r} has no checkpointer to check against")
+    found = problems(value, serde)
+    for line in found:
+        click.echo(line, err=True)
+    if found:
+        sys.exit(1)
+    click.echo(f"{name}: the sample state can be saved by {type(graph.checkpointer).__name__}")
+
+
+def _sample(raw: str) -> object:
+    """JSON, or `module:attribute` naming a Python object."""
+    import importlib
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    module, _, attr = raw.partition(":")
+    if not module or not attr:
+        raise click.BadParameter("neither JSON nor module:attribute", param_hint="--input")
+    try:
+        obj: object = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise click.BadParameter(f"cannot load {raw}: {e}", param_hint="--input") from e
+    return obj
 
 
 @main.group()

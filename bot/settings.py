@@ -25,7 +25,8 @@ MIN_CALLBACK_SECRET = 32
 MIN_AUDIT_KEY = 32
 # Where `signoff dev` keeps the audit key it generated, inside the owner-only data directory.
 AUDIT_KEY_FILE = "audit.key"
-_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)$")
+_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)"
+                          r"(?:\?(?P<view>(?:show|hide)=[\w.-]+(?:\+[\w.-]+)*))?$")
 
 
 def parse_graphs(raw: str) -> dict[str, str]:
@@ -34,10 +35,12 @@ def parse_graphs(raw: str) -> dict[str, str]:
     for entry in (e.strip() for e in raw.split(",") if e.strip()):
         m = _GRAPH_ENTRY.match(entry)
         if m is None:
-            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute")
+            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute "
+                                  "(optionally ?show=key+key or ?hide=key+key)")
         if m["name"] in graphs:
             raise InvalidSettings(f"SIGNOFF_GRAPHS names graph {m['name']!r} twice")
-        graphs[m["name"]] = f"{m['module']}:{m['attr']}"
+        view = f"?{m['view']}" if m["view"] else ""  # which state keys its breakpoint cards show
+        graphs[m["name"]] = f"{m['module']}:{m['attr']}{view}"
     return graphs
 
 
@@ -58,6 +61,8 @@ class Settings:
     slack_api_url: str = SLACK_API_URL
     slack_app_token: str | None = None
     api_tokens: Mapping[str, str] = field(default_factory=dict)  # token -> agent name
+    # token -> the scopes beyond creating requests it holds (`decide`: the decision API)
+    api_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
     default_channel: str | None = None
     # agent name -> the secrets that sign its callbacks (all of them, while a rotation overlaps)
     callback_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -122,6 +127,7 @@ def load_settings(
         slack_api_url=_api_url(get("SLACK_API_URL") or SLACK_API_URL),
         slack_app_token=get("SLACK_APP_TOKEN"),
         api_tokens=api_tokens,
+        api_scopes=_parse_api_scopes(get("SIGNOFF_API_TOKENS") or ""),
         callback_secrets=parse_callback_secrets(get("SIGNOFF_CALLBACK_SECRETS") or "", api_tokens=api_tokens),
         default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
         allow_private_callbacks=_flag("SIGNOFF_CALLBACK_ALLOW_PRIVATE", get),
@@ -199,10 +205,31 @@ def _require(name: str, value: str | None, *, prefix: str = "") -> None:
         raise InvalidSettings(f"{name} must start with {prefix!r}; check you copied the right token.")
 
 
+API_SCOPES = frozenset({"decide"})  # what a `name:token:scope` entry may add
+
+
+def _split_token(n: int, item: str) -> tuple[str, str, frozenset[str]]:
+    """`name:token[:scope[+scope]]` (or a bare token) → (name, token, scopes)."""
+    if ":" not in item:
+        return f"agent{n + 1}", item, frozenset()
+    name, _, rest = item.partition(":")
+    token, sep, scoped = rest.partition(":")
+    scopes = frozenset(s.strip() for s in scoped.split("+") if s.strip())
+    if sep and (not scopes or scopes - API_SCOPES):
+        raise InvalidSettings(f"SIGNOFF_API_TOKENS: {name!r} asks for scope {scoped!r}; the only scope "
+                              f"is {', '.join(sorted(API_SCOPES))} (name:token:decide)")
+    return name, token, scopes
+
+
+def _parse_api_scopes(raw: str) -> dict[str, frozenset[str]]:
+    entries = (_split_token(n, p.strip()) for n, p in enumerate(q for q in raw.split(",") if q.strip()))
+    return {token: scopes for _, token, scopes in entries if scopes}
+
+
 def _parse_api_tokens(raw: str) -> dict[str, str]:
     tokens: dict[str, str] = {}
     for n, item in enumerate(p.strip() for p in raw.split(",") if p.strip()):
-        name, _, token = item.partition(":") if ":" in item else (f"agent{n + 1}", "", item)
+        name, token, _ = _split_token(n, item)
         if not _TOKEN_NAME.match(name):
             raise InvalidSettings(
                 f"SIGNOFF_API_TOKENS: agent name {name!r} may hold only letters, digits, '.', '_', '-'"

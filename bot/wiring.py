@@ -17,6 +17,7 @@ from bot.api.app import build_web_app
 from bot.api.waiters import Waiters
 from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
+from bot.service.decisions import DecisionDesk
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
@@ -104,7 +105,15 @@ class Wiring:
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
-                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs)
+                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs,
+                             decisions=self.decisions, api_scopes=self.settings.api_scopes)
+
+    @cached_property
+    def decisions(self) -> DecisionDesk:
+        """Deciding for people from UIs other than Slack (the decision API)."""
+        from bot.agents.checkpoints import checkpoint_reader
+
+        return DecisionDesk(self.service, checkpoint_of=checkpoint_reader(self.db, lambda: self.registry))
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""

@@ -125,3 +125,23 @@ def test_dev_makes_an_audit_key_once_and_finds_it_after_a_restart(tmp_path):
     assert ensure_dev_audit_key(again).audit_key == made.audit_key
     # The environment's key wins over the kept one.
     assert load_settings(env | {"SIGNOFF_AUDIT_KEY": "e" * 32}, env_file=None, dev=True).audit_key == "e" * 32
+
+
+def test_a_token_may_carry_the_decide_scope_and_plain_entries_keep_working():
+    ui, agent = "0123456789abcdef-ui-token", "0123456789abcdef-agent"
+    s = load(SIGNOFF_API_TOKENS=f"approvals-ui:{ui}:decide,billing:{agent}")
+    assert s.api_tokens == {ui: "approvals-ui", agent: "billing"}
+    assert s.api_scopes == {ui: frozenset({"decide"})}
+
+
+@pytest.mark.parametrize("entry", ["ui:0123456789abcdef-ui:admin", "ui:0123456789abcdef-ui:"])
+def test_an_unknown_scope_stops_with_the_entry_named(entry):
+    with pytest.raises(InvalidSettings, match="'ui'.*decide"):
+        load(SIGNOFF_API_TOKENS=entry)
+
+
+def test_a_graph_registration_may_say_which_state_keys_its_cards_show():
+    s = load(SIGNOFF_GRAPHS="billing=app.graphs:refund?show=draft+amount,ops=app.ops:g?hide=internal")
+    assert s.graphs == {"billing": "app.graphs:refund?show=draft+amount", "ops": "app.ops:g?hide=internal"}
+    with pytest.raises(InvalidSettings, match="show=key"):
+        load(SIGNOFF_GRAPHS="billing=app.graphs:refund?reveal=all")

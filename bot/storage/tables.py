@@ -69,7 +69,7 @@ class ApprovalRequest(SQLModel, table=True):
     action: str = Field(max_length=200)
     summary: str
     args: dict[str, Any] = _json(nullable=False)
-    context: dict[str, Any] | None = _json(nullable=True)
+    context: dict[str, Any] | str | None = _json(nullable=True)  # an object, or the agent's text
     urgency: str = Field(max_length=10)
     requester: str | None = None
     requester_id: str | None = None  # the requester as a Slack user id, when it names a person
