@@ -18,7 +18,7 @@ import click
 from bot.core.vocabulary import Urgency
 from bot.errors import InvalidInput, InvalidSettings
 from bot.ops.preflight import check_port
-from bot.settings import Settings, load_settings, redact_url
+from bot.settings import Settings, ensure_dev_audit_key, load_settings, redact_url
 
 if TYPE_CHECKING:
     from bot.policy.model import Policy
@@ -153,7 +153,7 @@ def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - D
     from bot.storage.db import Database
 
     try:
-        return Database.connect(settings.database_url, upgrade=upgrade)
+        return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
 
@@ -245,14 +245,17 @@ def _check_skew(w: Any) -> None:
 def dev(port: int | None, sandbox_port: int) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
     _exit_on_signals()
-    settings = _settings(dev=True)
+    settings = ensure_dev_audit_key(_settings(dev=True))
     if port is not None:
         settings = settings.with_overrides(port=port)
     sandbox = None
     if settings.uses_sandbox:
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
-        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"},
+        # An agent's token, and a UI's that may decide for people (the decision API).
+        agent, ui = "dev-" + secrets.token_hex(12), "dev-ui-" + secrets.token_hex(12)
+        settings = settings.with_overrides(api_tokens={agent: "dev-agent", ui: "dev-ui"},
+                                           api_scopes={ui: frozenset({"decide"})},
                                            callback_secrets={"dev-agent": (secrets.token_hex(32),)})
     _preflight(lambda: check_port(settings.host, settings.port))
     _database(settings, upgrade=True).engine.dispose()  # dev follows the code's schema by itself
@@ -305,9 +308,12 @@ def _env_of(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url or "", "SLACK_API_URL": settings.slack_api_url,
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
-        "SIGNOFF_API_TOKENS": ",".join(f"{n}:{t}" for t, n in settings.api_tokens.items()),
+        "SIGNOFF_API_TOKENS": ",".join(
+            f"{n}:{t}" + (":" + "+".join(sorted(settings.api_scopes[t])) if t in settings.api_scopes else "")
+            for t, n in settings.api_tokens.items()),
         "SIGNOFF_CALLBACK_SECRETS": ",".join(f"{n}:{s}" for n, ss in settings.callback_secrets.items()
                                              for s in ss),
+        "SIGNOFF_AUDIT_KEY": settings.audit_key or "",
     }
     if settings.default_channel:
         env["SIGNOFF_DEFAULT_CHANNEL"] = settings.default_channel
@@ -315,7 +321,9 @@ def _env_of(settings: Settings) -> dict[str, str]:
 
 
 def _print_welcome(settings: Settings, sandbox: object | None) -> None:
-    token = next(iter(settings.api_tokens))
+    token = next((t for t in settings.api_tokens if t not in settings.api_scopes), None) or next(
+        iter(settings.api_tokens))
+    ui = next((t for t, scopes in settings.api_scopes.items() if "decide" in scopes), None)
     # The newest callback secret of that agent: what its callback receiver verifies with.
     signer = settings.callback_secrets.get(settings.api_tokens[token], ())
     base = f"http://{settings.host}:{settings.port}"
@@ -332,7 +340,11 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
             f"  Slack sandbox {getattr(sandbox, 'url', '')}/   (open it to see cards and click as "
             "alice, bob or carol)",
         ]
+    exports = f"export SIGNOFF_URL={base} SIGNOFF_TOKEN={token} TOKEN={token}"
+    if ui is not None:
+        exports += f" UI_TOKEN={ui}"
     lines += [
+        "", "In another terminal (the README's commands use these):", f"  {exports}",
         "", "Ask for an approval:",
         f"  curl -s -X POST {base}/v1/requests -H 'Authorization: Bearer {token}' \\",
         "    -H 'Content-Type: application/json' \\",
@@ -441,6 +453,59 @@ def policy_explain(file: Path | None, action: str, args_json: str, requester: st
 
 
 @main.group()
+def graphs() -> None:
+    """Check the graphs registered in SIGNOFF_GRAPHS."""
+
+
+@graphs.command("check")
+@click.argument("name")
+@click.option("--input", "sample", required=True,
+              help="A sample state: JSON, or module:attribute naming a Python object (for dates, sets, …).")
+def graphs_check(name: str, sample: str) -> None:
+    """Run SAMPLE through graph NAME's checkpointer serializer; exit 1 naming each key path it cannot save."""
+    from bot.agents.graphcheck import problems
+    from bot.agents.registry import GraphRegistry, make_checkpointer
+    from bot.errors import SignoffError
+
+    settings = _settings(dev=True)
+    try:
+        graph = GraphRegistry.load(settings.graphs, make_checkpointer(settings.checkpoints)).get(name)
+    except SignoffError as e:
+        raise click.ClickException(str(e)) from e
+    value = _sample(sample)
+    serde = getattr(graph.checkpointer, "serde", None)
+    if serde is None:
+        raise click.ClickException(f"graph {name!r} has no checkpointer to check against")
+    found = problems(value, serde)
+    for line in found:
+        click.echo(line, err=True)
+    if found:
+        sys.exit(1)
+    click.echo(f"{name}: the sample state can be saved by {type(graph.checkpointer).__name__}")
+
+
+def _sample(raw: str) -> object:
+    """JSON, or `module:attribute` naming a Python object."""
+    import importlib
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    module, _, attr = raw.partition(":")
+    if not module or not attr:
+        raise click.BadParameter("neither JSON nor module:attribute", param_hint="--input")
+    try:
+        obj: object = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise click.BadParameter(f"cannot load {raw}: {e}", param_hint="--input") from e
+    return obj
+
+
+@main.group()
 def audit() -> None:
     """Export and verify the audit log."""
 
@@ -461,17 +526,47 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
     click.echo(f"exported {count} events", err=True)
 
 
-@audit.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
+def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy import
+    """Verify the chain and the requests against it; exit 1 with every problem named."""
+    from bot.core.audit import Head
     from bot.storage.audit_export import verify
 
-    db = _database(_settings(dev=True))
-    count, broken = verify(db)
-    if broken is not None:
-        click.echo(f"audit log BROKEN at event {broken.seq}: {broken.reason}", err=True)
+    settings = _settings(dev=True)
+    if settings.audit_key is None:
+        raise click.ClickException("SIGNOFF_AUDIT_KEY is not set: the keyed audit chain cannot be "
+                                   "verified without it")
+    try:
+        kept = Head.parse(anchor) if anchor is not None else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--head") from e
+    found = verify(_database(settings), anchor=kept)
+    if found.broken is not None:
+        click.echo(f"audit log BROKEN at event {found.broken.seq}: {found.broken.reason}", err=True)
+    for m in found.mismatches:
+        click.echo(f"audit log MISMATCH: {m}", err=True)
+    if found.broken is not None or found.mismatches:
         sys.exit(1)
-    click.echo(f"audit log OK: {count} events, chain intact")
+    return found
+
+
+@audit.command("verify")
+@click.option("--head", "anchor", default=None, metavar="SEQ:MAC",
+              help="A head printed earlier by `signoff audit head`: the chain must still reach it.")
+def audit_verify(anchor: str | None) -> None:
+    """Check the keyed chain and that every request row matches its events; exit 1 naming what
+    was edited, deleted or cut off."""
+    found = _verified(anchor)
+    click.echo(f"audit log OK: {found.events} events, chain intact ({found.keyed} keyed), "
+               "requests match their events")
+
+
+@audit.command("head")
+def audit_head() -> None:
+    """Verify, then print the head as SEQ:MAC: keep it outside this database for `verify --head`."""
+    found = _verified(None)
+    if found.head is None:
+        raise click.ClickException("the audit log is empty: there is no head yet")
+    click.echo(str(found.head))
 
 
 @main.group("db")

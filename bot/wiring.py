@@ -20,6 +20,7 @@ from bot.observe.metrics import StoreCollector, render
 from bot.observe.store import read_store
 from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
+from bot.service.decisions import DecisionDesk
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
@@ -108,7 +109,8 @@ class Wiring:
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         app = build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
-                            slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs)
+                            slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs,
+                            decisions=self.decisions, api_scopes=self.settings.api_scopes)
         app.include_router(build_metrics_router(token=self.settings.metrics_token, render=self.metrics))
         return app
 
@@ -116,6 +118,13 @@ class Wiring:
         """The Prometheus exposition: every process's counters, and the store read now."""
         store = StoreCollector(lambda: read_store(self.db, self.redis, queues=ALL_QUEUES, now=self.clock()))
         return render(store)
+
+    @cached_property
+    def decisions(self) -> DecisionDesk:
+        """Deciding for people from UIs other than Slack (the decision API)."""
+        from bot.agents.checkpoints import checkpoint_reader
+
+        return DecisionDesk(self.service, checkpoint_of=checkpoint_reader(self.db, lambda: self.registry))
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""
@@ -139,7 +148,7 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
     if settings.redis_url is None:
         raise ValueError("build() needs a redis_url; the entrypoint starts the embedded one")
     redis = Redis.from_url(settings.redis_url)
-    db = Database.connect(settings.database_url)
+    db = Database.connect(settings.database_url, audit_key=settings.audit_key)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     jobs = RQJobs(redis)
     service = ApprovalService(

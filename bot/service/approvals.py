@@ -29,6 +29,7 @@ from bot.errors import (
     NotAuthorized,
     NotFound,
     SignoffError,
+    StaleDecision,
 )
 from bot.observe import lifecycle as observed
 from bot.policy.explain import describe, match
@@ -189,12 +190,16 @@ class ApprovalService:
         lead = asking[0] if asking else rules[0]  # where the card goes: the first rule that asks
         channel, dm = self._where(new, lead)
         route = routing.combined_route(asking, resolve=self.directory.resolve) if asking else None
+        if route is not None:
+            limits = [r.max_timeout for r in asking if r.max_timeout is not None]
+            route = routing.with_request_deadline(route, timeout=new.timeout, on_timeout=new.on_timeout,
+                                                  max_timeout=min(limits, default=None))
         row = ApprovalRequest(
             id="req_" + secrets.token_hex(10),
             action=new.action,
             summary=new.summary,
             args=dict(new.args),
-            context=dict(new.context) if new.context is not None else None,
+            context=dict(new.context) if isinstance(new.context, Mapping) else new.context,
             urgency=_most_urgent([r.urgency for r in asking]) or new.urgency,
             requester=requester,
             requester_id=requester_id,
@@ -301,13 +306,27 @@ class ApprovalService:
     def decide(
         self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None,
         index: int | None = None, args: Mapping[str, Any] | None = None, answer: Any = None,
+        expected_version: int | None = None, note: Mapping[str, Any] | None = None,
     ) -> ApprovalRequest:
-        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided."""
+        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided.
+
+        `expected_version`: refuse (StaleDecision) unless the request is still at that version;
+        `note`: added to the audit event's data (e.g. which UI the decision came through).
+        """
         if verdict is Verdict.EDIT and args is not None:
             self._check_edit(request_id, actor=actor, index=index, args=args)
-        return self.transition(request_id, lambda state, now: lifecycle.decide(
-            state, actor=actor, verdict=verdict, reason=reason, now=now, index=index, args=args,
-            answer=answer))
+
+        def make(state: RequestState, now: datetime) -> Transition:
+            t = lifecycle.decide(state, actor=actor, verdict=verdict, reason=reason, now=now,
+                                 index=index, args=args, answer=answer)
+            # Checked after the rules, so a refused person learns that rather than the version;
+            # inside the write transaction as well, so it holds against a concurrent decision.
+            if expected_version is not None and state.version != expected_version:
+                raise StaleDecision(f"request {state.id} is at version {state.version}, not "
+                                    f"{expected_version}: reload it and decide again", request_id=state.id)
+            return replace(t, event=replace(t.event, data={**t.event.data, **note})) if note else t
+
+        return self.transition(request_id, make)
 
     def _check_edit(self, request_id: str, *, actor: str, index: int | None,
                     args: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ from bot.core.items import Item, ItemDecision, ItemRoute
 from bot.core.lifecycle import Event, RequestState, Status, Transition
 from bot.core.routing import requester_identity
 from bot.core.vocabulary import ResumeState
+from bot.errors import SignoffError
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
 
 
@@ -132,7 +133,8 @@ def apply_transition(s: Session, t: Transition) -> bool:
 
 
 def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
-    """Chain `event` after the current head, inside the caller's transaction."""
+    """Chain `event` after the current head, inside the caller's transaction (a Database.write()
+    session, which carries SIGNOFF_AUDIT_KEY)."""
     # Bumping the head first takes its row lock (PostgreSQL) before we read the previous hash,
     # so concurrent writers append one after another instead of forking the chain.
     s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
@@ -146,7 +148,13 @@ def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
         actor=event.actor,
         data=dict(event.data),
     )
-    digest = audit.event_hash(**fields, prev_hash=head.hash)  # type: ignore[arg-type]
+    key = s.info.get("audit_key")
+    if head.keyed_from is None or (key is None and head.seq >= head.keyed_from):
+        # Fail closed: an event we cannot MAC is not written, and neither is what it records.
+        raise SignoffError("the audit chain is keyed and this process has no SIGNOFF_AUDIT_KEY")
+    record = audit.Record(**fields, prev_hash=head.hash, hash="")  # type: ignore[arg-type]
+    digest = audit.link(record, keyed_from=head.keyed_from, key=key.encode() if key else None)
+    assert digest is not None
     row = AuditEvent(**fields, prev_hash=head.hash, hash=digest)  # type: ignore[arg-type]
     s.add(row)
     head.hash = digest
