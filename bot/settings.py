@@ -62,6 +62,7 @@ class Settings:
     resume_lease: float = 120.0
     policy_file: Path | None = None  # None: every request goes to the approvers it names
     sweep_interval: float = 5.0
+    max_body_bytes: int = 262144  # the agent API's body cap
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -118,6 +119,7 @@ def load_settings(
         resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
+        max_body_bytes=_bytes("SIGNOFF_MAX_BODY_BYTES", get("SIGNOFF_MAX_BODY_BYTES") or "262144"),
         host=get("SIGNOFF_HOST") or "127.0.0.1",
         port=_port(get("SIGNOFF_PORT") or "8000"),
         dev=dev,
@@ -205,3 +207,9 @@ def _seconds(name: str, raw: str, most: float = 300) -> float:
     if not 0 < value <= most:
         raise InvalidSettings(f"{name} must be a number of seconds between 0 and {most:g}, got {raw!r}")
     return value
+
+
+def _bytes(name: str, raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and 1024 <= int(raw) <= 64 * 1024 * 1024):
+        raise InvalidSettings(f"{name} must be a number of bytes between 1024 and 67108864, got {raw!r}")
+    return int(raw)

@@ -106,7 +106,8 @@ class Wiring:
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
-                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs)
+                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs,
+                             max_body=self.settings.max_body_bytes)
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from bot.api.gate import Gate
 from bot.api.routes import build_router, install_error_handlers
 from bot.api.runs import build_runs_router
 from bot.api.waiters import Waiters
@@ -27,6 +28,7 @@ answer. Authenticate with `Authorization: Bearer <token>` (one of SIGNOFF_API_TO
 def build_web_app(
     *, service: ApprovalService, api_tokens: Mapping[str, str], slack: SlackEndpoint | None,
     health: Callable[[], dict[str, str]], waiters: Waiters, runs: Callable[[], RunService],
+    max_body: int,
 ) -> FastAPI:
     """The ASGI app; `slack` is None in Socket Mode, where Slack does not call us over HTTP."""
 
@@ -43,6 +45,7 @@ def build_web_app(
 
     app = FastAPI(title="Signoff", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
     app.state.api_tokens = api_tokens
+    app.add_middleware(Gate, tokens=api_tokens, api_max_body=max_body)
     install_error_handlers(app)
     app.include_router(build_router(service, waiters))
     app.include_router(build_runs_router(runs))

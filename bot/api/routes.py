@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.api.gate import agent_for
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
 from bot.core.vocabulary import Status
@@ -36,12 +36,9 @@ class Unauthorized(Exception):
 async def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """The calling agent's name from its bearer token (tokens live on `app.state.api_tokens`)."""
     tokens: Mapping[str, str] = request.app.state.api_tokens
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer" and given.strip():
-        for token, name in tokens.items():
-            if hmac.compare_digest(token.encode(), given.strip().encode()):
-                return name
-    raise Unauthorized()
+    if (agent := agent_for(tokens, authorization)) is None:
+        raise Unauthorized()
+    return agent
 
 
 Agent = Annotated[str, Depends(authenticate)]

@@ -1,0 +1,93 @@
+"""Hardened edges: bodies are bounded before they are read, and bad input is a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import socket
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot.storage.tables import ApprovalRequest
+from tests.conftest import API_TOKEN
+from tests.test_slack_verification import click_body, sign
+
+BIG = 100 * 1024 * 1024
+
+
+def raw_exchange(url: str, head: str, chunks: list[bytes] = (), timeout: float = 5.0) -> tuple[int, bytes]:
+    """Send a request head (and optional raw chunks) over a socket; the status and body of the answer."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(head.encode())
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except OSError:
+            pass  # the server may answer and close before everything is sent
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < _length(answer):
+            got = sock.recv(65536)
+            if not got:
+                break
+            answer += got
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.split(b"\r\n\r\n", 1)[1]
+
+
+def _length(answer: bytes) -> int:
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":", 1)[1])
+    return 1 << 30
+
+
+def head(path: str, *, length: int | None = None, token: str | None = None, chunked: bool = False) -> str:
+    lines = [f"POST {path} HTTP/1.1", "Host: test", "Content-Type: application/json"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def stored(stack) -> int:
+    with stack.w.db.read() as s:
+        return len(s.exec(select(ApprovalRequest)).all())
+
+
+def test_an_unauthenticated_huge_post_is_refused_before_its_body_is_read(stack):
+    # Only the head is sent: the old app waited for 100 MiB that never came, then timed out.
+    status, body = raw_exchange(stack.url, head("/v1/requests", length=BIG))
+    assert status == 401 and b"unauthorized" in body
+
+
+def test_a_declared_oversized_body_is_413_before_it_is_read(stack):
+    status, body = raw_exchange(stack.url, head("/v1/requests", length=BIG, token=API_TOKEN))
+    assert status == 413 and b"body_too_large" in body
+    status, _ = raw_exchange(stack.url, head("/slack/events", length=2 * 1024 * 1024))
+    assert status == 413
+
+
+def test_a_chunked_body_is_counted_while_it_streams(stack):
+    chunk = b"x" * 65536
+    frames = [f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"] * 8  # 512 KiB > the 256 KiB default
+    status, body = raw_exchange(stack.url, head("/v1/requests", token=API_TOKEN, chunked=True), frames)
+    assert status == 413 and b"body_too_large" in body
+    assert stored(stack) == 0
+
+
+def test_a_body_under_the_cap_still_works(stack):
+    req = stack.create(args={"note": "x" * 10_000})
+    assert req["args"]["note"] == "x" * 10_000
+
+
+@pytest.mark.parametrize("ts", ["9" * 5000, "9" * 13, "1" + "0" * 40])
+def test_an_enormous_slack_timestamp_is_401_not_500(stack, ts):
+    body = click_body("req_x")
+    headers = {**sign(body, int(time.time())), "X-Slack-Request-Timestamp": ts}
+    assert httpx.post(f"{stack.url}/slack/events", content=body.encode(), headers=headers).status_code == 401
