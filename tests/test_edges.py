@@ -11,10 +11,20 @@ import pytest
 from sqlmodel import select
 
 from bot.storage.tables import ApprovalRequest
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, _fresh_pg_database
 from tests.test_slack_verification import click_body, sign
 
 BIG = 100 * 1024 * 1024
+ON_BOTH = pytest.mark.parametrize(
+    "stack_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+
+
+@pytest.fixture
+def stack_url(request):
+    """SQLite unless a test asks for both stores (`ON_BOTH`): NUL and depth differ on PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return ""
+    return _fresh_pg_database(request.getfixturevalue("postgres"))
 
 
 def raw_exchange(url: str, head: str, chunks: list[bytes] = (), timeout: float = 5.0) -> tuple[int, bytes]:
@@ -91,3 +101,48 @@ def test_an_enormous_slack_timestamp_is_401_not_500(stack, ts):
     body = click_body("req_x")
     headers = {**sign(body, int(time.time())), "X-Slack-Request-Timestamp": ts}
     assert httpx.post(f"{stack.url}/slack/events", content=body.encode(), headers=headers).status_code == 401
+
+
+def nested(n: int) -> dict:
+    value: dict = {}
+    for _ in range(n - 1):
+        value = {"a": value}
+    return value
+
+
+def create(stack, **body):
+    return stack.api.post("/v1/requests", json={"action": "a", "summary": "s", "approvers": ["U0ALICE"],
+                                                **body})
+
+
+@ON_BOTH
+@pytest.mark.parametrize("field", ["args", "context"])
+def test_args_nested_too_deep_are_422_and_nothing_is_stored(stack, field):
+    r = create(stack, **{field: nested(300)})
+    assert r.status_code == 422 and field in r.json()["fields"], r.text
+    assert "limit is 32" in r.json()["fields"][field]
+    assert create(stack, **{field: nested(32)}).status_code == 201
+    assert stored(stack) == 1
+
+
+def test_an_oversized_field_is_422_naming_its_limit(stack):
+    r = create(stack, args={"blob": "x" * 70_000})
+    assert r.status_code == 422 and "limit is 65536" in r.json()["fields"]["args"]
+
+
+def test_a_run_input_nested_too_deep_is_422(stack):
+    r = stack.api.post("/v1/runs", json={"graph": "refund", "input": nested(300)})
+    assert r.status_code == 422 and "input" in r.json()["fields"]
+
+
+@ON_BOTH
+@pytest.mark.parametrize("body", [
+    {"summary": "refund\x00"}, {"action": "a\x00b"}, {"args": {"note": "x\x00"}},
+    {"args": {"k\x00": 1}}, {"context": {"deep": [{"x": "\x00"}]}}, {"approvers": ["U0ALICE\x00"]},
+    {"requester": "\x00"}, {"idempotency_key": "k\x00"},
+])
+def test_a_nul_anywhere_in_a_body_is_422_and_nothing_is_stored(stack, body):
+    r = create(stack, **body)
+    assert r.status_code == 422, r.text
+    assert "NUL" in r.text and list(body)[0] in r.json()["fields"]
+    assert stored(stack) == 0

@@ -5,16 +5,35 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.api import bounds
 from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
 from bot.storage.tables import ApprovalRequest
 
 
-class CreateRequest(BaseModel):
-    """`POST /v1/requests` body."""
+class ApiBody(BaseModel):
+    """Base of every agent API body: no NUL in any string, however deep (PostgreSQL refuses it)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if (where := bounds.nul_at(value)) is not None:
+            raise ValueError(f"contains a NUL character (at {where})")
+        return value
+
+
+def bounded_json(value: Any) -> Any:
+    """Refuse a free-form JSON field nested too deep or too large (validator body)."""
+    if (problem := bounds.json_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+class CreateRequest(ApiBody):
+    """`POST /v1/requests` body."""
 
     action: str = Field(min_length=1, max_length=200, examples=["issue_refund"])
     summary: str = Field(min_length=1, max_length=2000, examples=["Refund $340 to order #1234"])
@@ -38,6 +57,8 @@ class CreateRequest(BaseModel):
         description="POSTed the outcome, signed with your API token (see the README)",
         examples=["https://agent.example.com/signoff/callback"],
     )
+
+    _bounded = field_validator("args", "context")(bounded_json)
 
 
 class RequestOut(BaseModel):
@@ -88,10 +109,8 @@ class RequestOut(BaseModel):
         )
 
 
-class CancelBody(BaseModel):
+class CancelBody(ApiBody):
     """`POST /v1/requests/{id}/cancel` body."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=2000, examples=["The customer withdrew the refund"])
 
