@@ -146,3 +146,12 @@ def test_a_nul_anywhere_in_a_body_is_422_and_nothing_is_stored(stack, body):
     assert r.status_code == 422, r.text
     assert "NUL" in r.text and list(body)[0] in r.json()["fields"]
     assert stored(stack) == 0
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/cb\r\nX-Evil: 1", "http://127.0.0.1:9/c b",
+                                 "http://127.0.0.1:9/\tcb", "http://127.0.0.1:9/cb\x7f",
+                                 "http://127.0.0.1:9/cb\u2028"])
+def test_a_callback_url_with_control_characters_is_422_and_nothing_is_stored(stack, url):
+    r = create(stack, callback_url=url)
+    assert r.status_code == 422 and "callback_url" in r.json()["fields"], r.text
+    assert stored(stack) == 0
