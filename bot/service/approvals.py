@@ -68,6 +68,8 @@ class ApprovalService:
         rule = explanation.rule
         eligible = self.directory.resolve(self._approvers(new, rule)) if rule.auto is None else []
         row = self._new_row(new, agent=agent, eligible=eligible, rule=rule)
+        if row.channel is not None:  # a channel the bot cannot post in would strand the request
+            self.directory.check_channel(row.channel)
         delivery_id = None
         try:
             with self.db.write() as s:
