@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from blocks import ids
+from tests.conftest import CHANNEL
 from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
 from tests.test_graph_hitl import TIDY, click
 from tests.test_graph_runs import start
+from workers import cards, runtime
 
 
 def test_a_click_on_an_item_already_answered_tells_the_clicker_who_answered(stack):
@@ -47,3 +51,46 @@ def test_slack_down_while_checking_the_channel_is_503_and_nothing_is_stored(stac
     stack.sandbox.fail_next("conversations.info", error="internal_error")
     r = new_request(stack, "C0OTHER")
     assert r.status_code == 503 and r.headers["Retry-After"] and stored_ids(stack) == []
+
+
+def events_of(stack, request_id, kind):
+    from sqlmodel import select
+
+    from bot.storage.tables import AuditEvent
+    with stack.w.db.read() as s:
+        return [e.data for e in s.exec(select(AuditEvent).where(AuditEvent.request_id == request_id,
+                                                                AuditEvent.kind == kind))]
+
+
+def test_a_posted_card_shows_posted(stack):
+    req = stack.create()
+    assert req["delivery"]["state"] == "pending"
+    stack.run_jobs()
+    got = stack.api.get(f"/v1/requests/{req['id']}").json()
+    assert got["delivery"] == {"state": "posted", "detail": None}
+
+
+@pytest.mark.parametrize(("flags", "error"), [({"is_member": False}, "not_in_channel"),
+                                              ({"is_archived": True}, "is_archived")])
+def test_a_channel_that_refuses_the_card_falls_back_to_dms_and_says_so(stack, flags, error):
+    req = stack.create()  # the channel was fine when the request was made
+    stack.sandbox.change_channel(CHANNEL, **flags)
+    stack.run_jobs()
+    for user in ("U0ALICE", "U0BOB"):
+        [dm] = stack.sandbox.messages(stack.sandbox.dm_channel(user))
+        assert req["id"] in str(dm["blocks"])
+    [failed] = events_of(stack, req["id"], "delivery_failed")
+    assert failed["error"] == error and failed["channel"] == CHANNEL
+    delivery = stack.api.get(f"/v1/requests/{req['id']}").json()["delivery"]
+    assert delivery["state"] == "fallback_dm" and error in delivery["detail"]
+    listed = stack.api.get("/v1/requests").json()["requests"]
+    assert listed[0]["delivery"]["state"] == "fallback_dm"
+    runtime.install(stack.context)
+    cards.post_cards(req["id"])  # running the card job again neither retries the channel nor records it twice
+    assert len(events_of(stack, req["id"], "delivery_failed")) == 1
+    assert len(stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))) == 1
+    # The DM copies work like any card.
+    dm = stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))[0]
+    stack.sandbox.click("U0ALICE", dm["channel"], dm["ts"], ids.ACTION_APPROVE, value=req["id"])
+    stack.run_jobs()
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.api import bounds
+from bot.core.cards import CardDelivery
 from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
 from bot.storage.tables import ApprovalRequest
 
@@ -61,6 +62,13 @@ class CreateRequest(ApiBody):
     _bounded = field_validator("args", "context")(bounded_json)
 
 
+class DeliveryOut(BaseModel):
+    """Where the request's cards stand in Slack."""
+
+    state: Literal["pending", "posted", "fallback_dm", "failed"]
+    detail: str | None = Field(default=None, description="what Slack said when the channel refused the card")
+
+
 class RequestOut(BaseModel):
     """A request as agents see it."""
 
@@ -90,11 +98,16 @@ class RequestOut(BaseModel):
     items: list[dict[str, Any]]
     item_decisions: list[dict[str, Any] | None]
     run_id: str | None
+    delivery: DeliveryOut | None = Field(
+        default=None, description="posted; fallback_dm when the channel refused the card (archived, the "
+                                  "bot removed) and the approvers were DMed instead; failed when neither "
+                                  "worked")
 
     @classmethod
-    def of(cls, row: ApprovalRequest) -> RequestOut:
-        """The API view of a stored request."""
+    def of(cls, row: ApprovalRequest, *, delivery: CardDelivery | None = None) -> RequestOut:
+        """The API view of a stored request (with its cards' delivery state when given)."""
         return cls(
+            delivery=DeliveryOut(**delivery.to_json()) if delivery is not None else None,
             id=row.id, status=Status(row.status),
             rule=row.rule, approvals=row.approvals, escalation_level=row.escalation_level,
             action=row.action, summary=row.summary, args=row.args,

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from bot.core import lifecycle, routing
 from bot.core import webhooks as webhook_rules
+from bot.core.cards import CardDelivery, card_delivery
 from bot.core.deadlines import next_deadline
 from bot.core.items import Item
 from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
@@ -222,6 +223,13 @@ class ApprovalService:
         """Requests, newest first; only `agent`'s when given."""
         with self.db.read() as s:
             return repo.list_requests(s, status=status, limit=limit, created_by=agent)
+
+    def card_deliveries(self, rows: Sequence[ApprovalRequest]) -> dict[str, CardDelivery]:
+        """Where each request's cards stand in Slack (posted, fallen back to DMs, failed)."""
+        with self.db.read() as s:
+            records = repo.card_records(s, [r.id for r in rows])
+        return {r.id: card_delivery(channel=r.channel, posted_channels=records[r.id][0],
+                                    failures=records[r.id][1]) for r in rows}
 
     def waiting_on(self, user: str, *, scan: int = 500) -> Sequence[ApprovalRequest]:
         """Pending requests `user` may decide now and has not voted on, oldest first (App Home)."""
