@@ -16,12 +16,15 @@ from sqlalchemy import text
 
 from bot.api.app import build_web_app
 from bot.api.waiters import Waiters
+from bot.core.lifecycle import Event
 from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
+from bot.slack.identity import SlackIdentity
+from bot.storage import repo
 from bot.storage.db import Database
 from bot.webhooks.sender import check_callback_url
 from workers.locks import leased_lock
@@ -102,12 +105,18 @@ class Wiring:
         if self.settings.slack_app_token is None:
             assert self.settings.slack_signing_secret is not None
             endpoint = SlackEndpoint(bolt or self.bolt_app(),
-                                     signing_secret=self.settings.slack_signing_secret)
+                                     signing_secret=self.settings.slack_signing_secret,
+                                     identity=SlackIdentity.learn(self.slack), audit=self.audit)
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
                              slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs,
                              max_body=self.settings.max_body_bytes)
+
+    def audit(self, event: Event) -> None:
+        """Append one audit event in its own transaction (for refusals that change nothing else)."""
+        with self.db.write() as s:
+            repo.append_event(s, event, at=self.clock())
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
+
+import httpx
 import pytest
 
 from blocks import ids
@@ -9,6 +13,7 @@ from tests.conftest import CHANNEL
 from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
 from tests.test_graph_hitl import TIDY, click
 from tests.test_graph_runs import start
+from tests.test_slack_verification import click_body, sign
 from workers import cards, runtime
 
 
@@ -58,8 +63,10 @@ def events_of(stack, request_id, kind):
 
     from bot.storage.tables import AuditEvent
     with stack.w.db.read() as s:
-        return [e.data for e in s.exec(select(AuditEvent).where(AuditEvent.request_id == request_id,
-                                                                AuditEvent.kind == kind))]
+        query = select(AuditEvent).where(AuditEvent.request_id == request_id, AuditEvent.kind == kind)
+        if request_id is None:
+            query = select(AuditEvent).where(AuditEvent.request_id.is_(None), AuditEvent.kind == kind)
+        return [e.data for e in s.exec(query)]
 
 
 def test_a_posted_card_shows_posted(stack):
@@ -94,3 +101,43 @@ def test_a_channel_that_refuses_the_card_falls_back_to_dms_and_says_so(stack, fl
     stack.sandbox.click("U0ALICE", dm["channel"], dm["ts"], ids.ACTION_APPROVE, value=req["id"])
     stack.run_jobs()
     assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"
+
+
+def signed_post(stack, payload: dict, *, form: bool = True) -> httpx.Response:
+    body = (httpx.QueryParams({"payload": json.dumps(payload)}).__str__() if form else json.dumps(payload))
+    headers = sign(body, int(time.time()))
+    if not form:
+        headers["Content-Type"] = "application/json"
+    return httpx.post(f"{stack.url}/slack/events", content=body.encode(), headers=headers)
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"team": {"id": "T0ELSEWHERE"}}, "team 'T0ELSEWHERE'"),
+    ({"api_app_id": "A0OTHERAPP"}, "api_app_id 'A0OTHERAPP'"),
+    ({"team": None}, "team None"),
+])
+def test_a_click_from_another_workspace_or_app_is_refused_and_audited(stack, change, why):
+    req = stack.create()
+    stack.run_jobs()
+    ours = json.loads(httpx.QueryParams(click_body(req["id"]))["payload"])
+    r = signed_post(stack, {**ours, **change})
+    assert r.status_code == 403 and why in r.json()["detail"]
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "pending"
+    [refused] = events_of(stack, None, "refused_interaction")
+    assert why in refused["why"] and refused["type"] == "block_actions"
+    # The same click from our own workspace still decides.
+    assert signed_post(stack, ours).status_code == 200
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"
+
+
+def test_an_event_from_another_workspace_gets_200_and_nothing_is_done(stack):
+    event = {"type": "event_callback", "team_id": "T0ELSEWHERE", "api_app_id": "A0SIGNOFF",
+             "event_id": "Ev1", "event_time": int(time.time()),
+             "event": {"type": "app_home_opened", "user": "U0ALICE", "tab": "home"}}
+    r = signed_post(stack, event, form=False)
+    assert r.status_code == 200
+    time.sleep(0.3)  # the Home tab would be published after the ack
+    assert stack.sandbox.calls("views.publish") == []
+    assert len(events_of(stack, None, "refused_interaction")) == 1
+    ours = signed_post(stack, {**event, "team_id": "T0SANDBOX", "event_id": "Ev2"}, form=False)
+    assert ours.status_code == 200 and stack.views("U0ALICE")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
@@ -11,8 +11,10 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
+from bot.core.lifecycle import Event
 from bot.service import ApprovalService
 from bot.slack import listeners
+from bot.slack.identity import SlackIdentity, origin
 
 
 def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalService) -> App:
@@ -36,9 +38,12 @@ def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalS
 class SlackEndpoint:
     """Turns a raw HTTP request into a Bolt dispatch, refusing forged or malformed ones first."""
 
-    def __init__(self, app: App, *, signing_secret: str) -> None:
+    def __init__(self, app: App, *, signing_secret: str, identity: SlackIdentity,
+                 audit: Callable[[Event], None]) -> None:
         self.app = app
         self.verifier = SignatureVerifier(signing_secret)
+        self.identity = identity
+        self.audit = audit  # records a refused interaction in its own transaction
 
     def handle(self, *, body: bytes, query: str, headers: dict[str, str | Sequence[str]]) -> BoltResponse:
         """Verify, parse and dispatch; answers 401 / 400 without touching any state."""
@@ -50,23 +55,41 @@ class SlackEndpoint:
         if not (signed and self.verifier.is_valid(body=text, timestamp=ts, signature=sig)):
             return _error(401, "invalid request",
                           "bad or missing X-Slack-Signature, or a timestamp more than 5 minutes off")
-        if problem := _malformed(text, str(headers.get("content-type", ""))):
-            return _error(400, "malformed payload", problem)
+        parsed = _parse(text, str(headers.get("content-type", "")))
+        if isinstance(parsed, str):
+            return _error(400, "malformed payload", parsed)
+        if why := self.identity.foreign(parsed):
+            return self._refuse(parsed, why)
         return self.app.dispatch(BoltRequest(body=text, query=query, headers=dict(headers)))
 
+    def _refuse(self, payload: dict, why: str) -> BoltResponse:
+        """Audit a payload for another workspace or app; events get the 200 Slack expects, with
+        nothing done (a non-200 only makes Slack retry), interactions a 403."""
+        user = payload.get("user")
+        who = user.get("id") if isinstance(user, dict) else None
+        data = {**origin(payload), "type": str(payload.get("type"))[:60], "why": why}
+        self.audit(Event(kind="refused_interaction", actor=f"slack:{str(who)[:40]}", request_id=None,
+                         data=data))
+        if payload.get("type") in _INTERACTIONS:
+            return _error(403, "forbidden", why)
+        return BoltResponse(status=200, body="")
 
-def _malformed(body: str, content_type: str) -> str | None:
+
+def _parse(body: str, content_type: str) -> dict | str:
+    """The payload as a dict, or what is wrong with it."""
     try:
         if content_type.startswith("application/json") or body.startswith("{"):
             parsed = json.loads(body)
         else:
             form = dict(parse_qsl(body, keep_blank_values=True))
             parsed = json.loads(form["payload"]) if "payload" in form else form
-    except (ValueError, KeyError) as e:
+    except (ValueError, KeyError, RecursionError) as e:
         return f"the body is not a Slack payload: {e}"
     if not isinstance(parsed, dict):
         return "the payload must be a JSON object"
-    return _interaction_problem(parsed) if parsed.get("type") in _INTERACTIONS else None
+    if parsed.get("type") in _INTERACTIONS:
+        return _interaction_problem(parsed) or parsed
+    return parsed
 
 
 _INTERACTIONS = ("block_actions", "view_submission", "view_closed")
