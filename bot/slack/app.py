@@ -87,6 +87,8 @@ def _parse(body: str, content_type: str) -> dict | str:
         return f"the body is not a Slack payload: {e}"
     if not isinstance(parsed, dict):
         return "the payload must be a JSON object"
+    if problem := _envelope_problem(parsed):
+        return problem
     if parsed.get("type") in _INTERACTIONS:
         return _interaction_problem(parsed) or parsed
     return parsed
@@ -95,16 +97,60 @@ def _parse(body: str, content_type: str) -> dict | str:
 _INTERACTIONS = ("block_actions", "view_submission", "view_closed")
 
 
+# The envelope fields Bolt reads before any listener runs (slack_bolt.request.internals): a
+# wrong type there raised inside Bolt (e.g. `"id" in True`) and Slack got a 500.
+_OBJECTS = ("team", "enterprise", "user", "channel", "container", "view", "message", "event", "item",
+            "previous_message", "assistant_thread")
+_STRINGS = ("type", "api_app_id", "team_id", "enterprise_id", "user_id", "channel_id", "trigger_id",
+            "thread_ts", "callback_id", "response_url")
+
+
+def _envelope_problem(payload: dict) -> str | None:
+    for key in _OBJECTS:
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            return f"payload.{key} must be an object"
+    for key in _STRINGS:
+        if payload.get(key) is not None and not isinstance(payload[key], str):
+            return f"payload.{key} must be a string"
+    if "authorizations" in payload and not (isinstance(payload["authorizations"], list) and all(
+            isinstance(a, dict) for a in payload["authorizations"])):
+        return "payload.authorizations must be a list of objects"
+    for key in ("event", "message"):
+        inner = payload.get(key) or {}
+        for field in ("type", "user", "channel", "team", "user_team", "thread_ts", "tab"):
+            if inner.get(field) is not None and not isinstance(inner[field], str):
+                return f"payload.{key}.{field} must be a string"
+    return None
+
+
 def _interaction_problem(payload: dict) -> str | None:
     user = payload.get("user")
     if not isinstance(user, dict) or not isinstance(user.get("id"), str):
         return "payload.user.id is missing or not a string"
     if payload["type"] == "block_actions":
         actions = payload.get("actions")
-        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
             return "payload.actions must be a non-empty list of objects"
-    elif not isinstance(payload.get("view"), dict):
+        for a in actions:
+            if not isinstance(a.get("action_id"), str) or any(
+                    a.get(k) is not None and not isinstance(a[k], str) for k in ("block_id", "value")):
+                return "each action needs a string action_id (and string block_id and value if any)"
+        return None
+    view = payload.get("view")
+    if not isinstance(view, dict):
         return "payload.view is missing or not an object"
+    if any(view.get(k) is not None and not isinstance(view[k], str)
+           for k in ("id", "callback_id", "private_metadata", "type", "hash", "external_id")):
+        return "payload.view's id, callback_id, private_metadata and type must be strings"
+    state = view.get("state") or {}
+    values = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(state, dict) or not isinstance(values or {}, dict) or not all(
+            isinstance(block, dict) and all(isinstance(el, dict) for el in block.values())
+            for block in (values or {}).values()):
+        return "payload.view.state.values must map block ids to objects of element objects"
+    if not isinstance(view.get("blocks") or [], list) or not all(
+            isinstance(b, dict) for b in view.get("blocks") or []):
+        return "payload.view.blocks must be a list of objects"
     return None
 
 

@@ -221,12 +221,13 @@ def _item(row: ApprovalRequest, index: int | None) -> Item:
 
 
 def _state(view: dict[str, Any]) -> dict[str, Any]:
-    return dict(view.get("state", {}).get("values", {}))
+    # SlackEndpoint checked the shape of `values`; `state` itself may be absent or null.
+    return dict((view.get("state") or {}).get("values") or {})
 
 
 def _text(view: dict[str, Any], block_id: str, action_id: str) -> str:
-    raw = _state(view).get(block_id, {}).get(action_id, {}).get("value")
-    return (raw or "").strip()
+    raw = (_state(view).get(block_id) or {}).get(action_id, {}).get("value")
+    return raw.strip() if isinstance(raw, str) else ""
 
 
 def _first_input(view: dict[str, Any]) -> str:
