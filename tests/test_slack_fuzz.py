@@ -8,6 +8,7 @@ item indexes out of range, foreign teams. Each is signed with the test signing s
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -19,7 +20,8 @@ from blocks import ids
 from tests.conftest import CHANNEL
 from tests.test_slack_verification import sign
 
-EXAMPLES = settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+EXAMPLES = settings(max_examples=int(os.environ.get("SIGNOFF_FUZZ_EXAMPLES", "100")), deadline=None,
+                    database=None, print_blob=True, suppress_health_check=list(HealthCheck))
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**12), st.text(max_size=20))
 anything = st.recursive(scalars, lambda inner: st.one_of(
@@ -100,6 +102,12 @@ def never_5xx(url: str, kind: str, strategy: st.SearchStrategy[dict[str, Any]]) 
         assert r.status_code < 500, (kind, r.status_code, r.text, payload)
 
     check()
+
+
+def test_null_fields_bolt_reads_as_objects_are_400(stack):
+    # Found by the fuzzer: Bolt does `body.get("event", {}).get("type")`, so `"event": null` raised.
+    event = {"type": "event_callback", "team_id": "T0SANDBOX", "api_app_id": "A0SIGNOFF", "event": None}
+    assert post_signed(stack.url, event, as_form=False).status_code == 400
 
 
 def test_signed_slack_payloads_never_get_a_5xx(stack):

@@ -106,6 +106,12 @@ _STRINGS = ("type", "api_app_id", "team_id", "enterprise_id", "user_id", "channe
 
 
 def _envelope_problem(payload: dict) -> str | None:
+    # Bolt reads `body.get("event", {}).get(...)`: an explicit null there broke it.
+    if "event" in payload and not isinstance(payload["event"], dict):
+        return "payload.event must be an object"
+    if (payload.get("event") or {}).get("function") is not None and not isinstance(
+            payload["event"]["function"], dict):
+        return "payload.event.function must be an object"
     for key in _OBJECTS:
         if payload.get(key) is not None and not isinstance(payload[key], dict):
             return f"payload.{key} must be an object"
