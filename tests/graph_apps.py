@@ -224,3 +224,25 @@ def _flaky_builder() -> StateGraph:
 
 flaky_graph = _flaky_builder().compile()
 GRAPHS["flaky"] = "tests.graph_apps:flaky_graph"
+
+
+# A tool call a model nested too deep: the run fails visibly and no request is stored. (Past
+# ~250 levels LangGraph itself cannot checkpoint the interrupt.)
+def deep_node(state: SlowState) -> dict[str, Any]:
+    args: dict[str, Any] = {"leaf": state["amount"]}
+    for _ in range(40):
+        args = {"a": args}
+    request_approval(action="deep_call", args=args, summary="nested too deep")
+    return {"done": True}
+
+
+def _deep_builder() -> StateGraph:
+    builder = StateGraph(SlowState)
+    builder.add_node("ask", deep_node)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    return builder
+
+
+deep_graph = _deep_builder().compile()
+GRAPHS["deep"] = "tests.graph_apps:deep_graph"

@@ -141,3 +141,9 @@ def test_an_event_from_another_workspace_gets_200_and_nothing_is_done(stack):
     assert len(events_of(stack, None, "refused_interaction")) == 1
     ours = signed_post(stack, {**event, "team_id": "T0SANDBOX", "event_id": "Ev2"}, form=False)
     assert ours.status_code == 200 and stack.views("U0ALICE")
+
+
+def test_a_graph_asking_with_args_nested_too_deep_fails_visibly_and_stores_nothing(stack):
+    run = start(stack, "deep", {"amount": 1})
+    assert run["status"] == "failed" and "items[0].args" in run["error"] and "limit is 32" in run["error"]
+    assert stored_ids(stack) == []

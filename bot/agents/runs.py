@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spec_from_interrupt
 from bot.agents.registry import GraphRegistry
+from bot.core import bounds
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
@@ -209,6 +210,12 @@ class GraphExecutor:
 
     def _create(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str, approvers: list[str],
                 first: Item, context: dict[str, Any]) -> None:
+        # A tool call's arguments come from a model, not a checked API body: bound them the same way
+        # (a request nested too deep was stored and then could not be shown, a 500 from then on).
+        for where, value in [("context", context), ("summary", spec.summary),
+                             *((f"items[{n}].args", dict(i.args)) for n, i in enumerate(spec.items))]:
+            if problem := bounds.value_problem(value):
+                raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}", fields={where: problem})
         self.approvals.create(NewRequest(
             # The policy matches on the first item's action and arguments (a batch: its first call).
             action=first.action, summary=spec.summary,

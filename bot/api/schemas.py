@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.api import bounds
+from bot.core import bounds
 from bot.core.cards import CardDelivery
 from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
 from bot.storage.tables import ApprovalRequest

@@ -13,6 +13,13 @@ MAX_DEPTH = 32  # nesting of objects and lists inside `args`, `context` or a run
 MAX_FIELD_BYTES = 64 * 1024  # one such field, serialised as compact JSON
 
 
+def value_problem(value: Any) -> str | None:
+    """Why a JSON value cannot be stored and shown (a NUL, too deep, too large), or None."""
+    if (where := nul_at(value)) is not None:
+        return f"contains a NUL character (at {where})"
+    return json_problem(value)
+
+
 def nul_at(value: Any, path: str = "") -> str | None:
     """Where the first NUL character is in a string, a key or a nested value; None if nowhere."""
     stack: list[tuple[str, Any]] = [(path, value)]
