@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from urllib.parse import urlsplit
@@ -155,3 +156,23 @@ def test_a_callback_url_with_control_characters_is_422_and_nothing_is_stored(sta
     r = create(stack, callback_url=url)
     assert r.status_code == 422 and "callback_url" in r.json()["fields"], r.text
     assert stored(stack) == 0
+
+
+def test_a_chunked_body_under_the_cap_is_read_whole(stack):
+    body = json.dumps({"action": "a", "summary": "s", "approvers": ["U0ALICE"], "args": {"n": "x" * 70_000}})
+    frames = [f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in
+              (body[:1000].encode(), body[1000:].encode())] + [b"0\r\n\r\n"]
+    status, answer = raw_exchange(stack.url, head("/v1/requests", token=API_TOKEN, chunked=True), frames)
+    assert status == 422 and b"limit is 65536" in answer  # read whole and validated: not a 413
+
+
+@pytest.fixture
+def stack_overrides(request):
+    """Settings changed by a test that parametrises this fixture indirectly."""
+    return getattr(request, "param", {})
+
+
+@pytest.mark.parametrize("stack_overrides", [{"max_body_bytes": 4096}], indirect=True)
+def test_the_agent_api_cap_follows_the_setting(stack):
+    r = create(stack, args={"note": "x" * 5000})
+    assert r.status_code == 413 and r.json()["error"] == "body_too_large"

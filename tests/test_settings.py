@@ -79,3 +79,11 @@ def test_one_agent_may_hold_two_tokens_while_rotating():
 ])
 def test_urls_are_shown_without_their_passwords(url, shown):
     assert redact_url(url) == shown
+
+
+def test_the_body_cap_is_a_bounded_number_of_bytes():
+    assert load().max_body_bytes == 262144
+    assert load(SIGNOFF_MAX_BODY_BYTES="1048576").max_body_bytes == 1048576
+    for bad in ("lots", "-1", "10", "1e6", str(1 << 40)):
+        with pytest.raises(InvalidSettings, match="SIGNOFF_MAX_BODY_BYTES"):
+            load(SIGNOFF_MAX_BODY_BYTES=bad)
