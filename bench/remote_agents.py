@@ -202,7 +202,7 @@ class Humans:
 
 
 class Receiver:
-    """Where the agents' callbacks land: each POST is verified with the agent's API token, answered
+    """Where the agents' callbacks land: each POST is verified with the agent's callback secret, answered
     200, and its arrival time noted (the first one per request; later ones are duplicates)."""
 
     def __init__(self, *, secret: str) -> None:
@@ -547,7 +547,7 @@ def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
             stack.sandbox.add_channel(channel_name(k), name=f"agents-{k:02d}")
         with contextlib.ExitStack() as parts:
             redis = parts.enter_context(contextlib.closing(Redis.from_url(stack.redis_url)))
-            receiver = parts.enter_context(Receiver(secret=stack.api_token))
+            receiver = parts.enter_context(Receiver(secret=stack.callback_secret))
             users = stack.users[: args.approvers]
             humans = parts.enter_context(Humans(stack, clickers=args.clickers, users=users))
             fleet = parts.enter_context(

@@ -211,10 +211,13 @@ def _argument(key: str, value: Any) -> tuple[str, bool]:
     return f"{label}\n{body}", key_cut or value_cut
 
 
-def _context(context: Mapping[str, Any] | None) -> tuple[list[Block], bool]:
-    """The extra context as one small-print block of `key: value` items."""
+def _context(context: Mapping[str, Any] | str | None) -> tuple[list[Block], bool]:
+    """The extra context as one small-print block of `key: value` items, or as the agent's text."""
     if not context:
         return [], False
+    if isinstance(context, str):  # plain_text: an agent's words are never parsed as mrkdwn
+        text, cut = clip(context, limits.SECTION_TEXT)
+        return [{"type": "context", "block_id": ids.BLOCK_CONTEXT, "elements": [kit.plain(text)]}], cut
     room = limits.CONTEXT_ELEMENTS
     if len(context) > room:
         room -= 1  # keep one element for "+N more"

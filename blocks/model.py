@@ -61,7 +61,7 @@ class Card:
     action: str  # e.g. "issue_refund"
     summary: str  # one line, human
     args: Mapping[str, Any]  # JSON-able arguments of the action
-    context: Mapping[str, Any] | None = None  # extra JSON-able context
+    context: Mapping[str, Any] | str | None = None  # extra JSON-able context, or the agent's text
     urgency: str = DEFAULT_URGENCY  # an Urgency
     requester: str | None = None  # free text or a Slack user id like "U123"
     approvers: Sequence[str] = ()  # Slack user ids

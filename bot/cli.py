@@ -11,13 +11,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.core.vocabulary import Urgency
-from bot.errors import InvalidSettings
+from bot.errors import InvalidInput, InvalidSettings
 from bot.settings import Settings, load_settings, redact_url
+
+if TYPE_CHECKING:
+    from bot.policy.model import Policy
 
 log = logging.getLogger("signoff")
 
@@ -74,6 +77,7 @@ def main(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Slack call is noise
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # plugin set-up on every start
 
 
 @main.command()
@@ -106,6 +110,16 @@ def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy i
 
     try:
         return wiring.build(settings)
+    except InvalidSettings as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - Database stays lazy
+    """The database, at the schema this code needs; a mismatch stops with one line saying why."""
+    from bot.storage.db import Database
+
+    try:
+        return Database.connect(settings.database_url, upgrade=upgrade)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
 
@@ -179,17 +193,25 @@ def _work(settings: Settings, *, burst: bool) -> None:
 
 
 @main.command()
-@click.option("--port", default=8000, show_default=True, help="Port of the web process.")
+@click.option("--port", type=int, default=None,
+              help="Port of the web process [default: PORT, else SIGNOFF_PORT, else 8000].")
 @click.option("--sandbox-port", default=8001, show_default=True, help="Port of the Slack sandbox.")
-def dev(port: int, sandbox_port: int) -> None:
+def dev(port: int | None, sandbox_port: int) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
     _exit_on_signals()
-    settings = _settings(dev=True).with_overrides(port=port)
+    settings = _settings(dev=True)
+    if port is not None:
+        settings = settings.with_overrides(port=port)
     sandbox = None
     if settings.uses_sandbox:
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
-        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"})
+        # An agent's token, and a UI's that may decide for people (the decision API).
+        agent, ui = "dev-" + secrets.token_hex(12), "dev-ui-" + secrets.token_hex(12)
+        settings = settings.with_overrides(api_tokens={agent: "dev-agent", ui: "dev-ui"},
+                                           api_scopes={ui: frozenset({"decide"})},
+                                           callback_secrets={"dev-agent": (secrets.token_hex(32),)})
+    _database(settings, upgrade=True).engine.dispose()  # dev follows the code's schema by itself
     with _redis(settings) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
@@ -240,7 +262,11 @@ def _env_of(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url or "", "SLACK_API_URL": settings.slack_api_url,
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
-        "SIGNOFF_API_TOKENS": ",".join(f"{n}:{t}" for t, n in settings.api_tokens.items()),
+        "SIGNOFF_API_TOKENS": ",".join(
+            f"{n}:{t}" + (":" + "+".join(sorted(settings.api_scopes[t])) if t in settings.api_scopes else "")
+            for t, n in settings.api_tokens.items()),
+        "SIGNOFF_CALLBACK_SECRETS": ",".join(f"{n}:{s}" for n, ss in settings.callback_secrets.items()
+                                             for s in ss),
     }
     if settings.default_channel:
         env["SIGNOFF_DEFAULT_CHANNEL"] = settings.default_channel
@@ -248,12 +274,17 @@ def _env_of(settings: Settings) -> dict[str, str]:
 
 
 def _print_welcome(settings: Settings, sandbox: object | None) -> None:
-    token = next(iter(settings.api_tokens))
+    token = next((t for t in settings.api_tokens if t not in settings.api_scopes), None) or next(
+        iter(settings.api_tokens))
+    ui = next((t for t, scopes in settings.api_scopes.items() if "decide" in scopes), None)
+    # The newest callback secret of that agent: what its callback receiver verifies with.
+    signer = settings.callback_secrets.get(settings.api_tokens[token], ())
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "", "Signoff is running.",
         f"  agent API     {base}/v1   (OpenAPI docs: {base}/docs)",
         f"  API token     {token}",
+        *([f"  callbacks     signed with {signer[-1]}"] if signer else []),
         f"  database      {redact_url(settings.database_url)}",
         f"  redis         {redact_url(settings.redis_url or '')}",
     ]
@@ -262,7 +293,11 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
             f"  Slack sandbox {getattr(sandbox, 'url', '')}/   (open it to see cards and click as "
             "alice, bob or carol)",
         ]
+    exports = f"export SIGNOFF_URL={base} SIGNOFF_TOKEN={token} TOKEN={token}"
+    if ui is not None:
+        exports += f" UI_TOKEN={ui}"
     lines += [
+        "", "In another terminal (the README's commands use these):", f"  {exports}",
         "", "Ask for an approval:",
         f"  curl -s -X POST {base}/v1/requests -H 'Authorization: Bearer {token}' \\",
         "    -H 'Content-Type: application/json' \\",
@@ -279,16 +314,44 @@ def policy() -> None:
 
 @policy.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def policy_check(file: Path) -> None:
+@click.option("--slack", "against_slack", is_flag=True,
+              help="Also ask the Slack workspace for every user, group and channel named "
+                   "(needs SLACK_BOT_TOKEN; SLACK_API_URL for the sandbox).")
+@click.option("--slack-token", envvar="SLACK_BOT_TOKEN", default=None, hidden=True)
+@click.option("--slack-api-url", envvar="SLACK_API_URL", default=None, hidden=True)
+def policy_check(file: Path, against_slack: bool, slack_token: str | None, slack_api_url: str | None) -> None:
     """Validate FILE; exit 1 with the line and the reason of the first problem."""
     from bot.policy.loader import load_policy
+    from bot.policy.parser import policy_warnings
 
     try:
         loaded = load_policy(file)
     except InvalidSettings as e:
         click.echo(str(e), err=True)
         sys.exit(1)
+    for line, reason in policy_warnings(loaded):
+        click.echo(f"warning: {file}:{line}: {reason}")
+    if against_slack:
+        _check_against_slack(file, loaded, token=slack_token, api_url=slack_api_url)
     click.echo(f"{file}: OK, {len(loaded.rules)} rule(s) and a default")
+
+
+def _check_against_slack(file: Path, loaded: Policy, *, token: str | None, api_url: str | None) -> None:
+    from bot.errors import Unavailable
+    from bot.settings import SLACK_API_URL
+    from bot.slack.client import make_client
+    from bot.slack.policy_check import unknown_names
+
+    if not token:
+        raise click.ClickException("--slack needs SLACK_BOT_TOKEN (and SLACK_API_URL for the sandbox)")
+    try:
+        problems = unknown_names(loaded, make_client(token=token, base_url=api_url or SLACK_API_URL))
+    except Unavailable as e:
+        raise click.ClickException(f"{e}; try again") from e
+    for line, reason in problems:
+        click.echo(f"{file}:{line}: {reason}", err=True)
+    if problems:
+        sys.exit(1)
 
 
 @policy.command("explain")
@@ -297,9 +360,10 @@ def policy_check(file: Path) -> None:
 @click.option("--action", required=True, help="The action name, e.g. issue_refund.")
 @click.option("--args", "args_json", default="{}", show_default=True, help="The arguments, as JSON.")
 @click.option("--requester", default=None)
+@click.option("--agent", default=None, help="The agent asking (the name of its API token).")
 @click.option("--urgency", type=click.Choice(list(Urgency)), default=None)
 def policy_explain(file: Path | None, action: str, args_json: str, requester: str | None,
-                   urgency: str | None) -> None:
+                   agent: str | None, urgency: str | None) -> None:
     """Print which rule a request matches and why each earlier rule did not."""
     import json
 
@@ -316,7 +380,65 @@ def policy_explain(file: Path | None, action: str, args_json: str, requester: st
         raise click.BadParameter(f"not JSON: {e}", param_hint="--args") from e
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
-    click.echo(explain_text(match(loaded, action=action, args=args, requester=requester, urgency=urgency)))
+    try:
+        explained = match(loaded, action=action, args=args, requester=requester, urgency=urgency,
+                          agent=agent)
+    except InvalidInput as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(explain_text(explained))
+
+
+@main.group()
+def graphs() -> None:
+    """Check the graphs registered in SIGNOFF_GRAPHS."""
+
+
+@graphs.command("check")
+@click.argument("name")
+@click.option("--input", "sample", required=True,
+              help="A sample state: JSON, or module:attribute naming a Python object (for dates, sets, …).")
+def graphs_check(name: str, sample: str) -> None:
+    """Run SAMPLE through graph NAME's checkpointer serializer; exit 1 naming each key path it cannot save."""
+    from bot.agents.graphcheck import problems
+    from bot.agents.registry import GraphRegistry, make_checkpointer
+    from bot.errors import SignoffError
+
+    settings = _settings(dev=True)
+    try:
+        graph = GraphRegistry.load(settings.graphs, make_checkpointer(settings.checkpoints)).get(name)
+    except SignoffError as e:
+        raise click.ClickException(str(e)) from e
+    value = _sample(sample)
+    serde = getattr(graph.checkpointer, "serde", None)
+    if serde is None:
+        raise click.ClickException(f"graph {name!r} has no checkpointer to check against")
+    found = problems(value, serde)
+    for line in found:
+        click.echo(line, err=True)
+    if found:
+        sys.exit(1)
+    click.echo(f"{name}: the sample state can be saved by {type(graph.checkpointer).__name__}")
+
+
+def _sample(raw: str) -> object:
+    """JSON, or `module:attribute` naming a Python object."""
+    import importlib
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    module, _, attr = raw.partition(":")
+    if not module or not attr:
+        raise click.BadParameter("neither JSON nor module:attribute", param_hint="--input")
+    try:
+        obj: object = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise click.BadParameter(f"cannot load {raw}: {e}", param_hint="--input") from e
+    return obj
 
 
 @main.group()
@@ -332,9 +454,8 @@ def audit() -> None:
 def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
     """Write every audit event, in chain order, as CSV or JSON Lines."""
     from bot.storage.audit_export import export
-    from bot.storage.db import Database
 
-    db = Database.connect(_settings(dev=True).database_url)
+    db = _database(_settings(dev=True))
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
         count = export(db, out, fmt=fmt, request_id=request_id)
@@ -345,14 +466,55 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
 def audit_verify() -> None:
     """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
     from bot.storage.audit_export import verify
-    from bot.storage.db import Database
 
-    db = Database.connect(_settings(dev=True).database_url)
+    db = _database(_settings(dev=True))
     count, broken = verify(db)
     if broken is not None:
         click.echo(f"audit log BROKEN at event {broken.seq}: {broken.reason}", err=True)
         sys.exit(1)
     click.echo(f"audit log OK: {count} events, chain intact")
+
+
+@main.group("db")
+def db_group() -> None:
+    """The database schema: upgrade it before a deploy, or see its revision."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database, or upgrade it to the schema this Signoff needs (the release step)."""
+    from bot.storage import schema
+
+    settings = _settings(dev=True)
+    before = _revision(settings.database_url)
+    db = _database(settings, upgrade=True)
+    try:
+        after = schema.current(db.engine)
+    finally:
+        db.engine.dispose()
+    was = "" if before == after else f" (was {before or 'none'})"
+    click.echo(f"database schema at revision {after}{was}")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the one this Signoff needs; changes nothing."""
+    from bot.storage import schema
+
+    at, wanted = _revision(_settings(dev=True).database_url), schema.head()
+    state = "up to date" if at == wanted else f"this Signoff needs {wanted}: run `signoff db upgrade`"
+    click.echo(f"{at or 'none'} ({state})")
+
+
+def _revision(url: str) -> str | None:
+    from bot.storage import schema
+    from bot.storage.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return schema.current(engine)
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ _TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@]*:)[^@/?#]*(?P<at>@)", re.I)
 # Slack's signing secrets are 32 hex characters; anything this short is a typo or a test value.
 MIN_SIGNING_SECRET = 16
-_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)$")
+MIN_CALLBACK_SECRET = 32
+_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)"
+                          r"(?:\?(?P<view>(?:show|hide)=[\w.-]+(?:\+[\w.-]+)*))?$")
 
 
 def parse_graphs(raw: str) -> dict[str, str]:
@@ -29,10 +31,12 @@ def parse_graphs(raw: str) -> dict[str, str]:
     for entry in (e.strip() for e in raw.split(",") if e.strip()):
         m = _GRAPH_ENTRY.match(entry)
         if m is None:
-            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute")
+            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute "
+                                  "(optionally ?show=key+key or ?hide=key+key)")
         if m["name"] in graphs:
             raise InvalidSettings(f"SIGNOFF_GRAPHS names graph {m['name']!r} twice")
-        graphs[m["name"]] = f"{m['module']}:{m['attr']}"
+        view = f"?{m['view']}" if m["view"] else ""  # which state keys its breakpoint cards show
+        graphs[m["name"]] = f"{m['module']}:{m['attr']}{view}"
     return graphs
 
 
@@ -53,7 +57,11 @@ class Settings:
     slack_api_url: str = SLACK_API_URL
     slack_app_token: str | None = None
     api_tokens: Mapping[str, str] = field(default_factory=dict)  # token -> agent name
+    # token -> the scopes beyond creating requests it holds (`decide`: the decision API)
+    api_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
     default_channel: str | None = None
+    # agent name -> the secrets that sign its callbacks (all of them, while a rotation overlaps)
+    callback_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     allow_private_callbacks: bool = False
     callback_timeout: float = 10.0
     graphs: Mapping[str, str] = field(default_factory=dict)  # name -> "module:attribute"
@@ -100,6 +108,12 @@ def load_settings(
     get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
 
     data_dir = Path(get("SIGNOFF_DATA_DIR") or ".signoff").expanduser()
+    # A platform that sets PORT routes outside traffic to it: listen there, on every interface.
+    platform_port = get("PORT")
+    host = get("SIGNOFF_HOST") or ("0.0.0.0" if platform_port else "127.0.0.1")
+    port_var = "PORT" if platform_port else "SIGNOFF_PORT"
+    port = _port(port_var, get(port_var) or "8000")
+    api_tokens = _parse_api_tokens(get("SIGNOFF_API_TOKENS") or "")
     settings = Settings(
         data_dir=data_dir,
         database_url=get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}",
@@ -108,7 +122,9 @@ def load_settings(
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         slack_api_url=_api_url(get("SLACK_API_URL") or SLACK_API_URL),
         slack_app_token=get("SLACK_APP_TOKEN"),
-        api_tokens=_parse_api_tokens(get("SIGNOFF_API_TOKENS") or ""),
+        api_tokens=api_tokens,
+        api_scopes=_parse_api_scopes(get("SIGNOFF_API_TOKENS") or ""),
+        callback_secrets=parse_callback_secrets(get("SIGNOFF_CALLBACK_SECRETS") or "", api_tokens=api_tokens),
         default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
         allow_private_callbacks=_flag("SIGNOFF_CALLBACK_ALLOW_PRIVATE", get),
         callback_timeout=_seconds("SIGNOFF_CALLBACK_TIMEOUT", get("SIGNOFF_CALLBACK_TIMEOUT") or "10"),
@@ -120,8 +136,8 @@ def load_settings(
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
         max_body_bytes=_bytes("SIGNOFF_MAX_BODY_BYTES", get("SIGNOFF_MAX_BODY_BYTES") or "262144"),
-        host=get("SIGNOFF_HOST") or "127.0.0.1",
-        port=_port(get("SIGNOFF_PORT") or "8000"),
+        host=host,
+        port=port,
         dev=dev,
     )
     if not settings.uses_sandbox:
@@ -156,10 +172,31 @@ def _require(name: str, value: str | None, *, prefix: str = "") -> None:
         raise InvalidSettings(f"{name} must start with {prefix!r}; check you copied the right token.")
 
 
+API_SCOPES = frozenset({"decide"})  # what a `name:token:scope` entry may add
+
+
+def _split_token(n: int, item: str) -> tuple[str, str, frozenset[str]]:
+    """`name:token[:scope[+scope]]` (or a bare token) → (name, token, scopes)."""
+    if ":" not in item:
+        return f"agent{n + 1}", item, frozenset()
+    name, _, rest = item.partition(":")
+    token, sep, scoped = rest.partition(":")
+    scopes = frozenset(s.strip() for s in scoped.split("+") if s.strip())
+    if sep and (not scopes or scopes - API_SCOPES):
+        raise InvalidSettings(f"SIGNOFF_API_TOKENS: {name!r} asks for scope {scoped!r}; the only scope "
+                              f"is {', '.join(sorted(API_SCOPES))} (name:token:decide)")
+    return name, token, scopes
+
+
+def _parse_api_scopes(raw: str) -> dict[str, frozenset[str]]:
+    entries = (_split_token(n, p.strip()) for n, p in enumerate(q for q in raw.split(",") if q.strip()))
+    return {token: scopes for _, token, scopes in entries if scopes}
+
+
 def _parse_api_tokens(raw: str) -> dict[str, str]:
     tokens: dict[str, str] = {}
     for n, item in enumerate(p.strip() for p in raw.split(",") if p.strip()):
-        name, _, token = item.partition(":") if ":" in item else (f"agent{n + 1}", "", item)
+        name, token, _ = _split_token(n, item)
         if not _TOKEN_NAME.match(name):
             raise InvalidSettings(
                 f"SIGNOFF_API_TOKENS: agent name {name!r} may hold only letters, digits, '.', '_', '-'"
@@ -178,15 +215,51 @@ def _parse_api_tokens(raw: str) -> dict[str, str]:
     return tokens
 
 
+def parse_callback_secrets(raw: str, *, api_tokens: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """`agent:secret,agent:newer-secret,…` → {agent: (secret, newer-secret)}; InvalidSettings names a bad one.
+
+    Naming an agent twice is a rotation: its callbacks carry one signature per secret until the
+    old one is removed. Never an API token: whoever verifies callbacks must not be able to call
+    the API as the agent.
+    """
+    name = "SIGNOFF_CALLBACK_SECRETS"
+    secrets: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for n, item in enumerate((p.strip() for p in raw.split(",") if p.strip()), start=1):
+        agent, sep, secret = item.partition(":")
+        agent, secret = agent.strip(), secret.strip()
+        if not sep or not agent or not secret:
+            # Named by position: a malformed entry may be a bare secret, never to be echoed.
+            raise InvalidSettings(f"{name}: entry {n} is not agent:secret")
+        if agent not in api_tokens.values():
+            raise InvalidSettings(f"{name} names agent {agent!r}, which has no token in SIGNOFF_API_TOKENS")
+        if len(secret) < MIN_CALLBACK_SECRET or _PLACEHOLDER.search(secret):
+            raise InvalidSettings(f"{name}: the secret for {agent!r} is a placeholder or shorter than "
+                                  f"{MIN_CALLBACK_SECRET} characters; generate one with "
+                                  "`openssl rand -hex 32`")
+        if secret in api_tokens:
+            raise InvalidSettings(f"{name}: a secret for {agent!r} is also an API token in "
+                                  "SIGNOFF_API_TOKENS; callbacks need a secret of their own")
+        if secret in owner:
+            # Never echo the secret: the message ends up in logs and terminals.
+            other = owner[secret]
+            who = f"agent {agent!r} the same secret twice" if other == agent else \
+                f"agents {other!r} and {agent!r} the same secret"
+            raise InvalidSettings(f"{name} gives {who}; each agent needs its own")
+        owner[secret] = agent
+        secrets[agent] = (*secrets.get(agent, ()), secret)
+    return secrets
+
+
 def _api_url(url: str) -> str:
     if not re.match(r"^https?://", url):
         raise InvalidSettings(f"SLACK_API_URL must be an http(s) URL, got {url!r}")
     return url if url.endswith("/") else url + "/"
 
 
-def _port(raw: str) -> int:
+def _port(name: str, raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise InvalidSettings(f"SIGNOFF_PORT must be a TCP port number, got {raw!r}")
+        raise InvalidSettings(f"{name} must be a TCP port number, got {raw!r}")
     return int(raw)
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import FastAPI
 from redis import Redis
 from slack_bolt import App
@@ -19,6 +18,7 @@ from bot.api.waiters import Waiters
 from bot.core.lifecycle import Event
 from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
+from bot.service.decisions import DecisionDesk
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
@@ -26,7 +26,8 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.identity import SlackIdentity
 from bot.storage import repo
 from bot.storage.db import Database
-from bot.webhooks.sender import check_callback_url
+from bot.webhooks.sender import check_callback
+from bot.webhooks.transport import Outbound
 from workers.locks import leased_lock
 from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext
@@ -63,7 +64,7 @@ class Wiring:
         from bot.agents.runs import RunService
 
         return RunService(self.db, registry=self.registry, start=self.jobs.start_run, clock=self.clock,
-                          check_approvers=self.service.directory.resolve)
+                          check_people=self.service.check_run_people)
 
     @cached_property
     def executor(self) -> GraphExecutor:
@@ -82,13 +83,11 @@ class Wiring:
 
     def job_context(self) -> JobContext:
         """What worker jobs in this process use."""
-        secrets: dict[str, str] = {}
-        for token, agent in self.settings.api_tokens.items():
-            secrets.setdefault(agent, token)  # an agent with several tokens: its first signs
         return JobContext(
             db=self.db, slack=self.slack, clock=self.clock, jobs=self.jobs,
-            http=httpx.Client(timeout=self.settings.callback_timeout, follow_redirects=False),
-            callback_secrets=secrets, allow_private_callbacks=self.settings.allow_private_callbacks,
+            outbound=Outbound(timeout=self.settings.callback_timeout),
+            callback_secrets=self.settings.callback_secrets,
+            allow_private_callbacks=self.settings.allow_private_callbacks,
             graphs=lambda: self.executor, service=self.service,
             sweep_interval=self.settings.sweep_interval,
         )
@@ -111,12 +110,20 @@ class Wiring:
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
                              slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs,
-                             max_body=self.settings.max_body_bytes)
+                             max_body=self.settings.max_body_bytes,
+                             decisions=self.decisions, api_scopes=self.settings.api_scopes)
 
     def audit(self, event: Event) -> None:
         """Append one audit event in its own transaction (for refusals that change nothing else)."""
         with self.db.write() as s:
             repo.append_event(s, event, at=self.clock())
+
+    @cached_property
+    def decisions(self) -> DecisionDesk:
+        """Deciding for people from UIs other than Slack (the decision API)."""
+        from bot.agents.checkpoints import checkpoint_reader
+
+        return DecisionDesk(self.service, checkpoint_of=checkpoint_reader(self.db, lambda: self.registry))
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""
@@ -146,7 +153,8 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
     service = ApprovalService(
         db, jobs=jobs, directory=SlackDirectory(slack), clock=clock,
         default_channel=settings.default_channel,
-        check_callback_url=partial(check_callback_url, allow_private=settings.allow_private_callbacks),
+        check_callback_url=partial(check_callback, secrets=settings.callback_secrets,
+                                   allow_private=settings.allow_private_callbacks),
         policy=load_policy(settings.policy_file) if settings.policy_file else None,
     )
     return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, jobs=jobs,

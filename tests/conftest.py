@@ -29,6 +29,8 @@ SIGNING_SECRET = "sandbox-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-sandbox-test-token"
 API_TOKEN = "test-agent-token-0123456789abcdef"
 OTHER_TOKEN = "other-agent-token-0123456789abcdef"
+# Signs test-agent's callbacks; other-agent has none, so its callback URLs are refused.
+CALLBACK_SECRET = "test-agent-callback-secret-0123456789abcdef"
 USERS = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0DAVE": "dave"}
 CHANNEL = "C0APPROVALS"
 
@@ -185,6 +187,7 @@ def _eventually(read: Any, n: int, timeout: float = 10.0) -> list[dict[str, Any]
 
 def make_settings(database_url: str, redis_url: str, sandbox: SlackSandbox, tmp: Path,
                   **overrides: Any) -> Settings:
+    overrides = {"callback_secrets": {"test-agent": (CALLBACK_SECRET,)}} | overrides
     return Settings(**overrides,
         data_dir=tmp, database_url=database_url, redis_url=redis_url,
         slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,

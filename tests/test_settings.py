@@ -87,3 +87,42 @@ def test_the_body_cap_is_a_bounded_number_of_bytes():
     for bad in ("lots", "-1", "10", "1e6", str(1 << 40)):
         with pytest.raises(InvalidSettings, match="SIGNOFF_MAX_BODY_BYTES"):
             load(SIGNOFF_MAX_BODY_BYTES=bad)
+def test_a_platform_port_is_served_on_every_interface():
+    s = load(PORT="5123")
+    assert (s.host, s.port) == ("0.0.0.0", 5123)
+
+
+def test_platform_port_wins_over_signoff_port_but_signoff_host_still_decides():
+    s = load(PORT="5123", SIGNOFF_PORT="9000", SIGNOFF_HOST="127.0.0.1")
+    assert (s.host, s.port) == ("127.0.0.1", 5123)
+
+
+def test_without_a_platform_port_the_default_stays_on_loopback():
+    s = load(SIGNOFF_PORT="9000")
+    assert (s.host, s.port) == ("127.0.0.1", 9000)
+
+
+@pytest.mark.parametrize("value", ["http", "0", "70000", "-1"])
+def test_a_bad_platform_port_is_refused_by_its_name(value):
+    with pytest.raises(InvalidSettings, match="^PORT must be a TCP port number"):
+        load(PORT=value)
+
+
+def test_a_token_may_carry_the_decide_scope_and_plain_entries_keep_working():
+    ui, agent = "0123456789abcdef-ui-token", "0123456789abcdef-agent"
+    s = load(SIGNOFF_API_TOKENS=f"approvals-ui:{ui}:decide,billing:{agent}")
+    assert s.api_tokens == {ui: "approvals-ui", agent: "billing"}
+    assert s.api_scopes == {ui: frozenset({"decide"})}
+
+
+@pytest.mark.parametrize("entry", ["ui:0123456789abcdef-ui:admin", "ui:0123456789abcdef-ui:"])
+def test_an_unknown_scope_stops_with_the_entry_named(entry):
+    with pytest.raises(InvalidSettings, match="'ui'.*decide"):
+        load(SIGNOFF_API_TOKENS=entry)
+
+
+def test_a_graph_registration_may_say_which_state_keys_its_cards_show():
+    s = load(SIGNOFF_GRAPHS="billing=app.graphs:refund?show=draft+amount,ops=app.ops:g?hide=internal")
+    assert s.graphs == {"billing": "app.graphs:refund?show=draft+amount", "ops": "app.ops:g?hide=internal"}
+    with pytest.raises(InvalidSettings, match="show=key"):
+        load(SIGNOFF_GRAPHS="billing=app.graphs:refund?reveal=all")

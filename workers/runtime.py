@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import httpx
 from slack_sdk import WebClient
 
 from bot.service import ApprovalService
 from bot.storage.db import Database
+from bot.webhooks.transport import Outbound
 
 if TYPE_CHECKING:  # the job table imports the job modules, which import this one
     from bot.agents.runs import GraphExecutor
@@ -26,8 +26,8 @@ class JobContext:
     slack: WebClient
     clock: Callable[[], datetime]
     jobs: RQJobs
-    http: httpx.Client  # for callbacks to agents
-    callback_secrets: Mapping[str, str]  # agent name -> the API token that signs its callbacks
+    outbound: Outbound  # how callbacks to agents reach the network
+    callback_secrets: Mapping[str, tuple[str, ...]]  # agent name -> the secrets that sign its callbacks
     allow_private_callbacks: bool
     graphs: Callable[[], GraphExecutor]  # built on first use: it imports langgraph and the graphs
     service: ApprovalService

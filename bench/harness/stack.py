@@ -38,7 +38,8 @@ class Stack:
     sandbox: SlackSandbox
     clicks: Interactions  # signs and posts payloads exactly as sandbox.click() does
     api: httpx.Client  # the agent API, authenticated
-    api_token: str  # agent "bench"'s bearer token; it also signs that agent's callbacks
+    api_token: str  # agent "bench"'s bearer token
+    callback_secret: str  # signs agent "bench"'s callbacks (never the API token)
     web_url: str
     redis_url: str
     redis_pid: int
@@ -62,7 +63,7 @@ def running_stack(*, approvers: int, env: Mapping[str, str] | None = None) -> It
     """
     tmp = Path(tempfile.mkdtemp(prefix="signoff-bench-"))
     secret, bot_token = secrets.token_hex(16), "xoxb-bench-" + secrets.token_hex(8)
-    api_token = secrets.token_hex(24)
+    api_token, callback_secret = secrets.token_hex(24), secrets.token_hex(32)
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         redis = EmbeddedRedis(tmp / "redis", persist=False).start()
@@ -79,6 +80,7 @@ def running_stack(*, approvers: int, env: Mapping[str, str] | None = None) -> It
             bot_token=bot_token,
             secret=secret,
             api_token=api_token,
+            callback_secret=callback_secret,
             port=port,
         ) | dict(env or {})
         web = stack.enter_context(signoff_process("web", env=env, cwd=tmp))
@@ -107,6 +109,7 @@ def running_stack(*, approvers: int, env: Mapping[str, str] | None = None) -> It
             clicks=clicks,
             api=api,
             api_token=api_token,
+            callback_secret=callback_secret,
             web_url=web_url,
             redis_url=redis.url,
             redis_pid=redis.process.pid if redis.process else 0,
@@ -137,6 +140,7 @@ def child_env(
     secret: str,
     api_token: str,
     port: int,
+    callback_secret: str | None = None,
 ) -> dict[str, str]:
     # Nothing from the caller's SIGNOFF_*/SLACK_* (a stray SLACK_APP_TOKEN would mean Socket Mode).
     env = {
@@ -157,6 +161,8 @@ def child_env(
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )
+    if callback_secret is not None:
+        env["SIGNOFF_CALLBACK_SECRETS"] = f"bench:{callback_secret}"
     return env
 
 

@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import END
 from langgraph.pregel import Pregel
 from langgraph.types import Command
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from bot.agents.decisions import DECISIONS_KEY, decision_record, declares_decisions
 from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spec_from_interrupt
 from bot.agents.registry import GraphRegistry
 from bot.core import bounds
@@ -50,15 +52,17 @@ class RunService:
     """Creates runs (the work happens in a worker) and reports on them."""
 
     def __init__(self, db: Database, *, registry: GraphRegistry, start: Callable[[str], None],
-                 clock: Callable[[], datetime], check_approvers: Callable[[Sequence[str]], object]) -> None:
+                 clock: Callable[[], datetime],
+                 check_people: Callable[[Sequence[str], str | None], object]) -> None:
         self.db, self.registry, self.start_job, self.clock = db, registry, start, clock
-        self.check_approvers = check_approvers
+        self.check_people = check_people
 
     def start(self, new: NewRun, *, agent: str) -> Run:
         """Store a run and queue it; the graph runs in a worker, never on the caller's path."""
         self.registry.get(new.graph)  # unknown graph: InvalidInput naming the registered ones
-        if new.approvers:
-            self.check_approvers(new.approvers)  # unknown ones: 422 now, not a failed run later
+        # Unknown approvers, approvers no rule lets a run name, an unknown person as requester:
+        # a 422 now, not a failed run later.
+        self.check_people(new.approvers, new.requester)
         now = self.clock()
         run_id = "run_" + secrets.token_hex(10)
         run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status=RunStatus.QUEUED,
@@ -124,10 +128,20 @@ class GraphExecutor:
                                    "afresh from a resume (was the checkpoint store reset?)")
             before = _checkpoint_id(state)
             command = self._command_for(row, state, graph)
-            if command is not None:
-                # Past a breakpoint the graph continues with no input; an interrupt gets its answer.
-                resume_with = None if command is CONTINUE else command
-                self._step(run, graph, lambda: graph.invoke(resume_with, config))
+            # None when the state has no decisions key, or a failed attempt already wrote it there.
+            record = (_record(row) if declares_decisions(graph.channels) and not _recorded(state, row.id)
+                      else None)
+            if command is STOP:
+                # A rejected breakpoint ends the thread: the next nodes are cleared, never run.
+                self._step(run, graph, lambda: _end_thread(graph, config, record))
+            elif command is CONTINUE:
+                if record is not None:
+                    self._step(run, graph, lambda: graph.update_state(config, {DECISIONS_KEY: [record]}))
+                self._step(run, graph, lambda: graph.invoke(None, config))
+            elif command is not None:
+                if record is not None:  # the decision lands in the state with the answer
+                    command = Command(update={DECISIONS_KEY: [record]}, resume=command.resume)
+                self._step(run, graph, lambda: graph.invoke(command, config))
             after = _checkpoint_id(graph.get_state(config))
             self._settle(run, graph)
             # Only now: a failure above leaves resume_state "queued", so a retry carries on.
@@ -137,13 +151,13 @@ class GraphExecutor:
         """What to resume with, or None when this decision was already applied."""
         assert row.interrupt_id is not None
         if row.interrupt_id.startswith(BREAKPOINT):
-            waiting_here = state.next and _checkpoint_id(state) == row.interrupt_id[len(BREAKPOINT):]
+            waiting_here = state.next and _at_breakpoint(state, row.id, row.interrupt_id[len(BREAKPOINT):])
             if not waiting_here:
                 return None
             if row.status != Status.APPROVED:
                 self._set_run(row.run_id, status=RunStatus.STOPPED, error=f"stopped at a breakpoint by "
                               f"{row.decided_by}: {row.reason or 'no reason given'}")
-                return None
+                return STOP
             return CONTINUE
         # Only an interrupt still pending may be answered: a stale answer must not answer the
         # next question (LangGraph accepts a task's first interrupt id for its later ones).
@@ -182,48 +196,39 @@ class GraphExecutor:
             self._step(run, graph, lambda: graph.invoke(None, config))
             self._settle(run, graph)
         elif state.next:
+            view = self.registry.view(run.graph)
             spec = breakpoint_spec(graph=run.graph, next_nodes=list(state.next),
-                                   values=_jsonable(state.values))
+                                   values=_jsonable(state.values), show=view.show, hide=view.hide)
             self._ask(run, spec, interrupt_id=BREAKPOINT + _checkpoint_id(state))
             self._set_run(run.id, status=RunStatus.WAITING)
         else:
             self._set_run(run.id, status=RunStatus.DONE, result=_jsonable(state.values), error=None)
 
     def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
-        approvers = list(spec.approvers or run.approvers or self.default_approvers)
-        if not approvers:
-            self._set_run(run.id, status=RunStatus.FAILED,
-                          error="nobody to ask: give approvers to the run, to "
-                                "request_approval(...), or set SIGNOFF_DEFAULT_APPROVERS")
-            raise InvalidInput(f"run {run.id}: no approvers for interrupt {interrupt_id}")
-        first = spec.items[0]
         context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
         try:
-            self._create(run, spec, interrupt_id=interrupt_id, approvers=approvers, first=first,
-                         context=context)
+            # A tool call's arguments come from a model, not a checked API body: bound them the same
+            # way (a request nested too deep was stored and then could not be shown, a 500 from then on).
+            for where, value in [("context", context), ("summary", spec.summary),
+                                 *((f"items[{n}].args", dict(i.args)) for n, i in enumerate(spec.items))]:
+                if problem := bounds.value_problem(value):
+                    raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}",
+                                       fields={where: problem})
+            self.approvals.create(NewRequest(
+                # Each item is routed by its own action and arguments; the request's own action and
+                # arguments are the first item's, for its title.
+                action=spec.items[0].action, summary=spec.summary, args=dict(spec.items[0].args),
+                approvers=list(spec.approvers or run.approvers), fallback_approvers=self.default_approvers,
+                context=context, urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
+                requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
+                interrupt_id=interrupt_id,
+            ), agent=run.created_by)
         except SignoffError as e:
-            # Nobody could be asked (unknown approver, bad channel, …): fail the run visibly
-            # rather than leave it "running" with no request.
+            # Nobody could be asked (unknown approver, a rule that forbids the run's own approvers,
+            # a bad channel, …): fail the run visibly rather than leave it "running" with no request.
             self._set_run(run.id, status=RunStatus.FAILED,
                           error=f"cannot ask for interrupt {interrupt_id}: {e}")
             raise
-
-    def _create(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str, approvers: list[str],
-                first: Item, context: dict[str, Any]) -> None:
-        # A tool call's arguments come from a model, not a checked API body: bound them the same way
-        # (a request nested too deep was stored and then could not be shown, a 500 from then on).
-        for where, value in [("context", context), ("summary", spec.summary),
-                             *((f"items[{n}].args", dict(i.args)) for n, i in enumerate(spec.items))]:
-            if problem := bounds.value_problem(value):
-                raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}", fields={where: problem})
-        self.approvals.create(NewRequest(
-            # The policy matches on the first item's action and arguments (a batch: its first call).
-            action=first.action, summary=spec.summary,
-            args=dict(first.args), approvers=approvers, context=context,
-            urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
-            requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
-            interrupt_id=interrupt_id,
-        ), agent=run.created_by)
 
     def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
@@ -259,7 +264,8 @@ class GraphExecutor:
             if run is None:
                 return
             if run.status == RunStatus.STOPPED and changes.get("status") != RunStatus.STOPPED:
-                changes.pop("status", None)
+                changes.pop("status", None)  # a stopped run stays stopped, saying why
+                changes.pop("error", None)
             for key, value in changes.items():
                 setattr(run, key, value)
             run.updated_at = self.approvals.clock()
@@ -267,6 +273,37 @@ class GraphExecutor:
 
 
 CONTINUE = object()  # resume past a static breakpoint: `invoke(None)`
+STOP = object()  # end the thread at a static breakpoint: clear its next nodes
+
+
+def _end_thread(graph: Pregel, config: RunnableConfig, record: dict[str, Any] | None) -> None:
+    """Record the decision (as the node that ran last) and clear what was next, so the thread ends."""
+    if record is not None:
+        graph.update_state(config, {DECISIONS_KEY: [record]})
+    graph.update_state(config, None, as_node=END)
+
+
+def _recorded(state: Any, request_id: str) -> bool:
+    """Whether the state's last recorded decision is this request's."""
+    decisions = state.values.get(DECISIONS_KEY) if isinstance(state.values, dict) else None
+    last = decisions[-1] if isinstance(decisions, list) and decisions else None
+    return isinstance(last, dict) and last.get("request_id") == request_id
+
+
+def _at_breakpoint(state: Any, request_id: str, checkpoint_id: str) -> bool:
+    """Whether the thread still waits at this breakpoint: at its checkpoint, or one step past it where
+    only our decision record was written (an attempt that failed after writing it)."""
+    if _checkpoint_id(state) == checkpoint_id:
+        return True
+    parent = str((state.parent_config or {}).get("configurable", {}).get("checkpoint_id") or "")
+    return parent == checkpoint_id and _recorded(state, request_id)
+
+
+def _record(row: ApprovalRequest) -> dict[str, Any]:
+    return decision_record(
+        request_id=row.id, interrupt_id=row.interrupt_id, status=row.status, decision=row.decision,
+        by=row.decided_by, reason=row.reason,
+        at=row.decided_at.isoformat() if row.decided_at else None, items=list(row.item_decisions))
 
 def _breakpoint(graph: Pregel, next_nodes: Sequence[str]) -> bool:
     """Whether a thread stopped with work left stopped at a static breakpoint of the graph."""

@@ -13,12 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.api.asks import new_request
 from bot.api.gate import agent_for
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
 from bot.core.vocabulary import Status
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError, Unavailable
-from bot.service import ApprovalService, NewRequest
+from bot.service import ApprovalService
 from bot.storage.tables import ApprovalRequest
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -51,7 +52,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
     @router.post("/requests", status_code=201, response_model=RequestOut,
                  responses={200: {"model": RequestOut, "description": "idempotent replay"}})
     async def create_request(body: CreateRequest, agent: Agent) -> JSONResponse:
-        new = NewRequest(**body.model_dump())
+        new = new_request(body)  # its item, when it allows more than approve/reject
         row, created = await run_in_threadpool(service.create, new, agent=agent)
         [out] = await shown([row])
         return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)

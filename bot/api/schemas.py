@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.core import bounds
 from bot.core.cards import CardDelivery
 from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
+from bot.storage import repo
 from bot.storage.tables import ApprovalRequest
 
 
@@ -45,7 +46,9 @@ class CreateRequest(ApiBody):
                     "the policy rule that matches names the approvers",
         examples=[["U024BE7LH", "lead@example.com", "@finance"]],
     )
-    context: dict[str, Any] | None = None
+    context: dict[str, Any] | Annotated[str, Field(max_length=3000)] | None = Field(
+        default=None, description="shown on the card: an object as `key: value` lines, a string as text",
+        examples=[{"customer": "ACME", "ticket": "INT-4821"}, "The customer was double-charged in May."])
     urgency: Urgency = DEFAULT_URGENCY
     channel: str | None = Field(default=None, max_length=40, description="Slack channel id (C…)")
     dm: bool | None = Field(
@@ -58,6 +61,18 @@ class CreateRequest(ApiBody):
         description="POSTed the outcome, signed with your API token (see the README)",
         examples=["https://agent.example.com/signoff/callback"],
     )
+    allowed_decisions: list[DecisionType] | None = Field(
+        default=None, min_length=1, max_length=4,
+        description="what approvers may answer; default approve and reject. `edit` approves with "
+                    "changed arguments, `respond` answers in place of running the action",
+        examples=[["approve", "edit", "reject"]])
+    args_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON schema of `args`: builds the Edit form and checks edits",
+        examples=[{"type": "object", "properties": {"amount": {"type": "integer", "maximum": 500}}}])
+    response_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON schema of a `respond` answer: builds the answer form")
+    approve_comment: Literal["none", "optional", "required"] = Field(
+        default="none", description="whether Approve asks for a comment (Slack opens a modal for it)")
 
     _bounded = field_validator("args", "context")(bounded_json)
 
@@ -80,9 +95,10 @@ class RequestOut(BaseModel):
     action: str
     summary: str
     args: dict[str, Any]
-    context: dict[str, Any] | None
+    context: dict[str, Any] | str | None
     urgency: str
     requester: str | None
+    requester_id: str | None  # the requester as a Slack user id, when it names a person
     approvers: list[str]
     eligible_approvers: list[str]
     channel: str | None
@@ -111,13 +127,13 @@ class RequestOut(BaseModel):
             id=row.id, status=Status(row.status),
             rule=row.rule, approvals=row.approvals, escalation_level=row.escalation_level,
             action=row.action, summary=row.summary, args=row.args,
-            context=row.context, urgency=row.urgency, requester=row.requester,
+            context=row.context, urgency=row.urgency, requester=row.requester, requester_id=row.requester_id,
             approvers=row.approvers, eligible_approvers=row.eligible, channel=row.channel,
             dm=row.dm, created_at=row.created_at,
             decision=DecisionType(row.decision) if row.decision is not None else None,
             decided_by=row.decided_by, decided_at=row.decided_at, reason=row.reason,
             edited_args=row.edited_args, idempotency_key=row.idempotency_key,
-            callback_url=row.callback_url, items=row.items, item_decisions=row.item_decisions,
+            callback_url=row.callback_url, items=_items(row), item_decisions=row.item_decisions,
             run_id=row.run_id,
         )
 
@@ -140,3 +156,14 @@ class ErrorOut(BaseModel):
     error: str
     detail: str
     fields: dict[str, str] | None = None
+
+
+def _items(row: ApprovalRequest) -> list[dict[str, Any]]:
+    """Each item with the rule it was routed by, who may decide it, its votes and its decision."""
+    state = repo.state_of(row)
+    out = []
+    for i, item in enumerate(row.items):
+        route = state.route_of(i)
+        out.append({**item, "rule": route.rule, "eligible": list(route.eligible), "quorum": route.quorum,
+                    "approvals": list(state.votes_of(i)), "decision": row.item_decisions[i]})
+    return out

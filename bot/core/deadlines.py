@@ -15,6 +15,7 @@ class Step:
     after: timedelta
     to: tuple[str, ...]  # Slack user ids, resolved when the request was created
     notify: str = "dm"  # dm | channel | both
+    rule: str | None = None  # the items whose rule this is get the people; None: every item
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,8 +36,8 @@ class Route:
         return {"rule": self.rule, "quorum": self.quorum, "separation_of_duties": self.separation_of_duties,
                 "remind_every": secs(self.remind_every), "timeout": secs(self.timeout),
                 "on_timeout": self.on_timeout,
-                "escalations": [{"after": s.after.total_seconds(), "to": list(s.to), "notify": s.notify}
-                                for s in self.escalations]}
+                "escalations": [{"after": s.after.total_seconds(), "to": list(s.to), "notify": s.notify,
+                                 "rule": s.rule} for s in self.escalations]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Route:
@@ -49,7 +50,8 @@ class Route:
                    remind_every=td(data.get("remind_every")), timeout=td(data.get("timeout")),
                    on_timeout=data.get("on_timeout", "reject"),
                    escalations=tuple(Step(after=timedelta(seconds=s["after"]), to=tuple(s["to"]),
-                                          notify=s.get("notify", "dm")) for s in data.get("escalations", ())))
+                                          notify=s.get("notify", "dm"), rule=s.get("rule"))
+                                     for s in data.get("escalations", ())))
 
 
 @dataclass(frozen=True, kw_only=True)

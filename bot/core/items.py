@@ -26,13 +26,17 @@ class Item:
     # JSON schema of the arguments (edit) or of the answer (respond with a form); None: free JSON/text.
     args_schema: Mapping[str, Any] | None = None
     answer_schema: Mapping[str, Any] | None = None
+    approve_comment: str = "none"  # none | optional | required: a comment with Approve
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {"action": self.action, "args": dict(self.args), "description": self.description,
-                "allowed": [a.value for a in self.allowed],
-                "args_schema": dict(self.args_schema) if self.args_schema else None,
-                "answer_schema": dict(self.answer_schema) if self.answer_schema else None}
+        stored = {"action": self.action, "args": dict(self.args), "description": self.description,
+                  "allowed": [a.value for a in self.allowed],
+                  "args_schema": dict(self.args_schema) if self.args_schema else None,
+                  "answer_schema": dict(self.answer_schema) if self.answer_schema else None}
+        if self.approve_comment != "none":  # items stored before it existed read back the same
+            stored["approve_comment"] = self.approve_comment
+        return stored
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Item:
@@ -40,7 +44,8 @@ class Item:
         return cls(action=str(data["action"]), args=dict(data.get("args") or {}),
                    description=data.get("description"),
                    allowed=tuple(DecisionType(a) for a in data.get("allowed") or ("approve", "reject")),
-                   args_schema=data.get("args_schema"), answer_schema=data.get("answer_schema"))
+                   args_schema=data.get("args_schema"), answer_schema=data.get("answer_schema"),
+                   approve_comment=str(data.get("approve_comment") or "none"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,3 +81,29 @@ def outcome(decisions: Sequence[ItemDecision]) -> Status:
     if kinds == {DecisionType.REJECT}:
         return Status.REJECTED
     return Status.ANSWERED
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemRoute:
+    """Who may decide one item, from the policy rule its own action and arguments matched.
+
+    Each item of a batch is routed on its own: a harmless first call never decides the route of a
+    dangerous second one. `eligible` grows when an escalation of this rule fires.
+    """
+
+    rule: str
+    eligible: tuple[str, ...]
+    quorum: int = 1
+    separation_of_duties: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"rule": self.rule, "eligible": list(self.eligible), "quorum": self.quorum,
+                "separation_of_duties": self.separation_of_duties}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ItemRoute:
+        """Read the stored form back."""
+        return cls(rule=str(data["rule"]), eligible=tuple(data.get("eligible") or ()),
+                   quorum=int(data.get("quorum", 1)),
+                   separation_of_duties=bool(data.get("separation_of_duties", True)))

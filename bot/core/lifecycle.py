@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.core.items import DecisionType, Item, ItemDecision, outcome
+from bot.core.items import DecisionType, Item, ItemDecision, ItemRoute, outcome
 from bot.core.vocabulary import Status
 from bot.errors import AlreadyDecided, AlreadyVoted, InvalidInput, NotAuthorized
 
@@ -32,6 +32,27 @@ class RequestState:
     separation_of_duties: bool = False
     approvals: tuple[str, ...] = ()  # who approved so far, when a quorum is needed
     rule: str | None = None  # the policy rule that routed it (named in vote events)
+    # Per item: the rule it matched and who may decide it; None for requests stored before items
+    # were routed one by one (the request-level fields above then hold for every item).
+    item_routes: tuple[ItemRoute, ...] | None = None
+    item_approvals: tuple[tuple[str, ...], ...] | None = None  # per item: who approved it so far
+
+    def route_of(self, index: int) -> ItemRoute:
+        """Who may decide item `index`, and how many of them must approve it."""
+        if self.item_routes is not None:
+            return self.item_routes[index]
+        return ItemRoute(rule=self.rule or "default", eligible=self.eligible, quorum=self.quorum,
+                         separation_of_duties=self.separation_of_duties)
+
+    def votes_of(self, index: int) -> tuple[str, ...]:
+        """Who has approved item `index` so far, towards its quorum."""
+        if self.item_approvals is not None:
+            return self.item_approvals[index]
+        return self.approvals if len(self.items) == 1 else ()
+
+    def open_items(self) -> list[int]:
+        """The items nobody has decided yet."""
+        return [i for i, d in enumerate(self.item_decisions) if d is None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +83,7 @@ class Transition:
     item_decisions: tuple[ItemDecision | None, ...] | None = None
     edited_args: Mapping[str, Any] | None = None
     approvals: tuple[str, ...] | None = None
+    item_approvals: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def final(self) -> bool:
@@ -69,18 +91,28 @@ class Transition:
         return self.status is not Status.PENDING
 
 
-def check_can_decide(state: RequestState, *, actor: str) -> None:
-    """Raise NotAuthorized or AlreadyDecided if `actor` may not decide `state` now."""
-    if actor not in state.eligible:
-        raise NotAuthorized(
-            f"{actor} is not an approver of request {state.id}", actor=actor, approvers=state.eligible
-        )
-    if state.separation_of_duties and actor == state.requester:
+def check_can_decide(state: RequestState, *, actor: str, index: int | None = None) -> None:
+    """Raise NotAuthorized or AlreadyDecided if `actor` may not decide item `index` now (with None:
+    any item still open). Each item is checked against its own rule's approvers."""
+    indices = [item_index(state, index)] if index is not None or len(state.items) == 1 else (
+        state.open_items() or list(range(len(state.items))))
+    routes = [state.route_of(i) for i in indices]
+    mine = [r for r in routes if actor in r.eligible]
+    if not mine:
+        approvers = tuple(dict.fromkeys(u for r in routes for u in r.eligible))
+        raise NotAuthorized(f"{actor} is not an approver of request {state.id}", actor=actor,
+                            approvers=approvers)
+    if all(r.separation_of_duties for r in mine) and actor == state.requester:
+        others = tuple(dict.fromkeys(u for r in routes for u in r.eligible if u != actor))
         raise NotAuthorized(
             f"{actor} requested {state.id}; separation of duties means someone else decides it",
-            actor=actor, approvers=tuple(u for u in state.eligible if u != actor), own_request=True,
+            actor=actor, approvers=others, own_request=True,
         )
     if state.status is not Status.PENDING:
+        taken = state.item_decisions[indices[0]] if index is not None else None
+        if taken is not None and len(state.items) > 1:  # tell who decided the item clicked
+            raise AlreadyDecided(request_id=state.id, status=f"{taken.type.value}d item",
+                                 decided_by=taken.by, decided_at=taken.at)
         raise already_decided(state)
 
 
@@ -90,62 +122,102 @@ def decide(
     answer: Any = None,
 ) -> Transition:
     """The transition for `actor` answering item `index` (the only item when None)."""
-    check_can_decide(state, actor=actor)
-    if state.quorum > 1 and verdict is DecisionType.APPROVE and len(state.items) == 1:
-        return _vote(state, actor=actor, now=now)
-    if state.quorum > 1 and verdict is DecisionType.EDIT:
-        # One person's edit must not stand in for the approvals of several.
-        raise InvalidInput(f"this request needs {state.quorum} approvals, so it cannot be edited; "
-                           "approve it as asked or reject it")
-    i = _item_index(state, index)
-    item, taken = state.items[i], state.item_decisions[i]
+    check_can_decide(state, actor=actor, index=index)
+    i = item_index(state, index)
+    _check_comment(state.items[i], verdict=verdict, reason=reason)
+    route, taken = state.route_of(i), state.item_decisions[i]
     if taken is not None:
         raise AlreadyDecided(request_id=state.id, status=f"{taken.type.value}d item",
                              decided_by=taken.by, decided_at=taken.at)
+    if route.quorum > 1 and verdict is DecisionType.EDIT:
+        # One person's edit must not stand in for the approvals of several.
+        raise InvalidInput(f"this needs {route.quorum} approvals (policy rule {route.rule!r}), so it "
+                           "cannot be edited; approve it as asked or reject it")
+    if route.quorum > 1 and verdict is DecisionType.APPROVE:
+        return _vote(state, i, actor=actor, now=now, comment=reason)
     decision = ItemDecision(type=verdict, by=actor, at=now, args=args, message=reason, answer=answer)
-    _check_decision(item, decision)
+    _check_decision(state.items[i], decision)
+    return _with_decision(state, i, decision, rule=route.rule, extra={
+        "reason": reason, "edited_args": dict(args) if args is not None else None, "answer": answer})
+
+
+def _with_decision(state: RequestState, i: int, decision: ItemDecision, *, rule: str,
+                   extra: Mapping[str, Any] | None = None,
+                   item_approvals: tuple[tuple[str, ...], ...] | None = None) -> Transition:
+    """The transition recording `decision` for item `i`; the request ends when no item is open."""
     decisions = state.item_decisions[:i] + (decision,) + state.item_decisions[i + 1:]
     done = all(d is not None for d in decisions)
     status = Status(outcome([d for d in decisions if d is not None])) if done else Status.PENDING
-    data: dict[str, Any] = {"verdict": verdict.value, "status": status.value}
+    data: dict[str, Any] = {"verdict": decision.type.value, "status": status.value, "rule": rule}
     if len(state.items) > 1:
         data["item"] = i
-    if reason:
-        data["reason"] = reason
-    if args is not None:
-        data["edited_args"] = dict(args)
-    if answer is not None:
-        data["answer"] = answer
+    data |= {k: v for k, v in (extra or {}).items() if v is not None and v != ""}
     single = len(state.items) == 1
     return Transition(
         request_id=state.id, from_version=state.version, status=status,
-        decision=verdict.value if single else None, decided_by=actor, decided_at=now,
-        reason=reason if single else None,
-        event=Event(kind="decided" if done else "item_decided", actor=actor, request_id=state.id,
+        decision=decision.type.value if single else None, decided_by=decision.by, decided_at=decision.at,
+        reason=decision.message if single else None,
+        event=Event(kind="decided" if done else "item_decided", actor=decision.by, request_id=state.id,
                     data=data),
-        item_decisions=decisions, edited_args=args if single else None,
+        item_decisions=decisions, edited_args=decision.args if single else None,
+        item_approvals=item_approvals,
+        approvals=_everyone(item_approvals) if item_approvals is not None else None,
     )
 
 
-def _vote(state: RequestState, *, actor: str, now: datetime) -> Transition:
-    """One approval towards a quorum: distinct people only; the last one needed decides."""
-    if actor in state.approvals:
-        raise AlreadyVoted(f"you already approved; {state.quorum - len(state.approvals)} more "
-                           f"approval(s) needed", approvals=state.approvals, quorum=state.quorum)
-    approvals = (*state.approvals, actor)
-    done = len(approvals) >= state.quorum
-    data = {"verdict": "approve", "approvals": len(approvals), "quorum": state.quorum, "rule": state.rule}
+def _vote(
+    state: RequestState, i: int, *, actor: str, now: datetime, comment: str | None = None
+) -> Transition:
+    """One approval of item `i` towards its quorum: distinct people only; the last one needed decides."""
+    route, votes = state.route_of(i), state.votes_of(i)
+    if actor in votes:
+        raise AlreadyVoted(f"you already approved; {route.quorum - len(votes)} more approval(s) needed",
+                           approvals=votes, quorum=route.quorum)
+    votes = (*votes, actor)
+    every = tuple(state.votes_of(n) for n in range(len(state.items)))
+    every = every[:i] + (votes,) + every[i + 1:]
+    counts: dict[str, Any] = {"approvals": len(votes), "quorum": route.quorum}
+    if comment:
+        counts["reason"] = comment
+    if len(votes) >= route.quorum:
+        return _with_decision(state, i, ItemDecision(type=DecisionType.APPROVE, by=actor, at=now),
+                              rule=route.rule, extra=counts, item_approvals=every)
+    data: dict[str, Any] = {"verdict": "approve", **counts, "rule": route.rule}
+    if len(state.items) > 1:
+        data["item"] = i
     return Transition(
-        request_id=state.id, from_version=state.version,
-        status=Status.APPROVED if done else Status.PENDING, decision="approve", decided_by=actor,
-        decided_at=now, reason=None,
-        event=Event(kind="decided" if done else "vote", actor=actor, request_id=state.id, data=data),
-        item_decisions=(ItemDecision(type=DecisionType.APPROVE, by=actor, at=now),) if done else None,
-        approvals=approvals,
+        request_id=state.id, from_version=state.version, status=Status.PENDING, decision="approve",
+        decided_by=actor, decided_at=now, reason=None,
+        event=Event(kind="vote", actor=actor, request_id=state.id, data=data),
+        item_approvals=every, approvals=_everyone(every),
     )
 
 
-def _item_index(state: RequestState, index: int | None) -> int:
+def _check_comment(item: Item, *, verdict: DecisionType, reason: str | None) -> None:
+    """An item that asks for a comment with Approve gets one, on every path (a vote included)."""
+    if verdict is DecisionType.APPROVE and item.approve_comment == "required" and not (reason or "").strip():
+        raise InvalidInput("approving this needs a comment", fields={"reason": "say why it may go ahead"})
+
+
+def _everyone(votes: Sequence[Sequence[str]]) -> tuple[str, ...]:
+    """Everyone who approved any item, in order, once each (the request's `approvals`)."""
+    return tuple(dict.fromkeys(u for item in votes for u in item))
+
+
+def waits_on(state: RequestState, user: str) -> bool:
+    """Whether `user` may decide an open item of `state` and has not approved it yet (App Home)."""
+    for i in state.open_items():
+        try:
+            check_can_decide(state, actor=user, index=i)
+        except (NotAuthorized, AlreadyDecided):
+            continue
+        if user not in state.votes_of(i):
+            return True
+    return False
+
+
+def item_index(state: RequestState, index: int | None) -> int:
+    """The item `index` names (the only one when None); InvalidInput when there is no such item."""
     if index is None:
         if len(state.items) != 1:
             raise InvalidInput(f"request {state.id} has {len(state.items)} items: say which one")
@@ -183,7 +255,7 @@ def end_without_decision(
 def system_decision(
     state: RequestState, *, status: Status, reason: str, now: datetime, kind: str, rule: str
 ) -> Transition:
-    """The system ends a pending request by policy: auto-approve/reject, or a timeout."""
+    """The system ends a pending request by policy: a timeout (every open item gets the outcome)."""
     if state.status is not Status.PENDING:
         raise already_decided(state)
     decision = {Status.APPROVED: "approve", Status.REJECTED: "reject", Status.EXPIRED: "reject"}[status]
@@ -195,6 +267,42 @@ def system_decision(
         item_decisions=tuple(d or ItemDecision(type=DecisionType(decision), by="system", at=now,
                                                message=reason if decision == "reject" else None)
                              for d in state.item_decisions),
+    )
+
+
+def auto_decide(
+    state: RequestState, *, verdicts: Sequence[tuple[str, str] | None], now: datetime
+) -> Transition:
+    """The policy decides the items whose own rule says `auto` (verdicts[i] = (approve|reject, rule));
+    the request ends only if that leaves no item open for people."""
+    if state.status is not Status.PENDING:
+        raise already_decided(state)
+    decisions = list(state.item_decisions)
+    decided: list[dict[str, Any]] = []
+    for i, verdict in enumerate(verdicts):
+        if verdict is None or decisions[i] is not None:
+            continue
+        kind, rule = verdict
+        reason = f"auto-{kind}d by policy rule {rule!r}"
+        decisions[i] = ItemDecision(type=DecisionType(kind), by="system", at=now,
+                                    message=reason if kind == "reject" else None)
+        decided.append({"item": i, "decision": kind, "rule": rule, "reason": reason})
+    done = all(d is not None for d in decisions)
+    status = Status(outcome([d for d in decisions if d is not None])) if done else Status.PENDING
+    single = len(state.items) == 1
+    data: dict[str, Any] = {"status": status.value, "items": decided}
+    if single:  # the shape a one-item request always had
+        data |= {"rule": decided[0]["rule"], "decision": decided[0]["decision"],
+                 "reason": decided[0]["reason"]}
+    else:
+        data["rule"] = sorted({d["rule"] for d in decided})
+    first = decisions[decided[0]["item"]] if decided else None
+    return Transition(
+        request_id=state.id, from_version=state.version, status=status,
+        decision=first.type.value if single and first else None,
+        decided_by="system", decided_at=now, reason=decided[0]["reason"] if single and decided else None,
+        event=Event(kind="auto_decided", actor="system", request_id=state.id, data=data),
+        item_decisions=tuple(decisions),
     )
 
 

@@ -1,11 +1,15 @@
-"""Pure routing rules: a policy rule's timing as a `Route`, who the requester is, and whether a
-request is stranded (only its requester could approve, so it escalates at once)."""
+"""Pure routing rules: a policy rule's timing as a `Route`, the one route of a request whose items
+matched several rules, who the requester is, and whether a request is stranded (only its requester
+could approve an item, so it escalates at once)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from bot.core.deadlines import Route, Step
+from bot.core.identity import is_person, normalise
+from bot.core.items import ItemRoute
+from bot.core.lifecycle import RequestState
 from bot.policy.model import Rule
 
 Resolve = Callable[[Sequence[str]], list[str]]  # approver names -> Slack user ids; raises on a bad one
@@ -13,18 +17,43 @@ Resolve = Callable[[Sequence[str]], list[str]]  # approver names -> Slack user i
 
 def route_for(rule: Rule, *, resolve: Resolve) -> Route:
     """The rule's timing, with escalation targets resolved to Slack users now (fail early)."""
-    steps = tuple(Step(after=e.after, to=tuple(resolve(e.to)), notify=e.notify) for e in rule.escalations)
-    return Route(rule=rule.name, quorum=rule.quorum, separation_of_duties=rule.separation_of_duties,
-                 remind_every=rule.remind_every, escalations=steps, timeout=rule.timeout,
-                 on_timeout=rule.on_timeout)
+    return combined_route([rule], resolve=resolve)
+
+
+def combined_route(rules: Sequence[Rule], *, resolve: Resolve) -> Route:
+    """One timing for a request whose items matched `rules` (each asks people): the strictest of
+    them. The earliest timeout; at it, approve only if every rule approves on its timeout, reject if
+    any rejects, else keep waiting; the most frequent reminder; every rule's escalations, each
+    adding people only to the items of its own rule."""
+    distinct = list({r.name: r for r in rules}.values())
+    steps = sorted((Step(after=e.after, to=tuple(resolve(e.to)), notify=e.notify, rule=r.name)
+                    for r in distinct for e in r.escalations), key=lambda s: s.after)
+    timeout = min((r.timeout for r in distinct if r.timeout is not None), default=None)
+    effects = {r.on_timeout if r.timeout is not None else "wait" for r in distinct}
+    on_timeout = "reject" if "reject" in effects or timeout is None else (
+        "approve" if effects == {"approve"} else "wait")
+    reminders = [r.remind_every for r in distinct if r.remind_every is not None]
+    return Route(rule=" + ".join(r.name for r in distinct), quorum=max(r.quorum for r in distinct),
+                 separation_of_duties=any(r.separation_of_duties for r in distinct),
+                 remind_every=min(reminders, default=None), escalations=tuple(steps), timeout=timeout,
+                 on_timeout=on_timeout)
+
+
+def escalated(routes: Sequence[ItemRoute], steps: Sequence[Step]) -> list[ItemRoute]:
+    """The item routes once `steps` fired: each step's people join the items of its rule."""
+    out = []
+    for route in routes:
+        added = [u for step in steps if step.rule in (None, route.rule) for u in step.to]
+        eligible = tuple(dict.fromkeys([*route.eligible, *added]))
+        out.append(ItemRoute(rule=route.rule, eligible=eligible, quorum=route.quorum,
+                             separation_of_duties=route.separation_of_duties))
+    return out
 
 
 def names_a_person(requester: str | None) -> bool:
-    """Whether the requester is spelled as a person (a user id, a `<@U…>` mention or an email), not a
-    bot or service name; only a person can be resolved to a Slack user and kept from approving."""
-    if not requester:
-        return False
-    return requester.lstrip("<@").startswith(("U", "W")) or "@" in requester
+    """Whether the requester, however spelled, is a person (a user id, a `<@U…>` mention or an email),
+    not a bot or service name; only a person can be resolved to a Slack user and kept from approving."""
+    return bool(requester) and is_person(normalise(requester or ""))
 
 
 def requester_identity(requester: str | None, requester_id: str | None) -> str | None:
@@ -33,11 +62,13 @@ def requester_identity(requester: str | None, requester_id: str | None) -> str |
     return requester_id or requester
 
 
-def is_stranded(
-    *, separation_of_duties: bool, eligible: Iterable[str], requester: str | None, requester_id: str | None
-) -> bool:
-    """Only the requester could approve and separation of duties forbids it: nobody can decide, so
-    the request escalates at once instead of waiting for its first escalation."""
-    if not separation_of_duties:
-        return False
-    return not set(eligible) - {requester_identity(requester, requester_id)}
+def is_stranded(state: RequestState) -> bool:
+    """Some open item could be approved only by the requester, whom separation of duties forbids:
+    nobody can decide it, so the request escalates at once instead of waiting for its first level."""
+    for i in state.open_items():
+        route = state.route_of(i)
+        if route.separation_of_duties and not set(route.eligible) - {state.requester}:
+            return True
+    return False
+
+

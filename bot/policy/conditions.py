@@ -10,7 +10,7 @@ from typing import Any
 
 OPERATORS = ("<", "<=", ">", ">=", "==", "!=", "in", "not in", "contains")
 
-_PATH = re.compile(r"(args(?:\.[^\s.<>=!\[\]\"',]+)*|action|requester|urgency)(?=[\s<>=!]|$)")
+_PATH = re.compile(r"(args(?:\.[^\s.<>=!\[\]\"',]+)*|action|requester|agent|urgency)(?=[\s<>=!]|$)")
 _OPERATOR = re.compile(r"(<=|>=|==|!=|<|>|not\s+in(?=\s|\[|$)|in(?=\s|\[|$)|contains(?=\s|$))")
 _NUMBER = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 _WORD = re.compile(r"[^\s,\[\]]+")
@@ -33,7 +33,8 @@ def parse_condition(text: str) -> Condition:
     path = _PATH.match(source)
     if path is None:
         raise ValueError(
-            f"cannot read condition {source!r}: it must start with args.<key>, action, requester or urgency"
+            f"cannot read condition {source!r}: it must start with args.<key>, action, requester, agent "
+            "or urgency"
         )
     rest = source[path.end():].lstrip()
     word = re.match(r"[<>=!~]+|\S+", rest)
@@ -189,10 +190,6 @@ def show_value(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _label(path: str) -> str:
-    return path.removeprefix("args.") if path != "args" else path
-
-
 def _holds(condition: Condition, actual: Any) -> bool | None:
     """True or False, or None when the two sides cannot be compared."""
     op, value = condition.op, condition.value
@@ -219,15 +216,16 @@ def _contains(actual: Any, value: Any) -> bool | None:
     return None
 
 
-def check_condition(condition: Condition, facts: Mapping[str, Any]) -> tuple[bool, str]:
-    """Whether the condition holds for `facts` (action, requester, urgency, args) and what it saw."""
+def check_condition(condition: Condition, facts: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """Whether the condition holds for `facts` (action, requester, agent, urgency, args), and what
+    it saw; None when it cannot tell (the field is missing, or of a kind the value cannot be
+    compared with), which a caller must treat as an error, never as "does not hold"."""
     actual = _lookup(condition.path, facts)
-    label = _label(condition.path)
     if actual is _MISSING:
-        return False, f"{label} is missing"
-    seen = f"{label} is {show_value(actual)}"
+        return None, f"{condition.path} is missing"
+    seen = f"{condition.path} is {show_value(actual)}"
     result = _holds(condition, actual)
     if result is None:
         other = show_value(condition.value)
-        return False, f"{seen}, a {_kind(actual)}, which cannot be compared with {other}"
+        return None, f"{seen}, a {_kind(actual)}, which cannot be compared with {other}"
     return result, seen

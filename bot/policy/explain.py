@@ -6,17 +6,26 @@ from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
+from bot.core.identity import normalise
 from bot.core.vocabulary import DEFAULT_URGENCY
+from bot.errors import InvalidInput
 from bot.policy.conditions import check_condition, show_value
 from bot.policy.durations import format_duration
 from bot.policy.model import Explanation, Policy, Rule
 
 
 def match(
-    policy: Policy, *, action: str, args: Mapping[str, Any], requester: str | None, urgency: str | None
+    policy: Policy, *, action: str, args: Mapping[str, Any], requester: str | None, urgency: str | None,
+    agent: str | None = None,
 ) -> Explanation:
-    """The first rule that matches the request (else the default), with why earlier ones did not."""
-    facts = {"action": action, "args": args, "requester": requester, "urgency": urgency or DEFAULT_URGENCY}
+    """The first rule that matches the request (else the default), with why earlier ones did not.
+
+    A rule whose action (and requester, agent, urgency) fits but whose condition cannot be decided
+    (a missing field, a string where a number is compared) raises InvalidInput naming the field, the
+    rule and the value: falling through to a later, laxer rule is exactly what must not happen.
+    """
+    facts = {"action": action, "args": args, "requester": normalise(requester) if requester else None,
+             "agent": agent, "urgency": urgency or DEFAULT_URGENCY}
     skipped: list[tuple[str, str]] = []
     for rule in policy.rules:
         why = mismatch(rule, facts)
@@ -27,11 +36,14 @@ def match(
 
 
 def mismatch(rule: Rule, facts: Mapping[str, Any]) -> str | None:
-    """Why `rule` does not match these facts, or None when it does."""
+    """Why `rule` does not match these facts, or None when it does; InvalidInput when it cannot tell."""
     action, requester, urgency = facts.get("action"), facts.get("requester"), facts.get("urgency")
+    agent = facts.get("agent")
     if rule.actions and not any(fnmatchcase(str(action), glob) for glob in rule.actions):
         return f"action {show_value(action)} is not {_alternatives(rule.actions)}"
-    if rule.requesters and requester not in rule.requesters:
+    if rule.agents and agent not in rule.agents:
+        return f"agent {show_value(agent)} is not {_alternatives(rule.agents)}"
+    if rule.requesters and requester not in {normalise(r) for r in rule.requesters}:
         if requester is None:
             return f"the requester is unknown, the rule wants {_alternatives(rule.requesters)}"
         return f"requester {show_value(requester)} is not {_alternatives(rule.requesters)}"
@@ -39,6 +51,12 @@ def mismatch(rule: Rule, facts: Mapping[str, Any]) -> str | None:
         return f"urgency {show_value(urgency)} is not {_alternatives(rule.urgencies)}"
     for condition in rule.conditions:
         holds, seen = check_condition(condition, facts)
+        if holds is None:
+            where = f" (line {rule.line})" if rule.line else ""
+            raise InvalidInput(
+                f"policy rule {rule.name!r}{where} cannot decide {action}: {condition.text} cannot be "
+                f"checked because {seen}; send {condition.path} as the rule expects",
+                fields={condition.path: f"{seen} (rule {rule.name!r}: {condition.text})"})
         if not holds:
             return f"{condition.text} is false ({seen})"
     return None

@@ -37,7 +37,8 @@ class Rule:
     name: str
     line: int  # where it starts in the file, for messages; 0 when not from a file
     actions: tuple[str, ...] = ()  # fnmatch globs; empty: any
-    requesters: tuple[str, ...] = ()  # exact; empty: any
+    requesters: tuple[str, ...] = ()  # exact, after normalising (bot.core.identity); empty: any
+    agents: tuple[str, ...] = ()  # the authenticated agent (its API token's name); empty: any
     urgencies: tuple[str, ...] = ()  # empty: any
     conditions: tuple[Condition, ...] = ()  # all must hold
     auto: str | None = None  # approve | reject

@@ -19,7 +19,7 @@ from bot.policy.durations import format_duration, parse_duration
 from bot.policy.model import AUTO, NOTIFY, ON_TIMEOUT, URGENCIES, Escalation, InvalidPolicy, Policy, Rule
 
 TOP_FIELDS = ("rules", "default")
-MATCH_FIELDS = ("action", "requester", "urgency", "when")
+MATCH_FIELDS = ("action", "agent", "requester", "urgency", "when")
 ROUTE_FIELDS = ("auto", "approvers", "channel", "notify", "urgency", "quorum", "separation_of_duties",
                 "remind_every", "escalate", "timeout", "on_timeout", "allow_request_approvers")
 RULE_FIELDS = ("name", "match", *ROUTE_FIELDS)
@@ -41,6 +41,17 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
         raise InvalidPolicy(f"{source}:{line}: {reason}")
     assert policy is not None
     return policy
+
+
+def policy_warnings(policy: Policy) -> list[tuple[int, str]]:
+    """What a valid policy does that is probably not meant, as (line, reason)."""
+    warnings = []
+    for rule in policy.rules:
+        if rule.auto and rule.requesters and not rule.agents:
+            warnings.append((rule.line, (
+                f"rule {rule.name!r} auto-{rule.auto}s on 'requester', which the agent claims for itself; "
+                "any agent can name any requester. Match on 'agent' (the name of the API token) instead")))
+    return warnings
 
 
 def policy_problems(text: str) -> list[tuple[int, str]]:
@@ -221,6 +232,8 @@ class _Reader:
             return {"actions": tuple(text for _n, text in items)}
         if name == "requester":
             return {"requesters": tuple(text for _n, text in items)}
+        if name == "agent":
+            return {"agents": tuple(text for _n, text in items)}
         if name == "urgency":
             return {"urgencies": tuple(self.choice(n, name, URGENCIES) for n, _t in items)}
         conditions = []

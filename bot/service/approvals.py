@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,17 +19,20 @@ from bot.core import lifecycle, routing
 from bot.core import webhooks as webhook_rules
 from bot.core.cards import CardDelivery, card_delivery
 from bot.core.deadlines import next_deadline
-from bot.core.items import Item
+from bot.core.identity import is_person, normalise
+from bot.core.items import DecisionType, Item, ItemDecision, ItemRoute
 from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
-from bot.core.vocabulary import ResumeState
+from bot.core.values import check_finite
+from bot.core.vocabulary import ResumeState, Urgency
 from bot.errors import (
     IdempotencyConflict,
     InvalidInput,
     NotAuthorized,
     NotFound,
     SignoffError,
+    StaleDecision,
 )
-from bot.policy.explain import match
+from bot.policy.explain import describe, match
 from bot.policy.model import Policy, Rule
 from bot.service.deadlines import DeadlineService
 from bot.service.ports import Clock, Directory, Jobs, utcnow
@@ -44,7 +48,7 @@ class ApprovalService:
     def __init__(
         self, db: Database, *, jobs: Jobs, directory: Directory, clock: Clock = utcnow,
         default_channel: str | None = None,
-        check_callback_url: Callable[[str], None] = lambda url: None,
+        check_callback_url: Callable[[str, str], None] = lambda url, agent: None,
         policy: Policy | None = None,
     ) -> None:
         self.db = db
@@ -63,27 +67,26 @@ class ApprovalService:
         if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
             return seen, False  # the interrupted node ran again: its request already exists
         if new.callback_url is not None:
-            self.check_callback_url(new.callback_url)
-        explanation = match(self.policy, action=new.action, args=new.args,
-                                   requester=new.requester, urgency=new.urgency)
-        rule = explanation.rule
-        eligible = self.directory.resolve(self._approvers(new, rule)) if rule.auto is None else []
-        row = self._new_row(new, agent=agent, eligible=eligible, rule=rule)
-        if row.channel is not None:  # a channel the bot cannot post in would strand the request
-            self.directory.check_channel(row.channel)
-        delivery_id = None
+            self.check_callback_url(new.callback_url, agent)  # the agent must have a signing secret
+        row, verdicts = self._new_row(new, agent=agent)
+        if row.channel is not None and not all(verdicts):  # a channel the bot cannot post in
+            self.directory.check_channel(row.channel)     # would strand the request
+        delivery_id, final = None, False
         try:
             with self.db.write() as s:
                 s.add(row)
                 s.flush()
-                data = {"action": row.action, "eligible": eligible, "urgency": row.urgency,
-                        "rule": rule.name}
+                data: dict[str, Any] = {"action": row.action, "eligible": row.eligible,
+                                        "urgency": row.urgency, "rule": row.rule, "agent": agent}
+                if row.item_routes and len(row.items) > 1:
+                    data["items"] = [{"action": i["action"], "rule": r["rule"], "eligible": r["eligible"]}
+                                     for i, r in zip(row.items, row.item_routes, strict=True)]
                 repo.append_event(
                     s, Event(kind="requested", actor=f"agent:{agent}", request_id=row.id, data=data),
                     at=row.created_at,
                 )
-                if rule.auto is not None:  # decided by the policy, in the same transaction
-                    delivery_id = self._auto_decide(s, row, rule)
+                if any(verdicts):  # items the policy decides, in the same transaction
+                    delivery_id, final = self._auto_decide(s, row, verdicts)
         except IntegrityError:
             # A concurrent create with the same key won the unique constraint: answer with it.
             if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
@@ -91,7 +94,7 @@ class ApprovalService:
             if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
                 return seen, False
             raise
-        if rule.auto is not None:
+        if final:
             decided = self.get(row.id)
             self.jobs.request_ended(row.id, delivery_id=delivery_id, resume=row.run_id is not None,
                                     version=decided.version)
@@ -99,35 +102,51 @@ class ApprovalService:
         self.jobs.post_cards(row.id)
         if row.next_deadline_at is not None:
             self.jobs.schedule_deadline(row.id, row.next_deadline_at)
-        return row, True
+        return self.get(row.id) if any(verdicts) else row, True
 
-    def _auto_decide(self, s: Session, row: ApprovalRequest, rule: Rule) -> str | None:
-        status = Status.APPROVED if rule.auto == "approve" else Status.REJECTED
-        t = lifecycle.system_decision(repo.state_of(row), status=status, now=row.created_at,
-                                      reason=f"auto-{rule.auto}d by policy rule {rule.name!r}",
-                                      kind="auto_decided", rule=rule.name)
+    def _auto_decide(
+        self, s: Session, row: ApprovalRequest, verdicts: Sequence[tuple[str, str] | None]
+    ) -> tuple[str | None, bool]:
+        """Record the policy's decisions of the items whose own rule auto-decides them."""
+        t = lifecycle.auto_decide(repo.state_of(row), verdicts=verdicts, now=row.created_at)
         if not repo.apply_transition(s, t):
             raise SignoffError(f"request {row.id} changed while it was being auto-decided")
         repo.append_event(s, t.event, at=row.created_at)
+        if not t.final:
+            return None, False
         if row.run_id is not None:
             repo.set_resume_state(s, row.id, ResumeState.QUEUED)
-        return self._queue_callback(s, row, t)
+        return self._queue_callback(s, row, t), True
 
     def _approvers(self, new: NewRequest, rule: Rule) -> list[str]:
         """Who decides: the rule's approvers, plus the request's own where the rule allows it."""
         named = list(new.approvers)
-        if named and not rule.allow_request_approvers and rule.approvers:
-            if new.kind == "api":
-                raise InvalidInput(
-                    f"policy rule {rule.name!r} names who approves {new.action}; requests may not add "
-                    "their own approvers", fields={"approvers": f"not allowed by rule {rule.name!r}"})
-            named = []  # a graph's own approvers give way to the policy's
+        if named and not rule.allow_request_approvers:
+            raise InvalidInput(
+                f"policy rule {rule.name!r} decides who approves {new.action}; this "
+                f"{'run' if new.run_id else 'request'} may not name its own approvers",
+                fields={"approvers": f"not allowed by rule {rule.name!r}"})
+        if not named and not rule.approvers and rule.allow_request_approvers:
+            named = list(new.fallback_approvers)
         approvers = [*rule.approvers, *named]
         if not approvers:
             raise InvalidInput(
                 f"nobody to ask: the request names no approvers and policy rule {rule.name!r} names none",
                 fields={"approvers": "name at least one approver (or route the action in the policy)"})
         return approvers
+
+    def check_run_people(self, approvers: Sequence[str], requester: str | None) -> None:
+        """At a run's start: its own approvers must exist and some rule must let a run name them;
+        a person-like requester must be a Slack user (InvalidInput, or Unavailable if Slack is down)."""
+        if approvers:
+            allowing = [r for r in (*self.policy.rules, self.policy.default) if r.allow_request_approvers]
+            if not allowing:
+                raise InvalidInput(
+                    "no policy rule lets a run name its own approvers (allow_request_approvers); leave "
+                    "them out and the policy decides who approves",
+                    fields={"approvers": "not allowed by the policy"})
+            self.directory.resolve(approvers)
+        self._requester(requester)
 
     def _for_interrupt(self, run_id: str, interrupt_id: str | None) -> ApprovalRequest | None:
         with self.db.read() as s:
@@ -144,38 +163,41 @@ class ApprovalService:
             )
         return seen
 
+    def _rule_of(self, item: Item, *, requester: str | None, urgency: str | None, agent: str) -> Rule:
+        """The rule an item's own action and arguments match (InvalidInput when a condition cannot
+        tell, never a fall-through to a later rule)."""
+        return match(self.policy, action=item.action, args=item.args, requester=requester,
+                     urgency=urgency, agent=agent).rule
+
     def _new_row(
-        self, new: NewRequest, *, agent: str, eligible: list[str], rule: Rule
-    ) -> ApprovalRequest:
+        self, new: NewRequest, *, agent: str
+    ) -> tuple[ApprovalRequest, list[tuple[str, str] | None]]:
+        """The pending row, every item routed by its own rule; and the verdicts of auto rules."""
         items = list(new.items or [Item(action=new.action, args=new.args)])
+        check_finite(new.args, where="args")
+        check_finite(new.context, where="context")
+        for n, item in enumerate(items):
+            check_finite(item.args, where=f"items[{n}].args")
+        requester, requester_id = self._requester(new.requester)
+        rules = [self._rule_of(i, requester=requester, urgency=new.urgency, agent=agent) for i in items]
+        verdicts = [(r.auto, r.name) if r.auto else None for r in rules]
+        asking = [r for r in rules if r.auto is None]
+        eligible_by_rule = {r.name: tuple(self.directory.resolve(self._approvers(new, r))) for r in asking}
+        item_routes = [ItemRoute(rule=r.name, eligible=eligible_by_rule.get(r.name, ()), quorum=r.quorum,
+                                 separation_of_duties=r.separation_of_duties) for r in rules]
+        eligible = list(dict.fromkeys(u for r in asking for u in eligible_by_rule[r.name]))
         now = self.clock()
-        if rule.approvers or rule.channel or rule.notify:  # the policy routes it
-            channel = rule.channel or new.channel or self.default_channel
-            dm = rule.notify_mode in ("dm", "both") or channel is None
-            channel = channel if rule.notify_mode in ("channel", "both") else None
-        else:  # as the request asks
-            channel = new.channel or (self.default_channel if new.dm is None else None)
-            dm = new.dm if new.dm is not None else channel is None
-        route = routing.route_for(rule, resolve=self.directory.resolve) if rule.auto is None else None
-        requester_id = self._person(new.requester)
-        stranded = route is not None and routing.is_stranded(
-            separation_of_duties=route.separation_of_duties, eligible=eligible,
-            requester=new.requester, requester_id=requester_id)
-        if stranded and route is not None and not route.escalations:
-            raise InvalidInput(
-                f"only the requester could approve this, and separation of duties forbids it; policy "
-                f"rule {rule.name!r} has no escalation to fall back on",
-                fields={"approvers": "name someone other than the requester"})
-        first = None if route is None else (now if stranded else next_deadline(
-            route, created_at=now, level=0, reminders=0))
-        return ApprovalRequest(
+        lead = asking[0] if asking else rules[0]  # where the card goes: the first rule that asks
+        channel, dm = self._where(new, lead)
+        route = routing.combined_route(asking, resolve=self.directory.resolve) if asking else None
+        row = ApprovalRequest(
             id="req_" + secrets.token_hex(10),
             action=new.action,
             summary=new.summary,
             args=dict(new.args),
-            context=dict(new.context) if new.context is not None else None,
-            urgency=rule.urgency or new.urgency,
-            requester=new.requester,
+            context=dict(new.context) if isinstance(new.context, Mapping) else new.context,
+            urgency=_most_urgent([r.urgency for r in asking]) or new.urgency,
+            requester=requester,
             requester_id=requester_id,
             approvers=list(new.approvers),
             eligible=eligible,
@@ -189,26 +211,62 @@ class ApprovalService:
             callback_url=new.callback_url,
             items=[i.to_json() for i in items],
             item_decisions=[None] * len(items),
+            item_routes=[r.to_json() for r in item_routes],
+            item_approvals=[[] for _ in items],
             kind=new.kind,
             run_id=new.run_id,
             interrupt_id=new.interrupt_id,
-            rule=rule.name,
+            rule=" + ".join(dict.fromkeys(r.name for r in (asking or rules))),
             route=route.to_json() if route else None,
             approvals=[],
-            next_deadline_at=first,
+            next_deadline_at=None,
             created_at=now,
         )
+        if route is not None:
+            # Items the policy decides are no one's to strand.
+            pre = tuple(ItemDecision(type=DecisionType(v[0]), by="system", at=now) if v else None
+                        for v in verdicts)
+            stranded = routing.is_stranded(replace(repo.state_of(row), item_decisions=pre))
+            if stranded and not route.escalations:
+                raise InvalidInput(
+                    f"only the requester could approve this, and separation of duties forbids it; policy "
+                    f"rule {route.rule!r} has no escalation to fall back on",
+                    fields={"approvers": "name someone other than the requester"})
+            row.next_deadline_at = now if stranded else next_deadline(
+                route, created_at=now, level=0, reminders=0)
+        return row, verdicts
 
-    def _person(self, requester: str | None) -> str | None:
-        """The requester as a Slack user id when it names a person (an id, a mention, an email), so
-        separation of duties holds however it was spelled; None for a bot or service name."""
-        if requester is None or not routing.names_a_person(requester):
-            return None
+    def _where(self, new: NewRequest, rule: Rule) -> tuple[str | None, bool]:
+        """(channel, DM the approvers?) for the card: the policy's routing, else the request's."""
+        if rule.approvers or rule.channel or rule.notify:  # the policy routes it
+            channel = rule.channel or new.channel or self.default_channel
+            dm = rule.notify_mode in ("dm", "both") or channel is None
+            return (channel if rule.notify_mode in ("channel", "both") else None), dm
+        channel = new.channel or (self.default_channel if new.dm is None else None)
+        return channel, new.dm if new.dm is not None else channel is None
+
+    def _requester(self, requester: str | None) -> tuple[str | None, str | None]:
+        """(the requester in one spelling, its Slack user id when it names a person).
+
+        A person-like requester that Slack does not know is refused (422), and a Slack error while
+        asking is Unavailable (503): separation of duties is never switched off by a lookup.
+        """
+        if requester is None:
+            return None, None
+        name = normalise(requester)
+        if not name:
+            raise InvalidInput("requester is blank; leave it out, or name who asks",
+                               fields={"requester": "blank"})
+        if not is_person(name):
+            return name, None  # a program's name: it never clicks, nobody to keep from approving
         try:
-            found = self.directory.resolve([requester])
+            [user] = self.directory.resolve([name])
         except InvalidInput:
-            return None
-        return found[0] if len(found) == 1 else None
+            raise InvalidInput(
+                f"requester {requester!r} looks like a person but is not a user of this Slack "
+                "workspace; name them by Slack user id or email, or use the agent's own name",
+                fields={"requester": "not a Slack user of this workspace"}) from None
+        return name, user
 
     def get(self, request_id: str) -> ApprovalRequest:
         """The request, or NotFound."""
@@ -232,24 +290,17 @@ class ApprovalService:
                                     failures=records[r.id][1]) for r in rows}
 
     def waiting_on(self, user: str, *, scan: int = 500) -> Sequence[ApprovalRequest]:
-        """Pending requests `user` may decide now and has not voted on, oldest first (App Home)."""
+        """Pending requests with an item `user` may decide now and has not voted on, oldest first."""
         with self.db.read() as s:
             pending = repo.list_requests(s, status=Status.PENDING.value, limit=scan)
-        mine = []
-        for row in pending:
-            try:
-                lifecycle.check_can_decide(repo.state_of(row), actor=user)
-            except SignoffError:
-                continue
-            if user not in row.approvals:
-                mine.append(row)
+        mine = [row for row in pending if lifecycle.waits_on(repo.state_of(row), user)]
         return sorted(mine, key=lambda r: r.created_at)
 
-    def check_can_decide(self, request_id: str, *, actor: str) -> ApprovalRequest:
-        """The request if `actor` may decide it now; a refusal is audited before it is raised."""
+    def check_can_decide(self, request_id: str, *, actor: str, index: int | None = None) -> ApprovalRequest:
+        """The request if `actor` may decide it (item `index`) now; a refusal is audited, then raised."""
         row = self.get(request_id)
         try:
-            lifecycle.check_can_decide(repo.state_of(row), actor=actor)
+            lifecycle.check_can_decide(repo.state_of(row), actor=actor, index=index)
         except NotAuthorized as refused:
             self._audit_refusal(row, refused)
             raise
@@ -258,11 +309,45 @@ class ApprovalService:
     def decide(
         self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None,
         index: int | None = None, args: Mapping[str, Any] | None = None, answer: Any = None,
+        expected_version: int | None = None, note: Mapping[str, Any] | None = None,
     ) -> ApprovalRequest:
-        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided."""
-        return self.transition(request_id, lambda state, now: lifecycle.decide(
-            state, actor=actor, verdict=verdict, reason=reason, now=now, index=index, args=args,
-            answer=answer))
+        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided.
+
+        `expected_version`: refuse (StaleDecision) unless the request is still at that version;
+        `note`: added to the audit event's data (e.g. which UI the decision came through).
+        """
+        if verdict is Verdict.EDIT and args is not None:
+            self._check_edit(request_id, actor=actor, index=index, args=args)
+
+        def make(state: RequestState, now: datetime) -> Transition:
+            t = lifecycle.decide(state, actor=actor, verdict=verdict, reason=reason, now=now,
+                                 index=index, args=args, answer=answer)
+            # Checked after the rules, so a refused person learns that rather than the version;
+            # inside the write transaction as well, so it holds against a concurrent decision.
+            if expected_version is not None and state.version != expected_version:
+                raise StaleDecision(f"request {state.id} is at version {state.version}, not "
+                                    f"{expected_version}: reload it and decide again", request_id=state.id)
+            return replace(t, event=replace(t.event, data={**t.event.data, **note})) if note else t
+
+        return self.transition(request_id, make)
+
+    def _check_edit(self, request_id: str, *, actor: str, index: int | None,
+                    args: Mapping[str, Any]) -> None:
+        """An edit is a decision only under the rule the item was routed by: edited arguments are
+        matched again, and an edit that lands under another rule is refused, naming that rule."""
+        row = self.check_can_decide(request_id, actor=actor, index=index)
+        state = repo.state_of(row)
+        i = lifecycle.item_index(state, index)
+        check_finite(args, where="args")
+        item, routed = state.items[i], state.route_of(i).rule
+        rule = self._rule_of(Item(action=item.action, args=args), requester=row.requester,
+                             urgency=row.urgency, agent=row.created_by)
+        if rule.name != routed:
+            raise InvalidInput(
+                f"this edit puts {item.action} under policy rule {rule.name!r} ({describe(rule)}), not "
+                f"{routed!r}, which routed this request; approve or reject it as asked, or have the "
+                "agent ask again with these arguments",
+                fields={"args": f"moves it under policy rule {rule.name!r}"})
 
     def cancel(self, request_id: str, *, agent: str, reason: str) -> ApprovalRequest:
         """Withdraw a pending request; only the agent that created it may (others get NotFound)."""
@@ -339,3 +424,10 @@ class ApprovalService:
         event = lifecycle.refused_click(repo.state_of(row), actor=refused.actor, why=str(refused))
         with self.db.write() as s:
             repo.append_event(s, event, at=self.clock())
+
+
+def _most_urgent(urgencies: Sequence[str | None]) -> str | None:
+    """The highest of the rules' urgencies (None when no rule sets one)."""
+    order = list(Urgency)
+    named = [Urgency(u) for u in urgencies if u]
+    return max(named, key=order.index).value if named else None

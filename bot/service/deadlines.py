@@ -40,9 +40,7 @@ class DeadlineService:
             if row.status != Status.PENDING.value or row.route is None:
                 return None
             route, now = Route.from_json(row.route), self.approvals.clock()
-            stranded = routing.is_stranded(separation_of_duties=route.separation_of_duties,
-                                           eligible=row.eligible, requester=row.requester,
-                                           requester_id=row.requester_id)
+            stranded = routing.is_stranded(repo.state_of(row))
             next_due = due(route, created_at=row.created_at, level=row.escalation_level,
                            reminders=row.reminders_sent, now=now, stranded=stranded)
             if next_due.timeout:
@@ -74,11 +72,15 @@ class DeadlineService:
         """Move to the due escalation level / reminder count, iff nobody changed the request."""
         steps = route.escalations[row.escalation_level:next_due.level]
         added = [u for step in steps for u in step.to if u not in row.eligible]
+        routes = None
+        if row.item_routes is not None:  # each step's people join the items of its own rule
+            state = repo.state_of(row)
+            routes = routing.escalated([state.route_of(i) for i in range(len(state.items))], steps)
         with self.approvals.db.write() as s:
             won = repo.advance_deadlines(
                 s, request_id=row.id, from_version=row.version, level=next_due.level,
                 reminders=next_due.reminders, eligible=[*row.eligible, *dict.fromkeys(added)],
-                next_deadline_at=next_due.next_at)
+                next_deadline_at=next_due.next_at, item_routes=routes)
             if not won:
                 return False
             events = [Event(kind="escalated", actor="system", request_id=row.id,

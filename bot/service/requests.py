@@ -20,7 +20,7 @@ class NewRequest:
     summary: str
     args: Mapping[str, Any] = field(default_factory=dict)
     approvers: Sequence[str] = ()
-    context: Mapping[str, Any] | None = None
+    context: Mapping[str, Any] | str | None = None  # an object, or text shown as it is
     urgency: str = DEFAULT_URGENCY
     channel: str | None = None
     dm: bool | None = None
@@ -32,6 +32,9 @@ class NewRequest:
     kind: str = "api"
     run_id: str | None = None
     interrupt_id: str | None = None
+    # The operator's SIGNOFF_DEFAULT_APPROVERS for graph runs: asked only when the matching rule
+    # names nobody and lets requests name approvers; unlike `approvers`, never a claim of the agent.
+    fallback_approvers: Sequence[str] = ()
 
     def body_hash(self) -> str:
         """A digest of everything but the idempotency key, to spot a reused key."""

@@ -15,7 +15,7 @@ from blocks import ids
 from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal, slack_date
 from blocks.forms import parse_form
 from blocks.home import home_view
-from blocks.modals import edit_modal, respond_modal
+from blocks.modals import approve_modal, edit_modal, respond_modal
 from bot.core.items import Item
 from bot.core.lifecycle import Verdict
 from bot.errors import (
@@ -48,6 +48,10 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
         # returns, the click is durable.
         try:
             request_id, index = _target(_action_value(body))
+            if _item(service.get(request_id), index).approve_comment != "none":
+                ack()  # the request asks for a comment with Approve: a modal, like Reject
+                later(_open_modal, service, client, body, _approve_view)
+                return
             service.decide(request_id, actor=_clicker(body), verdict=Verdict.APPROVE, index=index)
         except SignoffError as e:
             ack()
@@ -89,6 +93,11 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             ack(response_action="errors", errors={ids.BLOCK_REASON: REASON_MISSING})
             return
         _submit(ack, body, view, lambda row, i: {"verdict": Verdict.REJECT, "reason": reason})
+
+    @app.view(ids.VIEW_APPROVE)
+    def approve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        comment = _text(view, ids.BLOCK_COMMENT, ids.ACTION_COMMENT)
+        _submit(ack, body, view, lambda row, i: {"verdict": Verdict.APPROVE, "reason": comment or None})
 
     @app.view(ids.VIEW_EDIT)
     def edit_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -139,12 +148,17 @@ def _open_modal(service: ApprovalService, client: WebClient, body: dict[str, Any
                 make_view: Callable[[ApprovalRequest, int | None], dict[str, Any]]) -> None:
     try:
         request_id, index = _target(_action_value(body))
-        row = service.check_can_decide(request_id, actor=_clicker(body))
+        row = service.check_can_decide(request_id, actor=_clicker(body), index=index)
         view = make_view(row, index)
     except SignoffError as e:
         _tell(client, body, explain(e))
         return
     client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _approve_view(row: ApprovalRequest, index: int | None) -> dict[str, Any]:
+    return approve_modal(request_id=row.id, summary=row.summary, index=index,
+                         required=_item(row, index).approve_comment == "required")
 
 
 def _open_details_modal(service: ApprovalService, client: WebClient, body: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -10,10 +12,9 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from bot.core.audit import GENESIS
-from bot.storage import tables
+from bot.storage import schema
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -43,8 +44,8 @@ def _sqlite_locking(engine: Engine) -> None:
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=30000")
+        _wal(cur)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -52,6 +53,20 @@ def _sqlite_locking(engine: Engine) -> None:
     def _begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get("signoff_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _wal(cur: Any) -> None:
+    """Switch the file to WAL (it stays so), retrying: two processes opening a new file at once
+    get "database is locked" from this PRAGMA at once, without SQLite's busy handler waiting."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class Database:
@@ -65,21 +80,26 @@ class Database:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    def connect(cls, url: str) -> Database:
-        """Open the database at `url` and create any missing tables."""
+    def connect(cls, url: str, *, upgrade: bool = False) -> Database:
+        """Open the database at `url`, creating an empty one at the schema this code needs.
+
+        A database at an older revision is upgraded only when `upgrade` is set (`signoff db
+        upgrade`, `signoff dev`); otherwise, and at an unknown revision, SchemaMismatch.
+        """
         db = cls(make_engine(url))
-        db.create_tables()
+        try:
+            db.create_tables(upgrade=upgrade)
+        except BaseException:
+            db.engine.dispose()
+            raise
         return db
 
-    def create_tables(self) -> None:
-        """Create missing tables and the audit head row."""
+    def create_tables(self, *, upgrade: bool = False) -> None:
+        """Bring the schema to head (see bot.storage.schema) and add the audit head row."""
         # In a write transaction: `web` and `worker` starting together on a new SQLite file
         # otherwise race, and the loser fails at once with "database is locked".
-        with self._write_lock or nullcontext(), self._writer.begin() as conn:
-            SQLModel.metadata.create_all(conn)
-        with self.write() as s:
-            if s.get(tables.AuditHead, 1) is None:
-                s.add(tables.AuditHead(id=1, seq=0, hash=GENESIS))
+        with self._write_lock or nullcontext():
+            schema.prepare(self._writer, upgrade=upgrade)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.core import audit
 from bot.core.deadlines import Route
-from bot.core.items import Item, ItemDecision
+from bot.core.items import Item, ItemDecision, ItemRoute
 from bot.core.lifecycle import Event, RequestState, Status, Transition
 from bot.core.routing import requester_identity
 from bot.core.vocabulary import ResumeState
@@ -40,16 +40,17 @@ def find_by_interrupt(s: Session, *, run_id: str, interrupt_id: str | None) -> A
 
 def advance_deadlines(
     s: Session, *, request_id: str, from_version: int, level: int, reminders: int, eligible: list[str],
-    next_deadline_at: datetime | None,
+    next_deadline_at: datetime | None, item_routes: list[ItemRoute] | None = None,
 ) -> bool:
     """Record an escalation or reminder iff the request is still pending at `from_version`."""
+    routes = {"item_routes": [r.to_json() for r in item_routes]} if item_routes is not None else {}
     result = s.execute(
         update(ApprovalRequest)
         .where(col(ApprovalRequest.id) == request_id,
                col(ApprovalRequest.status) == Status.PENDING.value,
                col(ApprovalRequest.version) == from_version)
         .values(escalation_level=level, reminders_sent=reminders, eligible=eligible,
-                next_deadline_at=next_deadline_at, version=from_version + 1)
+                next_deadline_at=next_deadline_at, version=from_version + 1, **routes)
         .execution_options(synchronize_session=False))
     return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -99,6 +100,8 @@ def state_of(row: ApprovalRequest) -> RequestState:
         separation_of_duties=route.separation_of_duties and row.route is not None,
         approvals=tuple(row.approvals),
         rule=row.rule,
+        item_routes=tuple(ItemRoute.from_json(r) for r in row.item_routes) if row.item_routes else None,
+        item_approvals=tuple(tuple(v) for v in row.item_approvals) if row.item_approvals else None,
     )
 
 
@@ -109,6 +112,8 @@ def apply_transition(s: Session, t: Transition) -> bool:
         values["item_decisions"] = [d.to_json() if d else None for d in t.item_decisions]
     if t.approvals is not None:
         values["approvals"] = list(t.approvals)
+    if t.item_approvals is not None:
+        values["item_approvals"] = [list(v) for v in t.item_approvals]
     if t.final:
         values |= {"next_deadline_at": None, "decision": t.decision, "decided_by": t.decided_by,
                    "decided_at": t.decided_at, "reason": t.reason,

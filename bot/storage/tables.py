@@ -69,7 +69,7 @@ class ApprovalRequest(SQLModel, table=True):
     action: str = Field(max_length=200)
     summary: str
     args: dict[str, Any] = _json(nullable=False)
-    context: dict[str, Any] | None = _json(nullable=True)
+    context: dict[str, Any] | str | None = _json(nullable=True)  # an object, or the agent's text
     urgency: str = Field(max_length=10)
     requester: str | None = None
     requester_id: str | None = None  # the requester as a Slack user id, when it names a person
@@ -97,7 +97,11 @@ class ApprovalRequest(SQLModel, table=True):
     resume_state: str | None = Field(default=None, index=True, max_length=20)  # a ResumeState
     rule: str | None = Field(default=None, max_length=200)  # the policy rule that routed it
     route: dict[str, Any] | None = _json(nullable=True)  # core.deadlines.Route, stored form
-    approvals: list[str] = _json(nullable=False)  # who approved so far (quorum)
+    approvals: list[str] = _json(nullable=False)  # who approved any item so far (quorum)
+    # Per item (None on requests stored before items were routed one by one): the policy rule it
+    # matched with who may decide it (core.items.ItemRoute), and who approved it so far.
+    item_routes: list[dict[str, Any]] | None = _json(nullable=True)
+    item_approvals: list[list[str]] | None = _json(nullable=True)
     escalation_level: int = 0
     reminders_sent: int = 0
     # What Slack was last brought up to, so the sweeper can redo card work Redis lost.

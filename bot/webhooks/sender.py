@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
 
-import signoff_client.callbacks as signing
 from bot.core import webhooks as rules
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DeliveryState
@@ -20,10 +18,63 @@ from bot.errors import InvalidInput, NotFound
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import CallbackDelivery
+from bot.webhooks.transport import Outbound, Resolve, system_resolve
+
+SECRETS_SETTING = "SIGNOFF_CALLBACK_SECRETS"
 
 
-def check_callback_url(url: str, *, allow_private: bool) -> None:
+class Unresolved(InvalidInput):
+    """The callback host does not resolve (now): worth another attempt later, unlike a private one."""
+
+
+def check_callback_url(url: str, *, allow_private: bool, resolve: Resolve = system_resolve) -> None:
     """Refuse anything but http(s) URLs, and private-network targets unless allowed (SSRF)."""
+    host, _ = _target(url)
+    if allow_private:
+        return
+    pin_address(host, allow_private=False, resolve=resolve)
+
+
+def check_callback(
+    url: str, agent: str, *, secrets: Mapping[str, Sequence[str]], allow_private: bool,
+    resolve: Resolve = system_resolve,
+) -> None:
+    """check_callback_url, and refuse an agent that has no callback secret to sign with (fail closed)."""
+    check_callback_url(url, allow_private=allow_private, resolve=resolve)
+    if not secrets.get(agent):
+        raise InvalidInput(
+            "callback_url needs a callback secret for this agent",
+            fields={"callback_url": f"agent {agent!r} has no callback secret; add "
+                                    f"{agent}:<secret> to {SECRETS_SETTING} (see .env.example)"})
+
+
+def pin_address(host: str, *, allow_private: bool, resolve: Resolve) -> str:
+    """The address to connect to for `host`: its first, once every address it has passed the check."""
+    try:
+        found = [ipaddress.ip_address(host)]  # a literal address is not looked up
+    except ValueError:
+        try:
+            found = [ipaddress.ip_address(a) for a in resolve(host)]
+        except (OSError, UnicodeError, ValueError) as e:
+            raise Unresolved("callback_url does not resolve",
+                             fields={"callback_url": f"{host} does not resolve ({e})"}) from e
+    if not found:
+        raise Unresolved("callback_url does not resolve",
+                         fields={"callback_url": f"{host} resolves to no address"})
+    for ip in found if not allow_private else ():
+        # Every address, not only the first: a client falling back to the next one must not
+        # find the private network there.
+        bad = rules.non_public(ip)
+        if bad is not None:
+            carried = "" if bad == ip else f" (it carries {bad})"
+            raise InvalidInput(
+                "callback_url points into a private network",
+                fields={"callback_url": f"{host} resolves to {ip}, a non-public address{carried}; "
+                                        "set SIGNOFF_CALLBACK_ALLOW_PRIVATE=true to allow it"})
+    return str(found[0])
+
+
+def _target(url: str) -> tuple[str, int | None]:
     # urlsplit quietly drops CR, LF and tab; httpx then refused the URL at every attempt, leaving
     # the delivery pending forever. A URL has no whitespace or control characters at all.
     if bad := next((c for c in url if c.isspace() or not c.isprintable()), None):
@@ -40,20 +91,7 @@ def check_callback_url(url: str, *, allow_private: bool) -> None:
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidInput("callback_url must be an http(s) URL",
                            fields={"callback_url": "must be an absolute http:// or https:// URL"})
-    if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as e:
-        raise InvalidInput("callback_url does not resolve",
-                           fields={"callback_url": f"{parts.hostname} does not resolve ({e})"}) from e
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if not ip.is_global:
-            raise InvalidInput(
-                "callback_url points into a private network",
-                fields={"callback_url": f"{parts.hostname} resolves to {ip}, a non-public address; "
-                                        "set SIGNOFF_CALLBACK_ALLOW_PRIVATE=true to allow it"})
+    return host, port
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +103,7 @@ class Attempt:
 
 
 def attempt(
-    db: Database, delivery_id: str, *, secrets: Mapping[str, str], http: httpx.Client,
+    db: Database, delivery_id: str, *, secrets: Mapping[str, Sequence[str]], outbound: Outbound,
     clock: Callable[[], datetime], allow_private: bool,
 ) -> Attempt:
     """POST the callback once and record the outcome with its audit event."""
@@ -75,30 +113,35 @@ def attempt(
         raise NotFound(f"no callback delivery {delivery_id!r}")
     if d.state != "pending":
         return Attempt(verdict=None)
-    status, error = _post(d, secret=secrets.get(d.agent), http=http, clock=clock,
+    status, error = _post(d, secrets=tuple(secrets.get(d.agent, ())), outbound=outbound, clock=clock,
                           allow_private=allow_private)
     return _record(db, delivery_id, status=status, error=error, now=clock())
 
 
 def _post(
-    d: CallbackDelivery, *, secret: str | None, http: httpx.Client, clock: Callable[[], datetime],
+    d: CallbackDelivery, *, secrets: Sequence[str], outbound: Outbound, clock: Callable[[], datetime],
     allow_private: bool,
 ) -> tuple[int | None, str | None]:
-    if secret is None:
-        return 401, f"agent {d.agent!r} has no API token any more; nothing can sign its callback"
+    if not secrets:
+        # Never the API token instead: whoever verifies callbacks could then call the API as the agent.
+        return 401, f"agent {d.agent!r} has no callback secret any more; add one to {SECRETS_SETTING}"
     try:
-        check_callback_url(d.url, allow_private=allow_private)  # again: DNS may have changed
+        host, _ = _target(d.url)
+        # Resolved once, checked, and that address is the one connected to (DNS rebinding).
+        ip = pin_address(host, allow_private=allow_private, resolve=outbound.resolve)
+    except Unresolved as e:
+        return None, e.fields.get("callback_url", e.detail)
     except InvalidInput as e:
         return 403, e.fields.get("callback_url", e.detail)
     body = json.dumps(d.payload, sort_keys=True, separators=(",", ":")).encode()
     ts = int(clock().timestamp())
     headers = {"Content-Type": "application/json", "User-Agent": "Signoff-Callback/1",
-               signing.DELIVERY_HEADER: d.id, signing.TIMESTAMP_HEADER: str(ts),
-               signing.SIGNATURE_HEADER: f"{signing.SCHEME}={signing.signature(secret, ts, body)}"}
+               rules.DELIVERY_HEADER: d.id, rules.TIMESTAMP_HEADER: str(ts),
+               rules.SIGNATURE_HEADER: rules.signature_header(secrets, ts, body)}
     try:
         # Streamed and never read: only the status matters, and a huge or slow body must not
         # hold a worker.
-        with http.stream("POST", d.url, content=body, headers=headers) as answer:
+        with outbound.client(ip) as http, http.stream("POST", d.url, content=body, headers=headers) as answer:
             status = answer.status_code
     except httpx.HTTPError as e:
         return None, f"{e.__class__.__name__}: {e}"

@@ -1,4 +1,9 @@
-"""Verify the signed callbacks Signoff POSTs to an agent's `callback_url`."""
+"""Verify the signed callbacks Signoff POSTs to an agent's `callback_url`.
+
+The secret is the agent's callback secret (its entry in the server's SIGNOFF_CALLBACK_SECRETS),
+not its API token. While the server rotates it, each callback carries one `v1=` signature per
+secret, so a receiver holding either the old or the new one accepts it.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +26,11 @@ def verify_callback(
     headers: Mapping[str, str], body: bytes | str, secret: str, *, tolerance: int = 300,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Check a callback's signature and freshness; return its JSON body or raise CallbackVerificationError."""
+    """Check a callback's signature (under the agent's callback secret) and freshness; return its JSON
+    body or raise CallbackVerificationError."""
     if not secret:
-        raise CallbackVerificationError("no secret given to verify with (it is the agent's API token)")
+        raise CallbackVerificationError("no secret given to verify with (the agent's callback secret, "
+                                        "from the server's SIGNOFF_CALLBACK_SECRETS)")
     raw = body.encode() if isinstance(body, str) else bytes(body)
     lowered = {k.lower(): v for k, v in headers.items()}
     timestamp = _timestamp(_header(lowered, TIMESTAMP_HEADER))

@@ -1,10 +1,21 @@
 """The routing rules every caller shares: who the requester is, and when a request is stranded."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.routing import is_stranded, names_a_person, requester_identity, route_for
+from bot.core.deadlines import Step
+from bot.core.items import DecisionType, Item, ItemDecision, ItemRoute
+from bot.core.lifecycle import RequestState
+from bot.core.routing import (
+    combined_route,
+    escalated,
+    is_stranded,
+    names_a_person,
+    requester_identity,
+    route_for,
+)
+from bot.core.vocabulary import Status
 from bot.policy.model import Escalation, Rule
 
 
@@ -19,27 +30,59 @@ def test_bot_and_service_names_are_not_people(spelling):
     assert not names_a_person(spelling)
 
 
+def state(eligible, *, requester, sod=True, routes=None, decisions=None):
+    items = tuple(Item(action=f"a{n}") for n in range(len(routes or [None])))
+    return RequestState(id="req_1", status=Status.PENDING, version=0, eligible=tuple(eligible),
+                        items=items, item_decisions=tuple(decisions or [None] * len(items)),
+                        requester=requester, separation_of_duties=sod,
+                        item_routes=tuple(routes) if routes else None)
+
+
 @pytest.mark.parametrize("spelling", ["U0ALICE", "<@U0ALICE>", "alice@example.com", "ALICE@Example.COM"])
 def test_a_requester_resolved_to_the_only_approver_is_stranded_however_spelled(spelling):
     # The service resolves a person's spelling to a Slack id; the rule must use that id, not the text.
     assert requester_identity(spelling, "U0ALICE") == "U0ALICE"
-    assert is_stranded(separation_of_duties=True, eligible=["U0ALICE"], requester=spelling,
-                       requester_id="U0ALICE")
+    assert is_stranded(state(["U0ALICE"], requester=requester_identity(spelling, "U0ALICE")))
 
 
 def test_an_unresolved_requester_is_compared_as_given():
-    assert is_stranded(separation_of_duties=True, eligible=["U0ALICE"], requester="U0ALICE",
-                       requester_id=None)
-    assert not is_stranded(separation_of_duties=True, eligible=["U0ALICE"], requester="billing-bot",
-                           requester_id=None)
+    assert is_stranded(state(["U0ALICE"], requester="U0ALICE"))
+    assert not is_stranded(state(["U0ALICE"], requester="billing-bot"))
 
 
 def test_another_eligible_person_or_no_separation_of_duties_is_not_stranded():
-    assert not is_stranded(separation_of_duties=True, eligible=["U0ALICE", "U0BOB"],
-                           requester="alice@example.com", requester_id="U0ALICE")
-    assert not is_stranded(separation_of_duties=False, eligible=["U0ALICE"],
-                           requester="alice@example.com", requester_id="U0ALICE")
-    assert is_stranded(separation_of_duties=True, eligible=[], requester=None, requester_id=None)
+    assert not is_stranded(state(["U0ALICE", "U0BOB"], requester="U0ALICE"))
+    assert not is_stranded(state(["U0ALICE"], requester="U0ALICE", sod=False))
+    assert is_stranded(state([], requester=None))
+
+
+def test_one_item_only_the_requester_could_approve_strands_the_request():
+    routes = [ItemRoute(rule="a", eligible=("U0ALICE", "U0BOB")), ItemRoute(rule="b", eligible=("U0ALICE",))]
+    assert is_stranded(state(["U0ALICE", "U0BOB"], requester="U0ALICE", routes=routes))
+    decided = [None, ItemDecision(type=DecisionType.APPROVE, by="system", at=datetime.now(UTC))]
+    assert not is_stranded(state(["U0ALICE", "U0BOB"], requester="U0ALICE", routes=routes,
+                                 decisions=decided))
+
+
+def test_several_rules_make_one_route_that_is_the_strictest():
+    lax = Rule(name="lax", line=1, approvers=("U1",), timeout=timedelta(hours=2), on_timeout="approve",
+               remind_every=timedelta(hours=1))
+    strict = Rule(name="strict", line=2, approvers=("U2",), quorum=2, timeout=timedelta(hours=4),
+                  on_timeout="reject", remind_every=timedelta(minutes=10),
+                  escalations=(Escalation(after=timedelta(minutes=30), to=("U3",)),))
+    route = combined_route([lax, strict], resolve=list)
+    assert (route.timeout, route.on_timeout, route.quorum) == (timedelta(hours=2), "reject", 2)
+    assert route.remind_every == timedelta(minutes=10)
+    assert [(s.rule, s.to) for s in route.escalations] == [("strict", ("U3",))]
+    only_lax = combined_route([lax, Rule(name="waits", line=3, approvers=("U4",))], resolve=list)
+    assert only_lax.on_timeout == "wait"  # one rule never times out: approving its items would be lax
+    assert combined_route([lax], resolve=list).on_timeout == "approve"
+
+
+def test_an_escalation_adds_people_only_to_the_items_of_its_rule():
+    routes = [ItemRoute(rule="a", eligible=("U1",)), ItemRoute(rule="b", eligible=("U2",))]
+    after = escalated(routes, [Step(after=timedelta(minutes=5), to=("U9",), rule="b")])
+    assert [r.eligible for r in after] == [("U1",), ("U2", "U9")]
 
 
 def test_a_route_resolves_escalation_targets_and_keeps_the_rules_timing():

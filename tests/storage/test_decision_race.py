@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import select
 
+from bot.core.items import Item
 from bot.core.lifecycle import Verdict
 from bot.errors import AlreadyDecided, NotAuthorized
 from bot.service import ApprovalService, NewRequest
@@ -87,3 +88,31 @@ def test_the_same_idempotency_key_returns_the_same_request(service, db):
     assert sum(created for _, created in rows) == 1
     with db.read() as s:
         assert len(list(s.exec(select(ApprovalRequest)))) == 1
+
+
+def test_fifty_concurrent_deciders_on_a_batch_make_one_decision_per_item(service, db):
+    items = [Item(action=f"step{n}", args={"n": n}) for n in range(3)]
+    row, _ = service.create(NewRequest(action="step0", summary="s", approvers=APPROVERS, items=items,
+                                       kind="generic"), agent="t")
+
+    def click(n: int):
+        verdict = Verdict.APPROVE if n % 2 else Verdict.REJECT
+        try:
+            service.decide(row.id, actor=APPROVERS[n], verdict=verdict, reason=f"no {n}", index=n % 3)
+            return ("won", n % 3, APPROVERS[n])
+        except AlreadyDecided as e:
+            return ("lost", n % 3, e.decided_by)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(click, range(50)))
+
+    final = service.get(row.id)
+    assert final.status != "pending"
+    for i in range(3):
+        winners = [who for outcome, item, who in results if outcome == "won" and item == i]
+        assert len(winners) == 1, (i, winners)
+        assert final.item_decisions[i]["by"] == winners[0]
+        assert all(who == winners[0] for _, item, who in results if item == i)  # losers told who won
+    decisions = events(db, "item_decided") + events(db, "decided")
+    assert sorted(e.data.get("item") for e in decisions) == [0, 1, 2]
+    assert verify(db)[1] is None
