@@ -105,3 +105,4 @@ def form_block_id(name: str, position: int) -> str:
     return f"field#{position}"
 
 BLOCK_PROGRESS = "signoff_progress"  # quorum progress and escalation line
+BLOCK_FAILURE = "signoff_failure"  # what failed after the decision (resume, run, callback)

@@ -218,20 +218,22 @@ class SlackSandbox:
     # --- what a person does ----------------------------------------------------------------
 
     def click(
-        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None
+        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None,
+        block_id: str | None = None,
     ) -> httpx.Response:
         """`user` clicks a button (or picks `value` in a select) in a stored message."""
-        return self._interactions.click(user, channel, ts, action_id, value=value)
+        return self._interactions.click(user, channel, ts, action_id, value=value, block_id=block_id)
 
     def open_home(self, user: str) -> httpx.Response:
         """`user` opens the app's Home tab (an `app_home_opened` event to the bot)."""
         return self._interactions.open_home(user)
 
     def click_view(
-        self, user: str, view_id: str, action_id: str, *, value: str | None = None
+        self, user: str, view_id: str, action_id: str, *, value: str | None = None,
+        block_id: str | None = None,
     ) -> httpx.Response:
-        """`user` clicks a button in an open modal or their Home tab."""
-        return self._interactions.click_view(user, view_id, action_id, value=value)
+        """`user` clicks a button in an open modal or their Home tab (in block `block_id`)."""
+        return self._interactions.click_view(user, view_id, action_id, value=value, block_id=block_id)
 
     def submit_view(self, user: str, view_id: str, values: Json) -> httpx.Response:
         """`user` submits a modal with {block_id: {action_id: value}}; the answer is applied."""

@@ -240,6 +240,11 @@ def deep_node(state: SlowState) -> dict[str, Any]:
 def _deep_builder() -> StateGraph:
     builder = StateGraph(SlowState)
     builder.add_node("ask", deep_node)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    return builder
+
+
 # A state that declares Signoff's decisions key gets each decision appended to it.
 class RecordedState(TypedDict, total=False):
     action: str

@@ -55,10 +55,10 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             service.decide(request_id, actor=_clicker(body), verdict=Verdict.APPROVE, index=index)
         except SignoffError as e:
             ack()
-            later(_tell, client, body, explain(e))
-        else:
-            ack()
-        if (body.get("view") or {}).get("type") == "home":  # clicked on the Home tab: refresh it
+            later(_tell, service, client, body, explain(e))
+            return
+        ack()
+        if _on_home(body):  # clicked on the Home tab: refresh it
             later(publish_home, service, client, _clicker(body))
 
     @app.event("app_home_opened")
@@ -138,10 +138,10 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
         ack()
 
 
-def publish_home(service: ApprovalService, client: WebClient, user: str) -> None:
-    """Show `user` the requests waiting on them on the App Home tab."""
+def publish_home(service: ApprovalService, client: WebClient, user: str, notice: str | None = None) -> None:
+    """Show `user` the requests waiting on them on the App Home tab (with a one-line notice)."""
     waiting = [card_for(row) for row in service.waiting_on(user)]
-    client.views_publish(user_id=user, view=home_view(waiting))
+    client.views_publish(user_id=user, view=home_view(waiting, notice=notice))
 
 
 def _open_modal(service: ApprovalService, client: WebClient, body: dict[str, Any],
@@ -151,7 +151,7 @@ def _open_modal(service: ApprovalService, client: WebClient, body: dict[str, Any
         row = service.check_can_decide(request_id, actor=_clicker(body), index=index)
         view = make_view(row, index)
     except SignoffError as e:
-        _tell(client, body, explain(e))
+        _tell(service, client, body, explain(e))
         return
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -165,7 +165,7 @@ def _open_details_modal(service: ApprovalService, client: WebClient, body: dict[
     try:
         row = service.get(_target(_action_value(body))[0])
     except SignoffError as e:
-        _tell(client, body, explain(e))
+        _tell(service, client, body, explain(e))
         return
     client.views_open(trigger_id=body["trigger_id"], view=details_modal(card_for(row)))
 
@@ -252,7 +252,15 @@ def _first_input(view: dict[str, Any]) -> str:
     return ids.BLOCK_REASON
 
 
-def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+def _on_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
+
+
+def _tell(service: ApprovalService, client: WebClient, body: dict[str, Any], text: str) -> None:
+    """Tell the clicker why nothing happened: on the Home tab (republished), or ephemerally."""
+    if _on_home(body):  # no channel to whisper in: the tab itself says it, and shows what is left
+        publish_home(service, client, _clicker(body), notice=text)
+        return
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     if channel is None:
         log.warning("cannot tell %s: %s (no channel in payload)", _clicker(body), text)
