@@ -78,6 +78,7 @@ class Settings:
     log_format: str = "text"  # text | json
     max_clock_skew: float = 2.0  # seconds a worker's clock may differ from the database's
     audit_key: str | None = None  # MACs the audit chain; kept outside the database
+    max_body_bytes: int = 262144  # the agent API's body cap
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -146,6 +147,7 @@ def load_settings(
         log_format=_choice("SIGNOFF_LOG_FORMAT", get("SIGNOFF_LOG_FORMAT") or "text", ("text", "json")),
         max_clock_skew=_seconds("SIGNOFF_MAX_CLOCK_SKEW", get("SIGNOFF_MAX_CLOCK_SKEW") or "2", most=3600),
         audit_key=_audit_key(get("SIGNOFF_AUDIT_KEY"), data_dir=data_dir, dev=dev),
+        max_body_bytes=_bytes("SIGNOFF_MAX_BODY_BYTES", get("SIGNOFF_MAX_BODY_BYTES") or "262144"),
         host=host,
         port=port,
         dev=dev,
@@ -343,3 +345,9 @@ def _seconds(name: str, raw: str, most: float = 300) -> float:
     if not 0 < value <= most:
         raise InvalidSettings(f"{name} must be a number of seconds between 0 and {most:g}, got {raw!r}")
     return value
+
+
+def _bytes(name: str, raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and 1024 <= int(raw) <= 64 * 1024 * 1024):
+        raise InvalidSettings(f"{name} must be a number of bytes between 1024 and 67108864, got {raw!r}")
+    return int(raw)

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from bot.api.app import build_web_app
 from bot.api.metrics import build_metrics_router
 from bot.api.waiters import Waiters
+from bot.core.lifecycle import Event
 from bot.observe.metrics import StoreCollector, render
 from bot.observe.store import read_store
 from bot.policy.loader import load_policy
@@ -25,6 +26,8 @@ from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
+from bot.slack.identity import SlackIdentity
+from bot.storage import repo
 from bot.storage.db import Database
 from bot.webhooks.sender import check_callback
 from bot.webhooks.transport import Outbound
@@ -105,11 +108,13 @@ class Wiring:
         if self.settings.slack_app_token is None:
             assert self.settings.slack_signing_secret is not None
             endpoint = SlackEndpoint(bolt or self.bolt_app(),
-                                     signing_secret=self.settings.slack_signing_secret)
+                                     signing_secret=self.settings.slack_signing_secret,
+                                     identity=SlackIdentity.learn(self.slack), audit=self.audit)
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         app = build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs,
+                            max_body=self.settings.max_body_bytes,
                             decisions=self.decisions, api_scopes=self.settings.api_scopes)
         app.include_router(build_metrics_router(token=self.settings.metrics_token, render=self.metrics))
         return app
@@ -118,6 +123,11 @@ class Wiring:
         """The Prometheus exposition: every process's counters, and the store read now."""
         store = StoreCollector(lambda: read_store(self.db, self.redis, queues=ALL_QUEUES, now=self.clock()))
         return render(store)
+
+    def audit(self, event: Event) -> None:
+        """Append one audit event in its own transaction (for refusals that change nothing else)."""
+        with self.db.write() as s:
+            repo.append_event(s, event, at=self.clock())
 
     @cached_property
     def decisions(self) -> DecisionDesk:

@@ -166,9 +166,14 @@ class SlackSandbox:
         return self.state.add_usergroup(group_id, handle=handle, users=users, name=name)
 
     def add_channel(self, channel_id: str, *, name: str, is_private: bool = False,
-                    bot_member: bool = True) -> Json:
-        """Add a channel (the bot in it unless `bot_member` is False)."""
-        return self.state.add_channel(channel_id, name=name, is_private=is_private, bot_member=bot_member)
+                    is_member: bool = True, is_archived: bool = False) -> Json:
+        """Add a channel (the bot in it unless `is_member=False`)."""
+        return self.state.add_channel(channel_id, name=name, is_private=is_private,
+                                      is_member=is_member, is_archived=is_archived)
+
+    def change_channel(self, channel_id: str, **flags: bool) -> None:
+        """Archive a channel or remove the bot: `change_channel("C1", is_archived=True)`."""
+        self.state.change_channel(channel_id, **flags)
 
     def set_scopes(self, scopes: tuple[str, ...]) -> None:
         """Grant the bot token these scopes (until the next reset)."""

@@ -109,6 +109,7 @@ class SlackState(DirectoryStore, ViewStore):
         _check_content(text, blocks)
         with self._lock:
             channel_id = self._resolve_channel(channel)
+            self.check_postable(channel_id)
             if thread_ts:
                 thread_ts = self._thread_root(channel_id, thread_ts)
             record = {

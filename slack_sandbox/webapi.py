@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from slack_sandbox.shapes import (
+    APP_ID,
     BOT_ID,
     BOT_USER_ID,
     BOT_USER_NAME,
@@ -173,6 +174,14 @@ def auth_test(call: Call) -> Json:
     }
 
 
+def bots_info(call: Call) -> Json:
+    """bots.info: the bot user's app (Signoff learns its app id here to check interactions)."""
+    if _str(call.args, "bot") != BOT_ID:
+        raise ApiError("bot_not_found")
+    return {"bot": {"id": BOT_ID, "deleted": False, "name": BOT_USER_NAME, "updated": 0,
+                    "app_id": APP_ID, "user_id": BOT_USER_ID, "icons": {}}}
+
+
 def chat_post_message(call: Call) -> Json:
     """chat.postMessage: to a channel, a DM id, or a user id (their DM)."""
     record = call.state.post_message(
@@ -306,6 +315,7 @@ def usergroups_users_list(call: Call) -> Json:
 
 _HANDLERS: dict[str, Handler] = {
     "auth.test": auth_test,
+    "bots.info": bots_info,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
     "chat.delete": chat_delete,

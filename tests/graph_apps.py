@@ -227,6 +227,24 @@ flaky_graph = _flaky_builder().compile()
 GRAPHS["flaky"] = "tests.graph_apps:flaky_graph"
 
 
+# A tool call a model nested too deep: the run fails visibly and no request is stored. (Past
+# ~250 levels LangGraph itself cannot checkpoint the interrupt.)
+def deep_node(state: SlowState) -> dict[str, Any]:
+    args: dict[str, Any] = {"leaf": state["amount"]}
+    for _ in range(40):
+        args = {"a": args}
+    request_approval(action="deep_call", args=args, summary="nested too deep")
+    return {"done": True}
+
+
+def _deep_builder() -> StateGraph:
+    builder = StateGraph(SlowState)
+    builder.add_node("ask", deep_node)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    return builder
+
+
 # A state that declares Signoff's decisions key gets each decision appended to it.
 class RecordedState(TypedDict, total=False):
     action: str
@@ -261,6 +279,8 @@ def _decision_builder() -> StateGraph:
     return builder
 
 
+deep_graph = _deep_builder().compile()
+GRAPHS["deep"] = "tests.graph_apps:deep_graph"
 decision_graph = _decision_builder().compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
            "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",

@@ -82,6 +82,12 @@ def test_urls_are_shown_without_their_passwords(url, shown):
     assert redact_url(url) == shown
 
 
+def test_the_body_cap_is_a_bounded_number_of_bytes():
+    assert load().max_body_bytes == 262144
+    assert load(SIGNOFF_MAX_BODY_BYTES="1048576").max_body_bytes == 1048576
+    for bad in ("lots", "-1", "10", "1e6", str(1 << 40)):
+        with pytest.raises(InvalidSettings, match="SIGNOFF_MAX_BODY_BYTES"):
+            load(SIGNOFF_MAX_BODY_BYTES=bad)
 def test_a_platform_port_is_served_on_every_interface():
     s = load(PORT="5123")
     assert (s.host, s.port) == ("0.0.0.0", 5123)

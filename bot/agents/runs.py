@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from bot.agents.decisions import DECISIONS_KEY, decision_record, declares_decisions
 from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spec_from_interrupt
 from bot.agents.registry import GraphRegistry
+from bot.core import bounds
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
@@ -207,6 +208,13 @@ class GraphExecutor:
     def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
         context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
         try:
+            # A tool call's arguments come from a model, not a checked API body: bound them the same
+            # way (a request nested too deep was stored and then could not be shown, a 500 from then on).
+            for where, value in [("context", context), ("summary", spec.summary),
+                                 *((f"items[{n}].args", dict(i.args)) for n, i in enumerate(spec.items))]:
+                if problem := bounds.value_problem(value):
+                    raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}",
+                                       fields={where: problem})
             self.approvals.create(NewRequest(
                 # Each item is routed by its own action and arguments; the request's own action and
                 # arguments are the first item's, for its title.

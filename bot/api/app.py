@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from bot.api.decisions import install_decision_api
 from bot.api.docs import install_docs
+from bot.api.gate import Gate
 from bot.api.routes import build_router, install_error_handlers
 from bot.api.runs import build_runs_router
 from bot.api.waiters import Waiters
@@ -31,6 +32,7 @@ answer. Authenticate with `Authorization: Bearer <token>` (one of SIGNOFF_API_TO
 def build_web_app(
     *, service: ApprovalService, api_tokens: Mapping[str, str], slack: SlackEndpoint | None,
     health: Callable[[], dict[str, str]], waiters: Waiters, runs: Callable[[], RunService],
+    max_body: int,
     decisions: DecisionDesk | None = None, api_scopes: Mapping[str, frozenset[str]] | None = None,
 ) -> FastAPI:
     """The ASGI app; `slack` is None in Socket Mode, where Slack does not call us over HTTP."""
@@ -51,6 +53,7 @@ def build_web_app(
                   docs_url=None, redoc_url=None)
     install_docs(app)
     app.state.api_tokens = api_tokens
+    app.add_middleware(Gate, tokens=api_tokens, api_max_body=max_body)
     app.state.api_scopes = api_scopes or {}
     install_error_handlers(app)
     app.include_router(build_router(service, waiters))

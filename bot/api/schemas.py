@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.core import bounds
+from bot.core.cards import CardDelivery
 from bot.core.deadlines import Route
 from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
 from bot.storage import repo
@@ -17,10 +19,28 @@ OnTimeout = Literal["reject", "approve", "wait"]
 Seconds = Annotated[int, Field(ge=1, le=366 * 86400)]
 
 
-class CreateRequest(BaseModel):
-    """`POST /v1/requests` body."""
+class ApiBody(BaseModel):
+    """Base of every agent API body: no NUL in any string, however deep (PostgreSQL refuses it)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if (where := bounds.nul_at(value)) is not None:
+            raise ValueError(f"contains a NUL character (at {where})")
+        return value
+
+
+def bounded_json(value: Any) -> Any:
+    """Refuse a free-form JSON field nested too deep or too large (validator body)."""
+    if (problem := bounds.json_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+class CreateRequest(ApiBody):
+    """`POST /v1/requests` body."""
 
     action: str = Field(min_length=1, max_length=200, examples=["issue_refund"])
     summary: str = Field(min_length=1, max_length=2000, examples=["Refund $340 to order #1234"])
@@ -66,6 +86,15 @@ class CreateRequest(BaseModel):
     approve_comment: Literal["none", "optional", "required"] = Field(
         default="none", description="whether Approve asks for a comment (Slack opens a modal for it)")
 
+    _bounded = field_validator("args", "context")(bounded_json)
+
+
+class DeliveryOut(BaseModel):
+    """Where the request's cards stand in Slack."""
+
+    state: Literal["pending", "posted", "fallback_dm", "failed"]
+    detail: str | None = Field(default=None, description="what Slack said when the channel refused the card")
+
 
 class RequestOut(BaseModel):
     """A request as agents see it."""
@@ -99,11 +128,16 @@ class RequestOut(BaseModel):
     run_id: str | None
     expires_at: datetime | None = Field(
         description="When this request's deadline rejects or approves it (null: it waits for people)")
+    delivery: DeliveryOut | None = Field(
+        default=None, description="posted; fallback_dm when the channel refused the card (archived, the "
+                                  "bot removed) and the approvers were DMed instead; failed when neither "
+                                  "worked")
 
     @classmethod
-    def of(cls, row: ApprovalRequest) -> RequestOut:
-        """The API view of a stored request."""
+    def of(cls, row: ApprovalRequest, *, delivery: CardDelivery | None = None) -> RequestOut:
+        """The API view of a stored request (with its cards' delivery state when given)."""
         return cls(
+            delivery=DeliveryOut(**delivery.to_json()) if delivery is not None else None,
             id=row.id, status=Status(row.status),
             rule=row.rule, approvals=row.approvals, escalation_level=row.escalation_level,
             action=row.action, summary=row.summary, args=row.args,
@@ -125,10 +159,8 @@ def _expires_at(row: ApprovalRequest) -> datetime | None:
     return row.created_at + route.timeout
 
 
-class CancelBody(BaseModel):
+class CancelBody(ApiBody):
     """`POST /v1/requests/{id}/cancel` body."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=2000, examples=["The customer withdrew the refund"])
 

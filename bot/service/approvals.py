@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from bot.core import lifecycle, routing
 from bot.core import webhooks as webhook_rules
+from bot.core.cards import CardDelivery, card_delivery
 from bot.core.deadlines import next_deadline
 from bot.core.identity import is_person, normalise
 from bot.core.items import DecisionType, Item, ItemDecision, ItemRoute
@@ -69,6 +70,8 @@ class ApprovalService:
         if new.callback_url is not None:
             self.check_callback_url(new.callback_url, agent)  # the agent must have a signing secret
         row, verdicts = self._new_row(new, agent=agent)
+        if row.channel is not None and not all(verdicts):  # a channel the bot cannot post in
+            self.directory.check_channel(row.channel)     # would strand the request
         delivery_id, final = None, False
         try:
             with self.db.write() as s:
@@ -285,6 +288,13 @@ class ApprovalService:
         """Requests, newest first; only `agent`'s when given."""
         with self.db.read() as s:
             return repo.list_requests(s, status=status, limit=limit, created_by=agent)
+
+    def card_deliveries(self, rows: Sequence[ApprovalRequest]) -> dict[str, CardDelivery]:
+        """Where each request's cards stand in Slack (posted, fallen back to DMs, failed)."""
+        with self.db.read() as s:
+            records = repo.card_records(s, [r.id for r in rows])
+        return {r.id: card_delivery(channel=r.channel, posted_channels=records[r.id][0],
+                                    failures=records[r.id][1]) for r in rows}
 
     def waiting_on(self, user: str, *, scan: int = 500) -> Sequence[ApprovalRequest]:
         """Pending requests with an item `user` may decide now and has not voted on, oldest first."""

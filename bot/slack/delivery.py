@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from blocks.card import Card, CardItem, Deadline, Failure, approval_card, card_text
 from blocks.text import clip_escaped, escape, one_line
 from bot.core import audit
+from bot.core.cards import CHANNEL_GONE
 from bot.core.deadlines import Route
 from bot.core.lifecycle import Event, Status
 from bot.errors import DeliveryFailed, NotFound
@@ -74,6 +75,14 @@ def card_for(row: ApprovalRequest, *, history: Sequence[audit.Record] = (), run:
         mention=rule.mention if rule is not None else "approvers",
         confirm=rule.confirm if rule is not None else None,
     )
+
+
+class ChannelGone(DeliveryFailed):
+    """The channel refused the card for good (archived, the bot removed, deleted)."""
+
+    def __init__(self, detail: str, *, error: str) -> None:
+        super().__init__(detail)
+        self.error = error
 
 
 def failure_after_decision(history: Sequence[audit.Record], *, run: Run | None) -> Failure | None:
@@ -174,16 +183,25 @@ def _link(context: Mapping[str, Any] | str | None) -> str | None:
 
 def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime],
                policy: Policy | None = None) -> None:
-    """Post each missing copy of the card (channel, DMs); safe to run again after a failure."""
+    """Post each missing copy of the card (channel, DMs); safe to run again after a failure.
+
+    A channel that refuses the card for good gets a `delivery_failed` audit event once, and the
+    approvers get the card by DM instead: a request nobody sees would only wait for its deadline.
+    """
     row, posted = _load(db, request_id)
     done = {m.channel for m in posted} | {m.recipient for m in posted if m.recipient}
+    gone = _channel_failed(db, request_id)
     targets: list[tuple[str | None, str]] = []  # (recipient, channel or user id)
-    if row.channel and row.channel not in done:
+    if row.channel and row.channel not in done and not gone:
         targets.append((None, row.channel))
-    if row.dm:
+    if row.dm or gone:
         targets.extend((u, u) for u in row.eligible if u not in done)
     for recipient, where in targets:
-        _post_one(db, client, row, recipient=recipient, where=where, clock=clock, policy=policy)
+        try:
+            _post_one(db, client, row, recipient=recipient, where=where, clock=clock, policy=policy)
+        except ChannelGone as e:
+            _record_failure(db, row, error=e.error, clock=clock)
+            targets.extend((u, u) for u in row.eligible if u not in done and (u, u) not in targets)
     if targets:
         observed.posted(request_id=row.id, agent=row.created_by, rule=row.rule, created_at=row.created_at,
                         now=clock(), copies=len(targets))
@@ -205,13 +223,29 @@ def _post_one(
         channel = client.conversations_open(users=where)["channel"]["id"] if recipient else where
         sent = client.chat_postMessage(channel=channel, text=card_text(card), blocks=approval_card(card))
     except SlackApiError as e:
-        error = e.response.get("error")
+        error = str(e.response.get("error"))
+        if recipient is None and error in CHANNEL_GONE:
+            raise ChannelGone(f"channel {where} refused request {row.id}: {error}", error=error) from e
         raise DeliveryFailed(f"posting request {row.id} to {where} failed: {error}") from e
     with db.write() as s:
         repo.add_message(s, request_id=row.id, channel=sent["channel"], ts=sent["ts"],
                          recipient=recipient, at=clock())
         data = {"channel": sent["channel"], "ts": sent["ts"], "recipient": recipient}
         repo.append_event(s, Event(kind="posted", actor="system", request_id=row.id, data=data),
+                          at=clock())
+
+
+def _channel_failed(db: Database, request_id: str) -> bool:
+    with db.read() as s:
+        return bool(repo.card_records(s, [request_id])[request_id][1])
+
+
+def _record_failure(db: Database, row: ApprovalRequest, *, error: str, clock: Callable[[], datetime]) -> None:
+    log.warning("request %s: channel %s refused the card (%s); DMing the approvers",
+                row.id, row.channel, error)
+    data = {"channel": row.channel, "error": error, "fallback": "dm"}
+    with db.write() as s:
+        repo.append_event(s, Event(kind="delivery_failed", actor="system", request_id=row.id, data=data),
                           at=clock())
 
 

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from blocks import ids
-from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal
+from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal, slack_date
 from blocks.forms import parse_form
 from blocks.home import home_view
 from blocks.modals import approve_modal, edit_modal, respond_modal
@@ -180,8 +180,7 @@ def _logged(fn: Callable[..., object], *args: Any) -> None:
 def explain(error: SignoffError) -> str:
     """What to tell the person whose click did not decide."""
     if isinstance(error, AlreadyDecided):
-        return already_decided_text(status=error.status, decided_by=error.decided_by,
-                                    decided_at=error.decided_at)
+        return _already_answered(error)
     if isinstance(error, NotAuthorized) and error.own_request:
         return ("You started this request, so someone else has to decide it (separation of duties). "
                 "Nothing was changed.")
@@ -195,6 +194,18 @@ def explain(error: SignoffError) -> str:
     if isinstance(error, Unavailable):
         return "Signoff can't record decisions right now, try again in a minute. Nothing was changed."
     return f"Signoff could not record that: {error}"
+
+
+def _already_answered(error: AlreadyDecided) -> str:
+    """"Already approved by X, T." for a request; the same for one item of a batch."""
+    try:
+        return already_decided_text(status=error.status, decided_by=error.decided_by,
+                                    decided_at=error.decided_at)
+    except ValueError:
+        # One item of a batch was answered: its status ("approved item") is not a request's, and
+        # the card text refused it, which crashed the listener and told the clicker nothing.
+        return (f"Already answered ({error.status}) by <@{error.decided_by}>, "
+                f"{slack_date(error.decided_at)}. Nothing was changed.")
 
 
 def _clicker(body: dict[str, Any]) -> str:
@@ -224,12 +235,13 @@ def _item(row: ApprovalRequest, index: int | None) -> Item:
 
 
 def _state(view: dict[str, Any]) -> dict[str, Any]:
-    return dict(view.get("state", {}).get("values", {}))
+    # SlackEndpoint checked the shape of `values`; `state` itself may be absent or null.
+    return dict((view.get("state") or {}).get("values") or {})
 
 
 def _text(view: dict[str, Any], block_id: str, action_id: str) -> str:
-    raw = _state(view).get(block_id, {}).get(action_id, {}).get("value")
-    return (raw or "").strip()
+    raw = (_state(view).get(block_id) or {}).get(action_id, {}).get("value")
+    return raw.strip() if isinstance(raw, str) else ""
 
 
 def _first_input(view: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import update
@@ -177,6 +177,24 @@ def messages_for(s: Session, request_id: str) -> list[SlackMessage]:
     """Every copy of a request's card."""
     query = select(SlackMessage).where(SlackMessage.request_id == request_id)
     return list(s.exec(query.order_by(col(SlackMessage.id))))
+
+
+def card_records(s: Session, request_ids: Sequence[str]) -> dict[str, tuple[list[str | None], list[dict]]]:
+    """Per request: the recipients of its posted copies (None: the channel's) and its
+    `delivery_failed` events' data, for `bot.core.cards.card_delivery`."""
+    found: dict[str, tuple[list[str | None], list[dict]]] = {i: ([], []) for i in request_ids}
+    if not request_ids:
+        return found
+    for rid, recipient in s.exec(select(SlackMessage.request_id, SlackMessage.recipient)
+                                 .where(col(SlackMessage.request_id).in_(request_ids))):
+        found[rid][0].append(recipient)
+    for event_of, data in s.exec(select(AuditEvent.request_id, AuditEvent.data)
+                                 .where(col(AuditEvent.request_id).in_(request_ids),
+                                        AuditEvent.kind == "delivery_failed")
+                                 .order_by(col(AuditEvent.seq))):
+        if event_of is not None:
+            found[event_of][1].append(dict(data))
+    return found
 
 
 def audit_records(s: Session, *, request_id: str | None = None) -> Iterator[audit.Record]:

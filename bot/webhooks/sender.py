@@ -76,6 +76,12 @@ def pin_address(host: str, *, allow_private: bool, resolve: Resolve) -> str:
 
 
 def _target(url: str) -> tuple[str, int | None]:
+    # urlsplit quietly drops CR, LF and tab; httpx then refused the URL at every attempt, leaving
+    # the delivery pending forever. A URL has no whitespace or control characters at all.
+    if bad := next((c for c in url if c.isspace() or not c.isprintable()), None):
+        raise InvalidInput("callback_url contains whitespace or a control character",
+                           fields={"callback_url": f"contains {bad!r}; a URL has no whitespace or "
+                                                   "control characters"})
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a port out of range

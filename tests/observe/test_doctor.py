@@ -52,7 +52,7 @@ def test_a_healthy_install_passes_and_warns_about_redis_persistence(sandbox, red
 
 def test_a_broken_install_fails_naming_each_problem(sandbox, redis, redis_server, sqlite_url, tmp_path):
     sandbox.set_scopes(tuple(sorted(BOT_SCOPES - {"usergroups:read"})))
-    sandbox.add_channel("C0QUIET", name="quiet", bot_member=False)
+    sandbox.add_channel("C0QUIET", name="quiet", is_member=False)
     heartbeat.beat(redis, datetime.now(UTC) - timedelta(minutes=10))
     policy = tmp_path / "policy.yaml"
     policy.write_text("rules:\n  - name: r\n    match: {action: x}\n    approvers: [U0NOBODY]\n"
