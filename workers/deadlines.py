@@ -6,6 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 
+from bot.observe import heartbeat
 from bot.storage import recovery
 from workers import liveness, queues, runtime
 
@@ -103,5 +104,6 @@ class Sweeper(threading.Thread):
             passes += 1
             try:
                 sweep(requeue=(passes - 1) % every == 0)  # the first pass, then every `every`-th
+                heartbeat.beat(self.context.jobs.redis, self.context.clock())  # alerts and doctor read it
             except Exception:  # noqa: BLE001 - keep sweeping; Redis or the DB may be back next time
                 log.exception("sweeper pass failed")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from bot.slack import delivery
 from bot.storage import recovery
 from workers import queues, runtime
 from workers.locks import LockBusy
@@ -28,20 +27,20 @@ def resume(request_id: str) -> None:
     """Resume a graph with the decision of `request_id`, unless that was already applied."""
     ctx = runtime.current()
     executor = ctx.graphs()
+    job = get_current_job()
+    retried = job is not None and job.retries_left != GRAPH_RETRY.max
     try:
         executor.resume(request_id)
     except LockBusy:
         ctx.jobs.resume_later(request_id, delay=BUSY_RETRY)  # not a failure: nothing is audited
     except Exception as e:
-        job = get_current_job()
         final = job is None or not job.retries_left
-        first = job is not None and job.retries_left == GRAPH_RETRY.max
         executor.resume_failed(request_id, e, final=final)
-        if first or final:  # tell people on the card once, and again when Signoff gives up
-            what = "Signoff gave up resuming" if final else "Resuming failed; Signoff retries it with backoff"
-            delivery.reply_in_threads(ctx.db, ctx.slack, request_id,
-                                      f":warning: {what} the graph: {e.__class__.__name__}: {e}")
+        if not retried or final:  # the card says it failed once, and again when Signoff gives up
+            ctx.jobs.refresh_cards(request_id)
         raise  # RQ retries with backoff while retries are left
+    if retried:  # an earlier attempt put a failure line on the card: take it away
+        ctx.jobs.refresh_cards(request_id)
 
 
 def recover() -> int:

@@ -141,6 +141,12 @@ class RQJobs:
         self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY,
                            job_id=update_cards_job_id(request_id, version))
 
+    @_best_effort
+    def refresh_cards(self, request_id: str) -> None:
+        """Bring every card up to date after something the version does not count (a resume or a
+        callback that failed, or recovered, after the decision)."""
+        self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY)
+
     def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
         """Update every card, deliver the callback, resume the graph, wake waiting agents."""
         if resume:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import sqlite3
 from collections.abc import Mapping
 from typing import Annotated
@@ -17,11 +16,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.api.asks import new_request
+from bot.api.gate import agent_for
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
 from bot.core.vocabulary import Status
 from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError, Unavailable
-from bot.service import ApprovalService, NewRequest
+from bot.service import ApprovalService
 from bot.storage.db import RETRY_AFTER, is_outage
 from bot.storage.tables import ApprovalRequest
 
@@ -40,12 +41,9 @@ class Unauthorized(Exception):
 async def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """The calling agent's name from its bearer token (tokens live on `app.state.api_tokens`)."""
     tokens: Mapping[str, str] = request.app.state.api_tokens
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer" and given.strip():
-        for token, name in tokens.items():
-            if hmac.compare_digest(token.encode(), given.strip().encode()):
-                return name
-    raise Unauthorized()
+    if (agent := agent_for(tokens, authorization)) is None:
+        raise Unauthorized()
+    return agent
 
 
 Agent = Annotated[str, Depends(authenticate)]
@@ -58,9 +56,15 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
     @router.post("/requests", status_code=201, response_model=RequestOut,
                  responses={200: {"model": RequestOut, "description": "idempotent replay"}})
     async def create_request(body: CreateRequest, agent: Agent) -> JSONResponse:
-        new = NewRequest(**body.model_dump())
+        new = new_request(body)  # its item, when it allows more than approve/reject
         row, created = await run_in_threadpool(service.create, new, agent=agent)
-        return JSONResponse(RequestOut.of(row).model_dump(mode="json"), status_code=201 if created else 200)
+        [out] = await shown([row])
+        return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
+
+    async def shown(rows: list[ApprovalRequest]) -> list[RequestOut]:
+        """The API view of `rows`, with where their cards stand in Slack."""
+        deliveries = await run_in_threadpool(service.card_deliveries, rows)
+        return [RequestOut.of(r, delivery=deliveries[r.id]) for r in rows]
 
     async def own(request_id: str, agent: str) -> ApprovalRequest:
         """The request if this agent created it; another agent's is as good as absent."""
@@ -71,7 +75,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
 
     @router.get("/requests/{request_id}", response_model=RequestOut)
     async def get_request(request_id: str, agent: Agent) -> RequestOut:
-        return RequestOut.of(await own(request_id, agent))
+        return (await shown([await own(request_id, agent)]))[0]
 
     @router.get("/requests/{request_id}/wait", response_model=RequestOut)
     async def wait_for_request(
@@ -88,7 +92,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(ended, timeout)
                     row = await run_in_threadpool(service.get, request_id)
-        return RequestOut.of(row)
+        return (await shown([row]))[0]
 
     @router.post("/requests/{request_id}/cancel", response_model=RequestOut,
                  responses={409: {"model": ErrorOut, "description": "already decided"}})
@@ -104,7 +108,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> RequestList:
         rows = await run_in_threadpool(service.list, status=status, limit=limit, agent=agent)
-        return RequestList(requests=[RequestOut.of(r) for r in rows])
+        return RequestList(requests=await shown(rows))
 
     return router
 

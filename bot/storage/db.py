@@ -93,21 +93,23 @@ def _wal(cur: Any) -> None:
 class Database:
     """The store's engine and its transactions; the service decides where each begins and ends."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, audit_key: str | None = None) -> None:
         self.engine = engine
+        # Handed to every write session: repo.append_event MACs the audit chain with it.
+        self.audit_key = audit_key
         self._writer = engine.execution_options(signoff_write=True)
         # SQLite has one writer at a time. Threads of this process queue here, in order, instead
         # of in SQLite's busy handler, whose growing sleeps (up to 100 ms a try) made the tail.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    def connect(cls, url: str, *, upgrade: bool = False) -> Database:
+    def connect(cls, url: str, *, upgrade: bool = False, audit_key: str | None = None) -> Database:
         """Open the database at `url`, creating an empty one at the schema this code needs.
 
         A database at an older revision is upgraded only when `upgrade` is set (`signoff db
         upgrade`, `signoff dev`); otherwise, and at an unknown revision, SchemaMismatch.
         """
-        db = cls(make_engine(url))
+        db = cls(make_engine(url), audit_key=audit_key)
         try:
             db.create_tables(upgrade=upgrade)
         except BaseException:
@@ -139,7 +141,8 @@ class Database:
         a database outage raises Unavailable (every edge already words it: 503, "try again")."""
         try:
             with self._write_lock or nullcontext():
-                with Session(self._writer, expire_on_commit=False) as s, s.begin():
+                with Session(self._writer, expire_on_commit=False, info={"audit_key": self.audit_key}) as s, \
+                        s.begin():
                     yield s
         except (DBAPIError, PoolTimeout) as e:
             if is_outage(e):

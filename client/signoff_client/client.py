@@ -62,15 +62,23 @@ class SignoffClient:
 
     def request(
         self, *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None, urgency: str = "normal", channel: str | None = None,
+        context: Mapping[str, Any] | str | None = None, urgency: str = "normal", channel: str | None = None,
         dm: bool | None = None, requester: str | None = None, idempotency_key: str | None = None,
-        callback_url: str | None = None,
+        callback_url: str | None = None, allowed_decisions: Sequence[str] | None = None,
+        args_schema: Mapping[str, Any] | None = None, response_schema: Mapping[str, Any] | None = None,
+        timeout: float | None = None, on_timeout: str | None = None,
     ) -> ApprovalRequest:
-        """Ask for an approval; a repeated idempotency_key returns the existing request."""
+        """Ask for an approval; a repeated idempotency_key returns the existing request.
+
+        `allowed_decisions` (default approve, reject) may add `edit` (checked against `args_schema`)
+        and `respond` (a form built from `response_schema`, or free text). `timeout` (seconds) and
+        `on_timeout` (reject, approve, wait) are the request's own deadline, within its rule's.
+        """
         return self._send(protocol.create(
             action=action, summary=summary, approvers=approvers, args=args, context=context, urgency=urgency,
             channel=channel, dm=dm, requester=requester, idempotency_key=idempotency_key,
-            callback_url=callback_url))
+            callback_url=callback_url, allowed_decisions=allowed_decisions, args_schema=args_schema,
+            response_schema=response_schema, timeout=timeout, on_timeout=on_timeout))
 
     def get(self, request_id: str) -> ApprovalRequest:
         """The request as it is now."""
@@ -167,15 +175,23 @@ class AsyncSignoffClient:
 
     async def request(
         self, *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None, urgency: str = "normal", channel: str | None = None,
+        context: Mapping[str, Any] | str | None = None, urgency: str = "normal", channel: str | None = None,
         dm: bool | None = None, requester: str | None = None, idempotency_key: str | None = None,
-        callback_url: str | None = None,
+        callback_url: str | None = None, allowed_decisions: Sequence[str] | None = None,
+        args_schema: Mapping[str, Any] | None = None, response_schema: Mapping[str, Any] | None = None,
+        timeout: float | None = None, on_timeout: str | None = None,
     ) -> ApprovalRequest:
-        """Ask for an approval; a repeated idempotency_key returns the existing request."""
+        """Ask for an approval; a repeated idempotency_key returns the existing request.
+
+        `allowed_decisions` (default approve, reject) may add `edit` (checked against `args_schema`)
+        and `respond` (a form built from `response_schema`, or free text). `timeout` (seconds) and
+        `on_timeout` (reject, approve, wait) are the request's own deadline, within its rule's.
+        """
         return await self._send(protocol.create(
             action=action, summary=summary, approvers=approvers, args=args, context=context, urgency=urgency,
             channel=channel, dm=dm, requester=requester, idempotency_key=idempotency_key,
-            callback_url=callback_url))
+            callback_url=callback_url, allowed_decisions=allowed_decisions, args_schema=args_schema,
+            response_schema=response_schema, timeout=timeout, on_timeout=on_timeout))
 
     async def get(self, request_id: str) -> ApprovalRequest:
         """The request as it is now."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,17 +33,28 @@ class Call:
 
 def create(
     *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None,
-    context: Mapping[str, Any] | None, urgency: str, channel: str | None, dm: bool | None,
+    context: Mapping[str, Any] | str | None, urgency: str, channel: str | None, dm: bool | None,
     requester: str | None, idempotency_key: str | None, callback_url: str | None,
+    allowed_decisions: Sequence[str] | None = None, args_schema: Mapping[str, Any] | None = None,
+    response_schema: Mapping[str, Any] | None = None, timeout: float | None = None,
+    on_timeout: str | None = None,
 ) -> Call:
-    """`POST /v1/requests`; fields left None are omitted so the server's defaults apply."""
+    """`POST /v1/requests`; fields left None are omitted so the server's defaults apply.
+
+    `timeout` (seconds) and `on_timeout` give the request its own deadline on the server, within
+    what its policy rule allows."""
     if isinstance(approvers, str):
         raise TypeError("approvers must be a list of approvers, not one string")
     body: dict[str, Any] = {
         "action": action, "summary": summary, "approvers": list(approvers), "urgency": urgency,
-        "args": None if args is None else dict(args), "context": None if context is None else dict(context),
+        "args": None if args is None else dict(args),
+        "context": dict(context) if isinstance(context, Mapping) else context,
         "channel": channel, "dm": dm, "requester": requester, "idempotency_key": idempotency_key,
+        "timeout": None if timeout is None else max(1, math.ceil(timeout)), "on_timeout": on_timeout,
         "callback_url": callback_url,
+        "allowed_decisions": None if allowed_decisions is None else list(allowed_decisions),
+        "args_schema": None if args_schema is None else dict(args_schema),
+        "response_schema": None if response_schema is None else dict(response_schema),
     }
     return Call(method="POST", path="/v1/requests", json={k: v for k, v in body.items() if v is not None})
 
