@@ -8,6 +8,7 @@
      ├── AlreadyDecided       the request left `pending` before this decision (Slack: ephemeral)
      ├── AlreadyVoted         a second approval from the same person towards a quorum
      ├── IdempotencyConflict  an idempotency key reused with a different body (API: 409)
+     ├── StaleDecision        a decision made against a version the request has left (API: 409)
      ├── DeliveryFailed       Slack refused a card; the job retries or fails loudly
      └── Unavailable          Slack or the database cannot answer now (API: 503 + Retry-After;
                               Slack: ephemeral "try again"); nothing was changed
@@ -73,6 +74,14 @@ class AlreadyVoted(SignoffError):
 
 class IdempotencyConflict(SignoffError):
     """An idempotency key was reused with a different request body."""
+
+
+class StaleDecision(SignoffError):
+    """A decision named the version (or checkpoint) it saw, and the request has moved on since."""
+
+    def __init__(self, detail: str, *, request_id: str) -> None:
+        super().__init__(detail)
+        self.request_id = request_id
 
 
 class DeliveryFailed(SignoffError):

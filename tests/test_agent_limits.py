@@ -37,6 +37,8 @@ class TestRate:
 
     def test_over_the_rate_is_refused_with_retry_after_and_no_card(self, stack: Stack,
                                                                    clock: MovableClock) -> None:
+        # Start just after a window opens: a burst straddling two windows would count in both.
+        clock.advance(seconds=61 - clock().timestamp() % 60)
         answers = [stack.api.post("/v1/requests", json=BODY) for _ in range(12)]
         assert [a.status_code for a in answers] == [201] * 5 + [429] * 7
         refused = answers[-1]
@@ -70,7 +72,8 @@ class TestPending:
     def stack_overrides(self) -> dict[str, Any]:
         return {"agent_max_pending": 3}
 
-    def test_cap_on_pending_requests_frees_as_requests_end(self, stack: Stack) -> None:
+    def test_cap_on_pending_requests_frees_as_requests_end(self, stack: Stack, clock: MovableClock) -> None:
+        clock.advance(seconds=61 - clock().timestamp() % 60)  # one audit event per minute: stay in one
         made = [stack.api.post("/v1/requests", json=BODY) for _ in range(3)]
         assert all(r.status_code == 201 for r in made)
         for _ in range(3):

@@ -25,7 +25,7 @@ from blocks import ids
 from bot.embedded_redis import EmbeddedRedis, free_port
 from slack_sandbox.interactions import Interactions
 from slack_sandbox.server import SlackSandbox
-from tests.conftest import API_TOKEN, BOT_TOKEN, SIGNING_SECRET, _fresh_pg_database
+from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET, _fresh_pg_database
 from tests.servers import Postgres
 from workers import queues
 
@@ -45,7 +45,8 @@ def _env(tmp: Path, *, database_url: str, redis_url: str, sandbox: SlackSandbox,
         "SIGNOFF_DATA_DIR": str(tmp / "data"), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "SLACK_API_URL": sandbox.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}", "SIGNOFF_PORT": str(port), "PYTHONUNBUFFERED": "1",
+        "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}", "SIGNOFF_AUDIT_KEY": AUDIT_KEY,
+        "SIGNOFF_PORT": str(port), "PYTHONUNBUFFERED": "1",
     }
 
 

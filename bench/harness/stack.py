@@ -161,6 +161,7 @@ def child_env(
         SLACK_BOT_TOKEN=bot_token,
         SLACK_SIGNING_SECRET=secret,
         SIGNOFF_API_TOKENS=f"bench:{api_token}",
+        SIGNOFF_AUDIT_KEY=secrets.token_hex(32),
         SIGNOFF_PORT=str(port),
         PYTHONUNBUFFERED="1",
         NO_PROXY="127.0.0.1,localhost",

@@ -71,7 +71,7 @@ class ApprovalRequest(SQLModel, table=True):
     action: str = Field(max_length=200)
     summary: str
     args: dict[str, Any] = _json(nullable=False)
-    context: dict[str, Any] | None = _json(nullable=True)
+    context: dict[str, Any] | str | None = _json(nullable=True)  # an object, or the agent's text
     urgency: str = Field(max_length=10)
     requester: str | None = None
     requester_id: str | None = None  # the requester as a Slack user id, when it names a person
@@ -151,6 +151,9 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(max_length=64)
+    # The first event MACed with SIGNOFF_AUDIT_KEY (revision 0003 set it past the unkeyed events
+    # already there); every keyed MAC covers it, so it cannot be moved unnoticed.
+    keyed_from: int | None = None
 
 
 class CallbackDelivery(SQLModel, table=True):
