@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis import Redis
 from rq import Queue, SimpleWorker, Worker
@@ -53,7 +54,6 @@ from blocks.card import approval_card, card_text
 from bot import wiring
 from bot.core import audit, deadlines
 from bot.embedded_redis import EmbeddedRedis, free_port
-from bot.policy.explain import match as match_policy
 from bot.service import NewRequest
 from bot.settings import load_settings
 from bot.slack.delivery import card_for
@@ -116,7 +116,6 @@ class Parts:
     env: dict[str, str]  # the workers' whole configuration
     w: wiring.Wiring  # this process's own wiring on the same store, Redis and policy
     clock: SetClock
-    eligible: list[str]
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
 
@@ -146,9 +145,6 @@ def running_parts(tmp: Path) -> Iterator[Parts]:
         w = wiring.build(load_settings(env, env_file=None), clock=clock)
         stack.callback(w.db.engine.dispose)
         redis = stack.enter_context(contextlib.closing(Redis.from_url(server.url)))
-        rule = match_policy(
-            w.service.policy, action=EXPIRE_ACTION, args={}, requester=None, urgency="normal"
-        ).rule
         log(f"redis-server at {server.url}, sandbox at {sandbox.url}, store {env['DATABASE_URL']}")
         yield Parts(
             tmp=tmp,
@@ -159,7 +155,6 @@ def running_parts(tmp: Path) -> Iterator[Parts]:
             env=env,
             w=w,
             clock=clock,
-            eligible=w.service.directory.resolve(list(rule.approvers)),
         )
 
 
@@ -203,9 +198,6 @@ def children_cpu_ms(pid: int) -> float:
 
 def new_row(parts: Parts, *, action: str, deadline: datetime, timeout: timedelta, n: int) -> ApprovalRequest:
     """A request as ApprovalService._new_row stores it, created `timeout` before its deadline."""
-    rule = match_policy(
-        parts.w.service.policy, action=action, args={}, requester=None, urgency="normal"
-    ).rule
     parts.clock.at = deadline - timeout
     try:
         new = NewRequest(
@@ -214,7 +206,7 @@ def new_row(parts: Parts, *, action: str, deadline: datetime, timeout: timedelta
             args={"order": 1000 + n, "amount": 340, "currency": "USD"},
             requester="billing-agent",
         )
-        row = parts.w.service._new_row(new, agent="bench", eligible=parts.eligible, rule=rule)
+        row, _ = parts.w.service._new_row(new, agent="bench")
     finally:
         parts.clock.at = None
     if row.next_deadline_at != deadline:
@@ -229,11 +221,17 @@ def append_events(s: Any, events: Sequence[dict[str, Any]]) -> None:
     """Chain many audit events in one go, with the hash the service uses (its append is ~2 ms each)."""
     head = s.get(AuditHead, 1)
     seq, prev = head.seq, head.hash
+    keyed_from = getattr(head, "keyed_from", None)  # None: a Signoff from before the chain was keyed
+    key = (s.info.get("audit_key") or "").encode()
     rows = []
     for e in events:
         seq += 1
         fields = {"seq": seq, **e}
-        digest = audit.event_hash(**fields, prev_hash=prev)
+        if keyed_from is None:
+            digest = audit.event_hash(**fields, prev_hash=prev)
+        else:
+            digest = audit.link(audit.Record(**fields, prev_hash=prev, hash=""), keyed_from=keyed_from,
+                                key=key)
         rows.append({**fields, "prev_hash": prev, "hash": digest})
         prev = digest
     s.execute(insert(AuditEvent), rows)
@@ -485,7 +483,8 @@ def outcome(parts: Parts, planted: dict[str, datetime]) -> dict[str, Any]:
     span_s = (last_fired - first).total_seconds()
     missed = [r for r in planted if not fired.get(r)]
     ms = sorted(lateness.latencies_ms)
-    count, chain_break = verify(parts.w.db)
+    checked = verify(parts.w.db)
+    count, chain_break = checked.events, checked.broken or (checked.mismatches or None)
     return {
         "lateness": _summary(lateness),
         "lateness_min_ms": round(ms[0], 2) if ms else None,
@@ -617,12 +616,21 @@ class SweepStore:
         self.used += 1
 
 
+def _database_1(url: str) -> str:
+    """The same Redis server, database 1: `?db=1` on a unix socket URL, `/1` on a TCP one."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"] + [("db", "1")]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path="/1"))
+
+
 @contextlib.contextmanager
 def sweep_store(parts: Parts, *, due: int, batches: int) -> Iterator[SweepStore]:
     """The sweeper's store, wired as a worker is, on its own SQLite file and Redis database 1."""
     env = parts.env | {
         "DATABASE_URL": f"sqlite:///{parts.tmp / 'sweeper.db'}",
-        "REDIS_URL": parts.redis_url.rsplit("/", 1)[0] + "/1",
+        "REDIS_URL": _database_1(parts.redis_url),
     }
     clock = SetClock()
     w = wiring.build(load_settings(env, env_file=None), clock=clock)

@@ -35,12 +35,14 @@ from bench.harness import (
     Stack,
     card_request_id,
     cpu_ms,
+    cpu_tree_ms,
     job_report,
     job_timings,
     log,
     log_problems,
     memory_mb,
     parser,
+    process_options,
     ratio,
     request_body,
     run_main,
@@ -411,7 +413,10 @@ def run_once(service: Service, fleet: Agents, *, run: Run) -> dict[str, Any]:
     stack = service.stack
     outcomes: list[Outcome] = []
     pids = {"web": stack.web.pid, "worker": stack.worker.pid, "redis": stack.redis_pid, "bench": os.getpid()}
-    cpu_before = {name: cpu_ms(pid) for name, pid in pids.items()}
+    # web and worker with their children (--web-workers, --worker-processes); not this process,
+    # whose children are the whole stack.
+    meter = {name: cpu_tree_ms if name in ("web", "worker") else cpu_ms for name in pids}
+    cpu_before = {name: meter[name](pid) for name, pid in pids.items()}
 
     def one(n: int) -> str | None:
         outcome = fleet.lifecycle(run.mode, n)
@@ -420,7 +425,7 @@ def run_once(service: Service, fleet: Agents, *, run: Run) -> dict[str, Any]:
 
     total = run.agents * run.per_agent
     runner = timed_calls(one, range(total), concurrency=run.agents)
-    cpu = {name: round((cpu_ms(pid) - cpu_before[name]) / total, 2) for name, pid in pids.items()}
+    cpu = {name: round((meter[name](pid) - cpu_before[name]) / total, 2) for name, pid in pids.items()}
     settled = settle(service.redis)
     stack.sandbox.reset()  # every card is final now; the next run starts with empty channels
     result = summarize(outcomes, wall_s=runner.wall_s, agents=run.agents, cpu=cpu, settled=settled)
@@ -475,6 +480,7 @@ def settle(redis: Redis) -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; --quick shrinks everything for a smoke run."""
     p = parser(__doc__, quick="~20 s")
+    process_options(p)
     p.add_argument("--agents", default="1,8,64", help="concurrent agents per run (default 1,8,64)")
     p.add_argument(
         "--lifecycles",
@@ -542,7 +548,10 @@ def measure(service: Service, fleet: Agents, args: argparse.Namespace) -> dict[s
 def run(args: argparse.Namespace, *, host: dict[str, Any]) -> dict[str, Any]:
     """Start the stack, the people, the callback endpoint and the agents; measure; report."""
     env = {"SIGNOFF_CALLBACK_ALLOW_PRIVATE": "true"}  # the callbacks go to 127.0.0.1
-    with running_stack(approvers=args.approvers, env=env) as stack:
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    with running_stack(approvers=args.approvers, env=env, web_workers=args.web_workers,
+                       worker_processes=args.worker_processes) as stack:
         for k in range(CHANNELS):
             stack.sandbox.add_channel(channel_name(k), name=f"agents-{k:02d}")
         with contextlib.ExitStack() as parts:

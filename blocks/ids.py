@@ -14,9 +14,12 @@ VIEW_REJECT = "signoff_reject_modal"  # callback_id of the reject-reason modal
 VIEW_DETAILS = "signoff_details_modal"
 VIEW_EDIT = "signoff_edit_modal"
 VIEW_RESPOND = "signoff_respond_modal"
+VIEW_APPROVE = "signoff_approve_modal"  # Approve with a comment, when the item asks for one
 BLOCK_REASON = "reason"  # input block in the reject modal
 ACTION_REASON = "reason_input"
 BLOCK_ACTIONS = "signoff_actions"
+BLOCK_COMMENT = "comment"  # input block in the approve modal
+ACTION_COMMENT = "comment_input"
 BLOCK_RESPONSE = "response"  # free-text input in the respond modal (no answer schema)
 ACTION_RESPONSE = "response_input"
 BLOCK_FORM_JSON = "field__json"  # the one JSON textarea of a form that is not per-field
@@ -31,6 +34,7 @@ BLOCK_ARGS_MORE = "args_more"
 BLOCK_CONTEXT = "context"
 BLOCK_OUTCOME = "outcome"
 BLOCK_REJECT_SUMMARY = "reject_summary"
+BLOCK_APPROVE_SUMMARY = "approve_summary"
 BLOCK_ITEMS_MORE = "items_more"
 BLOCK_EDIT_SUMMARY = "edit_summary"
 BLOCK_EDIT_PROBLEM = "edit_problem"  # why the arguments cannot be edited in Slack
@@ -101,3 +105,4 @@ def form_block_id(name: str, position: int) -> str:
     return f"field#{position}"
 
 BLOCK_PROGRESS = "signoff_progress"  # quorum progress and escalation line
+BLOCK_FAILURE = "signoff_failure"  # what failed after the decision (resume, run, callback)

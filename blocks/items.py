@@ -56,6 +56,9 @@ def item_text(index: int, item: CardItem, *, pending: bool) -> tuple[str, bool]:
     """'*1. send_email*', the description, then `key: value` per argument, in one section."""
     action, cut = clip_escaped(one_line(item.action) or UNNAMED, limits.ITEM_ACTION)
     lines = [f"*{index + 1}. {action}*"]
+    if item.quorum > 1 and item.decision is None:
+        who = ", ".join(f"<@{u}>" for u in item.approvals[:10])
+        lines.append(f"{len(item.approvals)} of {item.quorum} approvals" + (f": {who}" if who else ""))
     if item.description and item.description.strip():
         description, description_cut = clip_escaped(item.description, limits.ITEM_DESCRIPTION)
         lines.append(description)
@@ -164,13 +167,15 @@ def _said(decision: Mapping[str, Any], *, limit: int) -> tuple[str, bool]:
 
 
 def _argument(key: str, value: Any) -> tuple[str, bool]:
-    """`*key:* value`: strings as text, anything else as compact JSON; says whether cut."""
+    """`*key:* `value``: a code span, so agent text never formats; says whether cut."""
     name, key_cut = clip_escaped(one_line(key), limits.ITEM_ARG_KEY)
     label = f"*{name}:*" if name else "_(empty key):_"
     if isinstance(value, str):
         body, value_cut = ("_(empty)_", False)
         if value.strip():
-            body, value_cut = clip_escaped(value, limits.ITEM_ARG_VALUE)
+            # One line, and no backtick that would end the span early: the details modal has it as sent.
+            body, value_cut = clip_escaped(one_line(value).replace("`", "ˋ"), limits.ITEM_ARG_VALUE - 2)
+            body = f"`{body}`"
     else:
         compact = json_head(value, limit=limits.ITEM_ARG_VALUE)
         body, value_cut = clip_escaped(compact, limits.ITEM_ARG_VALUE - 2)

@@ -7,9 +7,10 @@ from typing import Any
 Block = dict[str, Any]
 
 
-def plain(text: str) -> dict[str, Any]:
+def plain(text: str, *, emoji: bool = True) -> dict[str, Any]:
     """A plain_text object (never parsed for formatting or mentions, so never escaped)."""
-    return {"type": "plain_text", "text": text, "emoji": True}
+    # emoji=False for agent text: ":x:" in an argument must stay two colons and an x.
+    return {"type": "plain_text", "text": text, "emoji": emoji}
 
 
 def mrkdwn(text: str) -> dict[str, Any]:

@@ -60,6 +60,32 @@ def reject_modal(*, request_id: str, summary: str, index: int | None = None) -> 
     }
 
 
+def approve_modal(*, request_id: str, summary: str, required: bool, index: int | None = None
+                  ) -> dict[str, Any]:
+    """The modal asking for a comment with Approve (required or optional, as the request says)."""
+    check_request_id(request_id)
+    lead = "*You are approving*\n"
+    text, _ = clip_escaped(summary, limits.SECTION_TEXT - length(lead))
+    comment = {
+        "type": "input",
+        "block_id": ids.BLOCK_COMMENT,
+        "optional": not required,
+        "label": kit.plain("Comment"),
+        "hint": kit.plain(f"{'Required' if required else 'Optional'}. The requester and the agent see it."),
+        "element": {"type": "plain_text_input", "action_id": ids.ACTION_COMMENT, "multiline": True,
+                    "max_length": limits.INPUT_MAX_LENGTH},
+    }
+    return {
+        "type": "modal",
+        "callback_id": ids.VIEW_APPROVE,
+        "private_metadata": button_value(request_id, index),
+        "title": kit.plain("Approve request"),
+        "submit": kit.plain("Approve"),
+        "close": kit.plain("Cancel"),
+        "blocks": [kit.section(ids.BLOCK_APPROVE_SUMMARY, lead + (text or "_No summary._")), comment],
+    }
+
+
 def edit_modal(
     *,
     request_id: str,
@@ -164,7 +190,9 @@ def _details(card: Card) -> Iterator[Block]:
             yield kit.section("", "_No arguments._")
     for key, value in card.args.items():
         yield from _item(str(key), as_text(value, pretty=True), code=True)
-    if card.context:
+    if isinstance(card.context, str) and card.context:
+        yield from _item("Context", card.context, code=True)
+    elif card.context:
         yield kit.header("", "Context")
         for key, value in card.context.items():
             yield from _item(str(key), as_text(value, pretty=True), code=True)

@@ -15,6 +15,9 @@ URGENCIES = tuple(Urgency)
 STATUSES = tuple(Status)  # "answered": every item answered, not all of them approve/edit, nor all reject
 DECISIONS = tuple(DecisionType)
 _PLAIN = frozenset(("approve", "reject"))
+MENTIONS = ("approvers", "none", "here")  # whom a channel card pings
+DEADLINE_OUTCOMES = ("reject", "approve", "escalate")
+FAILURES = ("resume", "run", "callback")  # what can fail after a decision
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +30,9 @@ class CardItem:
     allowed: tuple[str, ...] = ("approve", "reject")  # a subset of DECISIONS
     # Once answered: {"type", "by", "at" (ISO string), "args"?, "message"?, "answer"?}.
     decision: Mapping[str, Any] | None = None
+    # Its own rule's quorum and who approved it so far (items of a batch are decided one by one).
+    quorum: int = 1
+    approvals: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Fail closed: a card must not offer a button nobody asked for, nor misstate an answer.
@@ -54,6 +60,34 @@ def check_decision(decision: Mapping[str, Any]) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Deadline:
+    """What happens at `at` if nobody decides: auto-reject, auto-approve, or escalate to `to`."""
+
+    at: datetime
+    outcome: str  # one of DEADLINE_OUTCOMES
+    to: tuple[str, ...] = ()  # user ids an escalation adds
+
+    def __post_init__(self) -> None:
+        if self.outcome not in DEADLINE_OUTCOMES:
+            raise ValueError(f"outcome must be one of {DEADLINE_OUTCOMES}, not {self.outcome!r}")
+        if self.at.tzinfo is None or self.at.utcoffset() is None:
+            raise ValueError("a deadline must be an aware datetime")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failure:
+    """Something that failed after the decision: resuming the graph, the run, the callback."""
+
+    what: str  # one of FAILURES
+    final: bool  # Signoff gave up (False: it retries with backoff)
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        if self.what not in FAILURES:
+            raise ValueError(f"what must be one of {FAILURES}, not {self.what!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Card:
     """One approval request as the card shows it; all datetimes aware UTC."""
 
@@ -61,7 +95,7 @@ class Card:
     action: str  # e.g. "issue_refund"
     summary: str  # one line, human
     args: Mapping[str, Any]  # JSON-able arguments of the action
-    context: Mapping[str, Any] | None = None  # extra JSON-able context
+    context: Mapping[str, Any] | str | None = None  # extra JSON-able context, or the agent's text
     urgency: str = DEFAULT_URGENCY  # an Urgency
     requester: str | None = None  # free text or a Slack user id like "U123"
     approvers: Sequence[str] = ()  # Slack user ids
@@ -76,9 +110,26 @@ class Card:
     quorum: int = 1
     approved_by: Sequence[str] = ()
     escalated_to: Sequence[str] = ()
+    # Who to ping and what is at stake: all optional, so a bare card still renders.
+    groups: Sequence[str] = ()  # Slack user group ids (S…) named as approvers
+    mention: str = "approvers"  # one of MENTIONS
+    agent: str | None = None  # the API token's name: the requester when no person is named
+    deadlines: Sequence[Deadline] = ()  # upcoming, earliest first
+    rule: str | None = None  # the policy rule that routed it
+    link: str | None = None  # the run or the agent's URL
+    confirm: bool | None = None  # Approve asks "are you sure?"; None: only at high urgency
+    # After the decision: when each vote came, the edited arguments, what failed since.
+    voted_at: Mapping[str, datetime] = field(default_factory=dict)
+    edited_args: Mapping[str, Any] | None = None
+    failure: Failure | None = None
 
     def __post_init__(self) -> None:
         # Fail closed: a card that cannot carry its id or state must not be sent at all.
+        if self.mention not in MENTIONS:
+            raise ValueError(f"mention must be one of {MENTIONS}, not {self.mention!r}")
+        if self.link is not None and (not self.link.startswith(("https://", "http://"))
+                                      or any(c in self.link for c in " |<>\n")):
+            raise ValueError("link must be an http(s) URL with no spaces, '|', '<' or '>'")
         check_request_id(self.request_id)
         if self.urgency not in URGENCIES:
             raise ValueError(f"urgency must be one of {URGENCIES}, not {self.urgency!r}")

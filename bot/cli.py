@@ -9,7 +9,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,8 @@ import click
 
 from bot.core.vocabulary import Urgency
 from bot.errors import InvalidInput, InvalidSettings
-from bot.settings import Settings, load_settings, redact_url
+from bot.ops.preflight import check_port
+from bot.settings import Settings, ensure_dev_audit_key, load_settings, redact_url
 
 if TYPE_CHECKING:
     from bot.policy.model import Policy
@@ -26,10 +27,22 @@ log = logging.getLogger("signoff")
 
 
 def _settings(dev: bool = False) -> Settings:
+    from bot.observe import logs
+
     try:
-        return load_settings(dev=dev)
+        settings = load_settings(dev=dev)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
+    logs.configure(fmt=settings.log_format, level=logging.getLogger().level)
+    return settings
+
+
+def _observed(settings: Settings) -> Settings:
+    """Have this process's metrics written where every Signoff process on this data dir adds up."""
+    from bot.observe.paths import enable_multiprocess, multiproc_dir
+
+    enable_multiprocess(multiproc_dir(settings.data_dir))
+    return settings
 
 
 @contextlib.contextmanager
@@ -70,6 +83,7 @@ def _exit_on_signals() -> None:
 
 
 @click.group()
+@click.version_option(package_name="signoff", prog_name="signoff")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """Signoff: Slack approvals for AI agents."""
@@ -81,15 +95,51 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-def web() -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Web processes sharing the port [default: WEB_CONCURRENCY, else 1].")
+def web(workers: int | None) -> None:
     """Serve the agent API, Slack's endpoint (or Socket Mode) and /healthz."""
     _exit_on_signals()
-    with _redis(_settings()) as settings:
-        _serve(settings)
+    settings = _observed(_settings())
+    _preflight(lambda: check_port(settings.host, settings.port))
+    with _redis(settings) as settings:
+        workers = workers or settings.web_workers
+        if workers > 1:
+            _serve_workers(settings, workers)
+        else:
+            _serve(settings)
 
 
-def _serve(settings: Settings, built: Any = None) -> None:
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """N uvicorn worker processes, each building its own app from the environment."""
     import uvicorn
+
+    if settings.slack_app_token is not None:
+        # Every worker would open its own Socket Mode connection and Slack would spread events
+        # over them; one process holds the socket, so run one web process in Socket Mode.
+        raise click.ClickException("Socket Mode (SLACK_APP_TOKEN) runs in one web process: "
+                                   "unset WEB_CONCURRENCY / --workers, or serve Slack over HTTP")
+    w = _build(settings)  # checked here once, so a bad policy or graph stops before any worker
+    _load_graphs(w)
+    w.db.engine.dispose()
+    # The workers read the environment again: the embedded Redis this process started must be in it.
+    os.environ["REDIS_URL"] = settings.redis_url or ""
+    click.echo(f"web: {workers} worker processes on {settings.host}:{settings.port}", err=True)
+    uvicorn.run("bot.api.asgi:app_from_env", factory=True, workers=workers, host=settings.host,
+                port=settings.port, log_level="warning", http="bot.api.asgi:NoDelayH11Protocol")
+
+
+def _preflight(check: Callable[[], None]) -> None:
+    from bot.ops.preflight import StartupFailure
+
+    try:
+        check()
+    except StartupFailure as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _serve(settings: Settings, built: Any = None, *, announce: Callable[[], None] | None = None) -> None:
+    from bot.api.server import serve
 
     w = built
     if w is None:  # `dev` passes what it built and checked already
@@ -101,17 +151,26 @@ def _serve(settings: Settings, built: Any = None) -> None:
 
         SocketModeHandler(bolt, settings.slack_app_token).connect()  # runs on its own threads
         click.echo("Slack: Socket Mode connected", err=True)
-    uvicorn.run(w.web_app(bolt), host=settings.host, port=settings.port, log_level="warning")
+    base = f"http://{settings.host}:{settings.port}"
+    serve(w.web_app(bolt), host=settings.host, port=settings.port,
+          on_started=announce or (lambda: click.echo(f"Signoff is running at {base}", err=True)))
 
 
 def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy import
     """Connect everything; a bad policy file stops the process with its line and reason."""
-    from bot import wiring
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from bot import wiring
+    from bot.ops.preflight import check_redis, database_problem
+
+    assert settings.redis_url is not None
+    _preflight(lambda: check_redis(settings.redis_url or ""))
     try:
         return wiring.build(settings)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
+    except (SQLAlchemyError, OSError) as e:  # unreachable server, bad credentials, missing driver
+        raise click.ClickException(str(database_problem(settings.database_url, e))) from e
 
 
 def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - Database stays lazy
@@ -119,7 +178,7 @@ def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - D
     from bot.storage.db import Database
 
     try:
-        return Database.connect(settings.database_url, upgrade=upgrade)
+        return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
 
@@ -167,10 +226,32 @@ def run(graph: str, input_json: str, thread_id: str | None, approvers: tuple[str
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
-def worker(burst: bool) -> None:
+@click.option("--processes", type=click.IntRange(1, 64), default=None,
+              help="Worker processes to run and restart [default: SIGNOFF_WORKER_PROCESSES, else 1].")
+def worker(burst: bool, processes: int | None) -> None:
     """Run an RQ worker (with the scheduler) for every Signoff queue."""
-    with _redis(_settings()) as settings:
-        _work(settings, burst=burst)
+    settings = _observed(_settings())
+    processes = processes or settings.worker_processes
+    if processes > 1:
+        _exit_on_signals()
+    with _redis(settings) as settings:
+        if processes > 1:
+            _supervise(settings, processes, burst=burst)
+        else:
+            _work(settings, burst=burst)
+
+
+def _supervise(settings: Settings, processes: int, *, burst: bool) -> None:
+    """N `signoff worker` children, each with its sweeper thread; one that dies is restarted."""
+    from bot.embedded_redis import die_with_parent
+    from bot.supervisor import Supervisor
+
+    _build(settings).db.engine.dispose()  # a bad policy or store stops here, not in N restart loops
+    # --processes 1: a child must not read SIGNOFF_WORKER_PROCESSES and start workers of its own.
+    argv = [sys.executable, "-m", "bot.cli", "worker", "--processes", "1", *(["--burst"] if burst else [])]
+    env = {**os.environ, "REDIS_URL": settings.redis_url or ""}
+    click.echo(f"worker: supervising {processes} worker processes", err=True)
+    Supervisor(argv, processes, env, preexec=die_with_parent(), restart=not burst).run()
 
 
 def _work(settings: Settings, *, burst: bool) -> None:
@@ -180,7 +261,15 @@ def _work(settings: Settings, *, burst: bool) -> None:
 
     w = _build(settings)
     _load_graphs(w)
+    _check_skew(w)
     runtime.install(w.job_context())
+    from workers.liveness import Heartbeat, worker_name
+
+    # The heartbeat beats before the first job: without it a live worker's jobs look abandoned.
+    name = worker_name()
+    heartbeat = Heartbeat(w.redis, name, lease=settings.resume_lease)
+    heartbeat.beat()
+    heartbeat.start()
     if recovered := graphs.recover():
         click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
     from workers.deadlines import Sweeper
@@ -188,8 +277,22 @@ def _work(settings: Settings, *, burst: bool) -> None:
     Sweeper(w.job_context(), interval=settings.sweep_interval).start()
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
-    rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis)
-    rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis, name=name)
+    try:
+        rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        heartbeat.stop()
+
+
+def _check_skew(w: Any) -> None:
+    """Refuse to fire deadlines on a clock that disagrees with the database's (see clock.py)."""
+    from bot.ops.clock import ClockSkew, check_skew
+
+    try:
+        skew = check_skew(w.db, w.clock, most=w.settings.max_clock_skew)
+    except ClockSkew as e:
+        raise click.ClickException(str(e)) from e
+    log.debug("clock skew against the database: %+.3f s", skew)
 
 
 @main.command()
@@ -199,17 +302,21 @@ def _work(settings: Settings, *, burst: bool) -> None:
 def dev(port: int | None, sandbox_port: int) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
     _exit_on_signals()
-    settings = _settings(dev=True)
+    settings = ensure_dev_audit_key(_settings(dev=True))
     if port is not None:
         settings = settings.with_overrides(port=port)
     sandbox = None
     if settings.uses_sandbox:
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
-        settings = settings.with_overrides(api_tokens={"dev-" + secrets.token_hex(12): "dev-agent"},
+        # An agent's token, and a UI's that may decide for people (the decision API).
+        agent, ui = "dev-" + secrets.token_hex(12), "dev-ui-" + secrets.token_hex(12)
+        settings = settings.with_overrides(api_tokens={agent: "dev-agent", ui: "dev-ui"},
+                                           api_scopes={ui: frozenset({"decide"})},
                                            callback_secrets={"dev-agent": (secrets.token_hex(32),)})
+    _preflight(lambda: check_port(settings.host, settings.port))
     _database(settings, upgrade=True).engine.dispose()  # dev follows the code's schema by itself
-    with _redis(settings) as settings:
+    with _redis(_observed(settings)) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
         from bot.embedded_redis import die_with_parent
@@ -218,8 +325,7 @@ def dev(port: int | None, sandbox_port: int) -> None:
                                        env={**os.environ, **_env_of(settings)},
                                        preexec_fn=die_with_parent())  # noqa: PLW1509 - a crash too
         try:
-            _print_welcome(settings, sandbox)
-            _serve(settings, w)
+            _serve(settings, w, announce=lambda: _print_welcome(settings, sandbox))
         finally:
             _stop(worker_proc)
             if sandbox is not None:
@@ -259,9 +365,12 @@ def _env_of(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url or "", "SLACK_API_URL": settings.slack_api_url,
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
-        "SIGNOFF_API_TOKENS": ",".join(f"{n}:{t}" for t, n in settings.api_tokens.items()),
+        "SIGNOFF_API_TOKENS": ",".join(
+            f"{n}:{t}" + (":" + "+".join(sorted(settings.api_scopes[t])) if t in settings.api_scopes else "")
+            for t, n in settings.api_tokens.items()),
         "SIGNOFF_CALLBACK_SECRETS": ",".join(f"{n}:{s}" for n, ss in settings.callback_secrets.items()
                                              for s in ss),
+        "SIGNOFF_AUDIT_KEY": settings.audit_key or "",
     }
     if settings.default_channel:
         env["SIGNOFF_DEFAULT_CHANNEL"] = settings.default_channel
@@ -269,7 +378,9 @@ def _env_of(settings: Settings) -> dict[str, str]:
 
 
 def _print_welcome(settings: Settings, sandbox: object | None) -> None:
-    token = next(iter(settings.api_tokens))
+    token = next((t for t in settings.api_tokens if t not in settings.api_scopes), None) or next(
+        iter(settings.api_tokens))
+    ui = next((t for t, scopes in settings.api_scopes.items() if "decide" in scopes), None)
     # The newest callback secret of that agent: what its callback receiver verifies with.
     signer = settings.callback_secrets.get(settings.api_tokens[token], ())
     base = f"http://{settings.host}:{settings.port}"
@@ -286,7 +397,11 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
             f"  Slack sandbox {getattr(sandbox, 'url', '')}/   (open it to see cards and click as "
             "alice, bob or carol)",
         ]
+    exports = f"export SIGNOFF_URL={base} SIGNOFF_TOKEN={token} TOKEN={token}"
+    if ui is not None:
+        exports += f" UI_TOKEN={ui}"
     lines += [
+        "", "In another terminal (the README's commands use these):", f"  {exports}",
         "", "Ask for an approval:",
         f"  curl -s -X POST {base}/v1/requests -H 'Authorization: Bearer {token}' \\",
         "    -H 'Content-Type: application/json' \\",
@@ -332,6 +447,23 @@ def mcp(argv: tuple[str, ...]) -> None:
 def mcp_gateway(argv: tuple[str, ...]) -> None:
     """Hold another MCP server's tool calls for Signoff: `signoff mcp-gateway --upstream CMD|URL`."""
     _agent_command("mcp-gateway", argv)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: every check and whether all passed.")
+def doctor(as_json: bool) -> None:
+    """Check Slack, the policy's names, the database, Redis, a worker and the clock; exit 1 on a failure."""
+    import json
+
+    from bot.ops import doctor as checks
+    from bot.ops.run_doctor import run_checks
+
+    found = run_checks(_settings())
+    if as_json:
+        click.echo(json.dumps({"ok": checks.exit_code(found) == 0, "checks": [c.to_json() for c in found]}))
+    else:
+        click.echo(checks.report(found))
+    sys.exit(checks.exit_code(found))
 
 
 @main.group()
@@ -416,6 +548,59 @@ def policy_explain(file: Path | None, action: str, args_json: str, requester: st
 
 
 @main.group()
+def graphs() -> None:
+    """Check the graphs registered in SIGNOFF_GRAPHS."""
+
+
+@graphs.command("check")
+@click.argument("name")
+@click.option("--input", "sample", required=True,
+              help="A sample state: JSON, or module:attribute naming a Python object (for dates, sets, …).")
+def graphs_check(name: str, sample: str) -> None:
+    """Run SAMPLE through graph NAME's checkpointer serializer; exit 1 naming each key path it cannot save."""
+    from bot.agents.graphcheck import problems
+    from bot.agents.registry import GraphRegistry, make_checkpointer
+    from bot.errors import SignoffError
+
+    settings = _settings(dev=True)
+    try:
+        graph = GraphRegistry.load(settings.graphs, make_checkpointer(settings.checkpoints)).get(name)
+    except SignoffError as e:
+        raise click.ClickException(str(e)) from e
+    value = _sample(sample)
+    serde = getattr(graph.checkpointer, "serde", None)
+    if serde is None:
+        raise click.ClickException(f"graph {name!r} has no checkpointer to check against")
+    found = problems(value, serde)
+    for line in found:
+        click.echo(line, err=True)
+    if found:
+        sys.exit(1)
+    click.echo(f"{name}: the sample state can be saved by {type(graph.checkpointer).__name__}")
+
+
+def _sample(raw: str) -> object:
+    """JSON, or `module:attribute` naming a Python object."""
+    import importlib
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    module, _, attr = raw.partition(":")
+    if not module or not attr:
+        raise click.BadParameter("neither JSON nor module:attribute", param_hint="--input")
+    try:
+        obj: object = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise click.BadParameter(f"cannot load {raw}: {e}", param_hint="--input") from e
+    return obj
+
+
+@main.group()
 def audit() -> None:
     """Export and verify the audit log."""
 
@@ -436,17 +621,47 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
     click.echo(f"exported {count} events", err=True)
 
 
-@audit.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 naming the first event that was edited or deleted."""
+def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy import
+    """Verify the chain and the requests against it; exit 1 with every problem named."""
+    from bot.core.audit import Head
     from bot.storage.audit_export import verify
 
-    db = _database(_settings(dev=True))
-    count, broken = verify(db)
-    if broken is not None:
-        click.echo(f"audit log BROKEN at event {broken.seq}: {broken.reason}", err=True)
+    settings = _settings(dev=True)
+    if settings.audit_key is None:
+        raise click.ClickException("SIGNOFF_AUDIT_KEY is not set: the keyed audit chain cannot be "
+                                   "verified without it")
+    try:
+        kept = Head.parse(anchor) if anchor is not None else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--head") from e
+    found = verify(_database(settings), anchor=kept)
+    if found.broken is not None:
+        click.echo(f"audit log BROKEN at event {found.broken.seq}: {found.broken.reason}", err=True)
+    for m in found.mismatches:
+        click.echo(f"audit log MISMATCH: {m}", err=True)
+    if found.broken is not None or found.mismatches:
         sys.exit(1)
-    click.echo(f"audit log OK: {count} events, chain intact")
+    return found
+
+
+@audit.command("verify")
+@click.option("--head", "anchor", default=None, metavar="SEQ:MAC",
+              help="A head printed earlier by `signoff audit head`: the chain must still reach it.")
+def audit_verify(anchor: str | None) -> None:
+    """Check the keyed chain and that every request row matches its events; exit 1 naming what
+    was edited, deleted or cut off."""
+    found = _verified(anchor)
+    click.echo(f"audit log OK: {found.events} events, chain intact ({found.keyed} keyed), "
+               "requests match their events")
+
+
+@audit.command("head")
+def audit_head() -> None:
+    """Verify, then print the head as SEQ:MAC: keep it outside this database for `verify --head`."""
+    found = _verified(None)
+    if found.head is None:
+        raise click.ClickException("the audit log is empty: there is no head yet")
+    click.echo(str(found.head))
 
 
 @main.group("db")

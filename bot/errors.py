@@ -8,6 +8,7 @@
      ├── AlreadyDecided       the request left `pending` before this decision (Slack: ephemeral)
      ├── AlreadyVoted         a second approval from the same person towards a quorum
      ├── IdempotencyConflict  an idempotency key reused with a different body (API: 409)
+     ├── StaleDecision        a decision made against a version the request has left (API: 409)
      ├── DeliveryFailed       Slack refused a card; the job retries or fails loudly
      └── Unavailable          Slack or the database cannot answer now (API: 503 + Retry-After;
                               Slack: ephemeral "try again"); nothing was changed
@@ -75,6 +76,14 @@ class IdempotencyConflict(SignoffError):
     """An idempotency key was reused with a different request body."""
 
 
+class StaleDecision(SignoffError):
+    """A decision named the version (or checkpoint) it saw, and the request has moved on since."""
+
+    def __init__(self, detail: str, *, request_id: str) -> None:
+        super().__init__(detail)
+        self.request_id = request_id
+
+
 class DeliveryFailed(SignoffError):
     """Slack refused to show a card; raised inside worker jobs so RQ retries them."""
 
@@ -86,5 +95,13 @@ class Unavailable(SignoffError):
     """
 
     def __init__(self, detail: str, *, retry_after: int = 30) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class RateLimited(SignoffError):
+    """An agent asked for more than its limit allows; nothing was stored. Retry after `retry_after` s."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after

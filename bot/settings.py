@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,11 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@]*:)[^@/?#]*(?P
 # Slack's signing secrets are 32 hex characters; anything this short is a typo or a test value.
 MIN_SIGNING_SECRET = 16
 MIN_CALLBACK_SECRET = 32
-_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)$")
+MIN_AUDIT_KEY = 32
+# Where `signoff dev` keeps the audit key it generated, inside the owner-only data directory.
+AUDIT_KEY_FILE = "audit.key"
+_GRAPH_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9_.-]{1,64})=(?P<module>[\w.]+):(?P<attr>[\w.]+)"
+                          r"(?:\?(?P<view>(?:show|hide)=[\w.-]+(?:\+[\w.-]+)*))?$")
 
 
 def parse_graphs(raw: str) -> dict[str, str]:
@@ -30,16 +35,44 @@ def parse_graphs(raw: str) -> dict[str, str]:
     for entry in (e.strip() for e in raw.split(",") if e.strip()):
         m = _GRAPH_ENTRY.match(entry)
         if m is None:
-            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute")
+            raise InvalidSettings(f"SIGNOFF_GRAPHS entry {entry!r} is not name=module:attribute "
+                                  "(optionally ?show=key+key or ?hide=key+key)")
         if m["name"] in graphs:
             raise InvalidSettings(f"SIGNOFF_GRAPHS names graph {m['name']!r} twice")
-        graphs[m["name"]] = f"{m['module']}:{m['attr']}"
+        view = f"?{m['view']}" if m["view"] else ""  # which state keys its breakpoint cards show
+        graphs[m["name"]] = f"{m['module']}:{m['attr']}{view}"
     return graphs
 
 
 def redact_url(url: str) -> str:
     """`scheme://user:secret@host` → `scheme://user:***@host`, for banners and logs."""
     return _URL_PASSWORD.sub(r"\g<head>***\g<at>", url)
+
+
+_RATE = re.compile(r"^(?P<count>\d+)\s*/\s*(?P<unit>s|sec|second|min|minute|h|hour)$", re.I)
+_RATE_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """`count` requests per `period` seconds."""
+
+    count: int
+    period: float
+
+    def __str__(self) -> str:
+        unit = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.period, f"{self.period:g}s")
+        return f"{self.count}/{unit}"
+
+
+def parse_rate(name: str, raw: str | None) -> RateLimit | None:
+    """`60/min` → RateLimit(60, 60.0); empty → None; InvalidSettings names a bad value."""
+    if raw is None:
+        return None
+    m = _RATE.match(raw.strip())
+    if m is None or int(m["count"]) < 1:
+        raise InvalidSettings(f"{name} must look like 60/min (a count ≥ 1 per s, min or h), got {raw!r}")
+    return RateLimit(int(m["count"]), _RATE_UNITS[m["unit"].lower()])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +87,8 @@ class Settings:
     slack_api_url: str = SLACK_API_URL
     slack_app_token: str | None = None
     api_tokens: Mapping[str, str] = field(default_factory=dict)  # token -> agent name
+    # token -> the scopes beyond creating requests it holds (`decide`: the decision API)
+    api_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
     default_channel: str | None = None
     # agent name -> the secrets that sign its callbacks (all of them, while a rotation overlaps)
     callback_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -62,9 +97,18 @@ class Settings:
     graphs: Mapping[str, str] = field(default_factory=dict)  # name -> "module:attribute"
     checkpoint_url: str | None = None  # None: SQLite file beside the store
     default_approvers: tuple[str, ...] = ()
-    resume_lease: float = 120.0
+    resume_lease: float = 15.0
     policy_file: Path | None = None  # None: every request goes to the approvers it names
     sweep_interval: float = 5.0
+    agent_rate_limit: RateLimit | None = None  # requests each agent may create per window
+    agent_max_pending: int | None = None  # pending requests each agent may have at once
+    web_workers: int = 1  # WEB_CONCURRENCY: processes `signoff web` serves with
+    worker_processes: int = 1  # processes `signoff worker` supervises
+    metrics_token: str | None = None  # None: /metrics answers 404
+    log_format: str = "text"  # text | json
+    max_clock_skew: float = 2.0  # seconds a worker's clock may differ from the database's
+    audit_key: str | None = None  # MACs the audit chain; kept outside the database
+    max_body_bytes: int = 262144  # the agent API's body cap
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
@@ -110,13 +154,14 @@ def load_settings(
     api_tokens = _parse_api_tokens(get("SIGNOFF_API_TOKENS") or "")
     settings = Settings(
         data_dir=data_dir,
-        database_url=get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}",
+        database_url=_database_url(get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}"),
         redis_url=get("REDIS_URL"),
         slack_bot_token=get("SLACK_BOT_TOKEN"),
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         slack_api_url=_api_url(get("SLACK_API_URL") or SLACK_API_URL),
         slack_app_token=get("SLACK_APP_TOKEN"),
         api_tokens=api_tokens,
+        api_scopes=_parse_api_scopes(get("SIGNOFF_API_TOKENS") or ""),
         callback_secrets=parse_callback_secrets(get("SIGNOFF_CALLBACK_SECRETS") or "", api_tokens=api_tokens),
         default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
         allow_private_callbacks=_flag("SIGNOFF_CALLBACK_ALLOW_PRIVATE", get),
@@ -125,9 +170,18 @@ def load_settings(
         checkpoint_url=get("SIGNOFF_CHECKPOINT_URL"),
         default_approvers=tuple(a.strip() for a in (get("SIGNOFF_DEFAULT_APPROVERS") or "").split(",")
                                 if a.strip()),
-        resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "120", most=3600),
+        resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "15", most=60),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
+        agent_rate_limit=parse_rate("SIGNOFF_AGENT_RATE_LIMIT", get("SIGNOFF_AGENT_RATE_LIMIT")),
+        agent_max_pending=_count("SIGNOFF_AGENT_MAX_PENDING", get("SIGNOFF_AGENT_MAX_PENDING")),
+        web_workers=_count("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), most=64) or 1,
+        worker_processes=_count("SIGNOFF_WORKER_PROCESSES", get("SIGNOFF_WORKER_PROCESSES"), most=64) or 1,
+        metrics_token=_metrics_token(get("SIGNOFF_METRICS_TOKEN")),
+        log_format=_choice("SIGNOFF_LOG_FORMAT", get("SIGNOFF_LOG_FORMAT") or "text", ("text", "json")),
+        max_clock_skew=_seconds("SIGNOFF_MAX_CLOCK_SKEW", get("SIGNOFF_MAX_CLOCK_SKEW") or "2", most=3600),
+        audit_key=_audit_key(get("SIGNOFF_AUDIT_KEY"), data_dir=data_dir, dev=dev),
+        max_body_bytes=_bytes("SIGNOFF_MAX_BODY_BYTES", get("SIGNOFF_MAX_BODY_BYTES") or "262144"),
         host=host,
         port=port,
         dev=dev,
@@ -155,6 +209,35 @@ def check_secrets(settings: Settings) -> None:
         )
 
 
+def _audit_key(raw: str | None, *, data_dir: Path, dev: bool) -> str | None:
+    """SIGNOFF_AUDIT_KEY; in dev mode the one `signoff dev` kept in the data directory, if any."""
+    name = "SIGNOFF_AUDIT_KEY"
+    if raw is None and dev and (kept := data_dir / AUDIT_KEY_FILE).is_file():
+        raw, name = kept.read_text().strip() or None, str(kept)
+    if raw is None:
+        if dev:
+            return None  # `signoff dev` makes one; `audit verify` says it is missing
+        raise InvalidSettings("SIGNOFF_AUDIT_KEY is not set: the audit chain cannot be signed. Set it "
+                              "to a secret kept outside the database, e.g. `openssl rand -hex 32`")
+    if len(raw) < MIN_AUDIT_KEY or _PLACEHOLDER.search(raw):
+        raise InvalidSettings(f"{name} is a placeholder or shorter than {MIN_AUDIT_KEY} characters; "
+                              "generate one with `openssl rand -hex 32`")
+    return raw
+
+
+def ensure_dev_audit_key(settings: Settings) -> Settings:
+    """Settings with an audit key: SIGNOFF_AUDIT_KEY, or one generated once and kept (0600) in the
+    data directory so that the chain stays verifiable across restarts."""
+    if settings.audit_key is not None:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = settings.data_dir / AUDIT_KEY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return settings.with_overrides(audit_key=path.read_text().strip())
+
+
 def _require(name: str, value: str | None, *, prefix: str = "") -> None:
     if value is None:
         raise InvalidSettings(f"{name} is not set. See .env.example for what it should hold.")
@@ -164,10 +247,31 @@ def _require(name: str, value: str | None, *, prefix: str = "") -> None:
         raise InvalidSettings(f"{name} must start with {prefix!r}; check you copied the right token.")
 
 
+API_SCOPES = frozenset({"decide"})  # what a `name:token:scope` entry may add
+
+
+def _split_token(n: int, item: str) -> tuple[str, str, frozenset[str]]:
+    """`name:token[:scope[+scope]]` (or a bare token) → (name, token, scopes)."""
+    if ":" not in item:
+        return f"agent{n + 1}", item, frozenset()
+    name, _, rest = item.partition(":")
+    token, sep, scoped = rest.partition(":")
+    scopes = frozenset(s.strip() for s in scoped.split("+") if s.strip())
+    if sep and (not scopes or scopes - API_SCOPES):
+        raise InvalidSettings(f"SIGNOFF_API_TOKENS: {name!r} asks for scope {scoped!r}; the only scope "
+                              f"is {', '.join(sorted(API_SCOPES))} (name:token:decide)")
+    return name, token, scopes
+
+
+def _parse_api_scopes(raw: str) -> dict[str, frozenset[str]]:
+    entries = (_split_token(n, p.strip()) for n, p in enumerate(q for q in raw.split(",") if q.strip()))
+    return {token: scopes for _, token, scopes in entries if scopes}
+
+
 def _parse_api_tokens(raw: str) -> dict[str, str]:
     tokens: dict[str, str] = {}
     for n, item in enumerate(p.strip() for p in raw.split(",") if p.strip()):
-        name, _, token = item.partition(":") if ":" in item else (f"agent{n + 1}", "", item)
+        name, token, _ = _split_token(n, item)
         if not _TOKEN_NAME.match(name):
             raise InvalidSettings(
                 f"SIGNOFF_API_TOKENS: agent name {name!r} may hold only letters, digits, '.', '_', '-'"
@@ -222,6 +326,30 @@ def parse_callback_secrets(raw: str, *, api_tokens: Mapping[str, str]) -> dict[s
     return secrets
 
 
+def _database_url(url: str) -> str:
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
+        # Platforms hand out postgres:// URLs; SQLAlchemy knows no such dialect, and psycopg2 is
+        # not installed: psycopg 3 is.
+        fixed = "postgresql+psycopg://" + url.split("://", 1)[1]
+        raise InvalidSettings(f"DATABASE_URL starts with {scheme}://; Signoff needs postgresql+psycopg://. "
+                              f"Set DATABASE_URL={redact_url(fixed)}")
+    return url
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    if raw is not None and (len(raw) < 16 or _PLACEHOLDER.search(raw)):
+        raise InvalidSettings("SIGNOFF_METRICS_TOKEN is a placeholder or shorter than 16 characters; "
+                              "generate one with `openssl rand -hex 24`")
+    return raw
+
+
+def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
+    if raw.lower() not in allowed:
+        raise InvalidSettings(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw.lower()
+
+
 def _api_url(url: str) -> str:
     if not re.match(r"^https?://", url):
         raise InvalidSettings(f"SLACK_API_URL must be an http(s) URL, got {url!r}")
@@ -231,6 +359,15 @@ def _api_url(url: str) -> str:
 def _port(name: str, raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise InvalidSettings(f"{name} must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+def _count(name: str, raw: str | None, most: int | None = None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1 or (most is not None and int(raw) > most):
+        bound = f"between 1 and {most}" if most is not None else "≥ 1"
+        raise InvalidSettings(f"{name} must be a whole number {bound} (or empty), got {raw!r}")
     return int(raw)
 
 
@@ -251,3 +388,9 @@ def _seconds(name: str, raw: str, most: float = 300) -> float:
     if not 0 < value <= most:
         raise InvalidSettings(f"{name} must be a number of seconds between 0 and {most:g}, got {raw!r}")
     return value
+
+
+def _bytes(name: str, raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and 1024 <= int(raw) <= 64 * 1024 * 1024):
+        raise InvalidSettings(f"{name} must be a number of bytes between 1024 and 67108864, got {raw!r}")
+    return int(raw)

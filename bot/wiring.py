@@ -14,17 +14,26 @@ from slack_sdk import WebClient
 from sqlalchemy import text
 
 from bot.api.app import build_web_app
+from bot.api.metrics import build_metrics_router
 from bot.api.waiters import Waiters
+from bot.core.lifecycle import Event
+from bot.observe.metrics import StoreCollector, render
+from bot.observe.store import read_store
 from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
+from bot.service.decisions import DecisionDesk
+from bot.service.limits import AgentLimits
 from bot.settings import Settings
 from bot.slack.app import SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
+from bot.slack.identity import SlackIdentity
+from bot.storage import repo
 from bot.storage.db import Database
 from bot.webhooks.sender import check_callback
 from bot.webhooks.transport import Outbound
 from workers.locks import leased_lock
+from workers.queues import ALL as ALL_QUEUES
 from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext
 
@@ -85,7 +94,7 @@ class Wiring:
             callback_secrets=self.settings.callback_secrets,
             allow_private_callbacks=self.settings.allow_private_callbacks,
             graphs=lambda: self.executor, service=self.service,
-            sweep_interval=self.settings.sweep_interval,
+            sweep_interval=self.settings.sweep_interval, lease=self.settings.resume_lease,
         )
 
     def bolt_app(self) -> App:
@@ -100,11 +109,40 @@ class Wiring:
         if self.settings.slack_app_token is None:
             assert self.settings.slack_signing_secret is not None
             endpoint = SlackEndpoint(bolt or self.bolt_app(),
-                                     signing_secret=self.settings.slack_signing_secret)
+                                     signing_secret=self.settings.slack_signing_secret,
+                                     identity=SlackIdentity.learn(self.slack), audit=self.audit)
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
-        return build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
-                             slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs)
+        app = build_web_app(service=self.service, api_tokens=self.settings.api_tokens,
+                            slack=endpoint, health=self.health, waiters=waiters, runs=lambda: self.runs,
+                            max_body=self.settings.max_body_bytes,
+                            decisions=self.decisions, api_scopes=self.settings.api_scopes,
+                            limits=self.limits())
+        app.include_router(build_metrics_router(token=self.settings.metrics_token, render=self.metrics))
+        return app
+
+    def metrics(self) -> bytes:
+        """The Prometheus exposition: every process's counters, and the store read now."""
+        store = StoreCollector(lambda: read_store(self.db, self.redis, queues=ALL_QUEUES, now=self.clock()))
+        return render(store)
+
+    def audit(self, event: Event) -> None:
+        """Append one audit event in its own transaction (for refusals that change nothing else)."""
+        with self.db.write() as s:
+            repo.append_event(s, event, at=self.clock())
+
+    @cached_property
+    def decisions(self) -> DecisionDesk:
+        """Deciding for people from UIs other than Slack (the decision API)."""
+        from bot.agents.checkpoints import checkpoint_reader
+
+        return DecisionDesk(self.service, checkpoint_of=checkpoint_reader(self.db, lambda: self.registry))
+
+    def limits(self) -> AgentLimits:
+        """The per-agent limits on creating requests (inactive when none is configured)."""
+        return AgentLimits(db=self.db, redis=self.redis, clock=self.clock,
+                           rate=self.settings.agent_rate_limit, max_pending=self.settings.agent_max_pending)
+
 
     def health(self) -> dict[str, str]:
         """Database and Redis reachability, for /healthz and `signoff doctor`."""
@@ -128,9 +166,9 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
     if settings.redis_url is None:
         raise ValueError("build() needs a redis_url; the entrypoint starts the embedded one")
     redis = Redis.from_url(settings.redis_url)
-    db = Database.connect(settings.database_url)
+    db = Database.connect(settings.database_url, audit_key=settings.audit_key)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    jobs = RQJobs(redis)
+    jobs = RQJobs(redis, lease=settings.resume_lease)
     service = ApprovalService(
         db, jobs=jobs, directory=SlackDirectory(slack), clock=clock,
         default_channel=settings.default_channel,

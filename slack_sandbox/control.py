@@ -153,7 +153,8 @@ class _Actions:
         def send() -> httpx.Response:
             if body.get("view_id"):
                 return self._interactions.click_view(
-                    body["user"], body["view_id"], body["action_id"], value=body.get("value")
+                    body["user"], body["view_id"], body["action_id"], value=body.get("value"),
+                    block_id=body.get("block_id") or None,
                 )
             return self._interactions.click(
                 body["user"],
@@ -161,6 +162,7 @@ class _Actions:
                 body["ts"],
                 body["action_id"],
                 value=body.get("value"),
+                block_id=body.get("block_id") or None,
             )
 
         return await _relay(send, body, is_form)

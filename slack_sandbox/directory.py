@@ -80,18 +80,36 @@ class DirectoryStore:
             self._usergroups[group_id] = group
             return copy.deepcopy(group)
 
-    def add_channel(self, channel_id: str, *, name: str, is_private: bool = False) -> Json:
-        """Add (or replace) a channel; the bot is treated as a member of every channel."""
+    def add_channel(self, channel_id: str, *, name: str, is_private: bool = False,
+                    is_member: bool = True, is_archived: bool = False) -> Json:
+        """Add (or replace) a channel; the bot is a member unless `is_member=False`."""
         channel = {
             "id": channel_id,
             "name": name,
             "is_channel": not is_private,
             "is_private": is_private,
             "is_im": False,
+            "is_member": is_member,
+            "is_archived": is_archived,
         }
         with self._lock:
             self._channels[channel_id] = channel
             return copy.deepcopy(channel)
+
+    def change_channel(self, channel_id: str, **flags: bool) -> None:
+        """Archive a channel or remove the bot from it (`is_archived`, `is_member`)."""
+        with self._lock:
+            if channel_id not in self._channels:
+                raise KeyError(f"no channel {channel_id}")
+            self._channels[channel_id].update(flags)
+
+    def check_postable(self, channel_id: str) -> None:
+        """ApiError as Slack answers chat.postMessage to an archived channel or one without the bot."""
+        channel = self._channels[channel_id]
+        if channel.get("is_archived"):
+            raise ApiError("is_archived")
+        if channel.get("is_member") is False:
+            raise ApiError("not_in_channel")
 
     def user(self, user_id: str) -> Json:
         """One user, or ApiError `user_not_found`."""

@@ -106,18 +106,20 @@ class Interactions:
     # --- block_actions ---------------------------------------------------------------------
 
     def click(
-        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None
+        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None,
+        block_id: str | None = None,
     ) -> httpx.Response:
-        """`user` clicks `action_id` in a message (or in their ephemeral message) at `ts`."""
-        return self.deliver(self.block_actions(user, channel, ts, action_id, value=value))
+        """`user` clicks `action_id` (in block `block_id`, if given) in a message at `ts`."""
+        return self.deliver(self.block_actions(user, channel, ts, action_id, value=value, block_id=block_id))
 
     def block_actions(
-        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None
+        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None,
+        block_id: str | None = None,
     ) -> Json:
         """The block_actions payload for a click in a message; KeyError if no such button."""
         person = _known_user(self._state, user)
         message, ephemeral = self._clicked_message(user, channel, ts)
-        block_id, element = find_element(message["blocks"], action_id)
+        block_id, element = find_element(message["blocks"], action_id, block_id)
         channel_info = next(c for c in self._state.channels() if c["id"] == message["channel"])
         payload = self._common("block_actions", person)
         payload.update(
@@ -146,14 +148,15 @@ class Interactions:
             return {**record, "ts": ts}, True
 
     def click_view(
-        self, user: str, view_id: str, action_id: str, *, value: str | None = None
+        self, user: str, view_id: str, action_id: str, *, value: str | None = None,
+        block_id: str | None = None,
     ) -> httpx.Response:
-        """`user` clicks `action_id` in an open modal or their Home tab."""
+        """`user` clicks `action_id` (in block `block_id`, if given) in a modal or their Home tab."""
         person = _known_user(self._state, user)
         record = self._state.view(view_id)
         if record["user"] != user:
             raise KeyError(f"view {view_id} is not open for {user}")
-        block_id, element = find_element(record["view"]["blocks"], action_id)
+        block_id, element = find_element(record["view"]["blocks"], action_id, block_id)
         payload = self._common("block_actions", person)
         payload.update(
             container={"type": "view", "view_id": view_id},

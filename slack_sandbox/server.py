@@ -165,9 +165,19 @@ class SlackSandbox:
         """Add a user group."""
         return self.state.add_usergroup(group_id, handle=handle, users=users, name=name)
 
-    def add_channel(self, channel_id: str, *, name: str, is_private: bool = False) -> Json:
-        """Add a channel."""
-        return self.state.add_channel(channel_id, name=name, is_private=is_private)
+    def add_channel(self, channel_id: str, *, name: str, is_private: bool = False,
+                    is_member: bool = True, is_archived: bool = False) -> Json:
+        """Add a channel (the bot in it unless `is_member=False`)."""
+        return self.state.add_channel(channel_id, name=name, is_private=is_private,
+                                      is_member=is_member, is_archived=is_archived)
+
+    def change_channel(self, channel_id: str, **flags: bool) -> None:
+        """Archive a channel or remove the bot: `change_channel("C1", is_archived=True)`."""
+        self.state.change_channel(channel_id, **flags)
+
+    def set_scopes(self, scopes: tuple[str, ...]) -> None:
+        """Grant the bot token these scopes (until the next reset)."""
+        self.state.set_scopes(scopes)
 
     def dm_channel(self, user_id: str) -> str:
         """The D… id conversations.open returns for this user (created on first use)."""
@@ -212,20 +222,22 @@ class SlackSandbox:
     # --- what a person does ----------------------------------------------------------------
 
     def click(
-        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None
+        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None,
+        block_id: str | None = None,
     ) -> httpx.Response:
         """`user` clicks a button (or picks `value` in a select) in a stored message."""
-        return self._interactions.click(user, channel, ts, action_id, value=value)
+        return self._interactions.click(user, channel, ts, action_id, value=value, block_id=block_id)
 
     def open_home(self, user: str) -> httpx.Response:
         """`user` opens the app's Home tab (an `app_home_opened` event to the bot)."""
         return self._interactions.open_home(user)
 
     def click_view(
-        self, user: str, view_id: str, action_id: str, *, value: str | None = None
+        self, user: str, view_id: str, action_id: str, *, value: str | None = None,
+        block_id: str | None = None,
     ) -> httpx.Response:
-        """`user` clicks a button in an open modal or their Home tab."""
-        return self._interactions.click_view(user, view_id, action_id, value=value)
+        """`user` clicks a button in an open modal or their Home tab (in block `block_id`)."""
+        return self._interactions.click_view(user, view_id, action_id, value=value, block_id=block_id)
 
     def submit_view(self, user: str, view_id: str, values: Json) -> httpx.Response:
         """`user` submits a modal with {block_id: {action_id: value}}; the answer is applied."""

@@ -67,9 +67,12 @@ def _interactive_elements(block: Json) -> Iterator[Json]:
         yield block["element"]
 
 
-def find_element(blocks: list[Json], action_id: str) -> tuple[str, Json]:
-    """The (block_id, element) of the interactive element with `action_id`; KeyError if absent."""
+def find_element(blocks: list[Json], action_id: str, block_id: str | None = None) -> tuple[str, Json]:
+    """The (block_id, element) of the interactive element with `action_id` (in block `block_id`
+    when given: the same action_id may repeat, one per row); KeyError if absent."""
     for block in blocks:
+        if block_id is not None and block.get("block_id") != block_id:
+            continue
         for element in _interactive_elements(block):
             if element.get("action_id") == action_id and block.get("type") != "input":
                 return str(block.get("block_id")), element

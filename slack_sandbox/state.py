@@ -49,6 +49,11 @@ class ResponseUrl:
     uses: int = 0
 
 
+# What slack-manifest.yml asks for; Slack reports a token's grant in every answer's x-oauth-scopes.
+BOT_SCOPES = ("chat:write", "chat:write.public", "im:write", "users:read", "users:read.email",
+              "usergroups:read")
+
+
 class SlackState(DirectoryStore, ViewStore):
     """The sandbox's workspace: users, user groups, channels, messages, views and the call log."""
 
@@ -62,12 +67,18 @@ class SlackState(DirectoryStore, ViewStore):
         self._add_user(BOT_USER_ID, name=BOT_USER_NAME, real_name="Signoff", is_bot=True)
 
     def _clear_activity(self) -> None:
+        self.scopes: tuple[str, ...] = BOT_SCOPES
         self._messages: dict[str, list[Json]] = {}
         self._ephemerals: list[Json] = []
         self._response_urls: dict[str, ResponseUrl] = {}
         self._calls: list[Json] = []
         self._faults: dict[str, deque[Fault]] = {}
         self._clear_views()
+
+    def set_scopes(self, scopes: tuple[str, ...]) -> None:
+        """The OAuth scopes the bot token was granted (sent in `x-oauth-scopes`); reset restores them."""
+        with self._lock:
+            self.scopes = tuple(scopes)
 
     def now(self) -> float:
         """The sandbox's clock (injectable so tests can expire trigger_ids without sleeping)."""
@@ -98,6 +109,7 @@ class SlackState(DirectoryStore, ViewStore):
         _check_content(text, blocks)
         with self._lock:
             channel_id = self._resolve_channel(channel)
+            self.check_postable(channel_id)
             if thread_ts:
                 thread_ts = self._thread_root(channel_id, thread_ts)
             record = {

@@ -34,11 +34,52 @@ button.danger{background:#e01e5a;color:#fff}.note{background:#fde2e1;padding:6px
 justify-content:center;overflow:auto}.modal{background:#fff;margin:40px;padding:16px;
 border-radius:8px;width:520px}.modal label{display:block;font-weight:600;margin-top:10px}
 .modal input,.modal textarea,.modal select{width:100%;box-sizing:border-box}.err{color:#e01e5a}
-code{background:#eee;padding:0 3px}
+code{background:#eee;padding:0 3px;border-radius:3px;color:#c01343}
+pre{background:#f8f8f8;border:1px solid #ddd;border-radius:4px;padding:6px;white-space:pre-wrap;
+margin:4px 0}pre code{background:none;color:inherit;padding:0}
+blockquote{border-left:4px solid #ddd;margin:2px 0;padding-left:8px}
+.section{margin:4px 0}.fields{margin:6px 0}.msg>.context{margin:4px 0}
+.mention{background:#e8f5fa;color:#1264a3;border-radius:3px;padding:0 2px;font-weight:600}
+.msg,.modal,.fields div,h4{overflow-wrap:anywhere;word-break:break-word}
+h4{font-size:17px;margin:4px 0}.hint{color:#616061;font-size:12px;margin-top:2px}
+dialog.confirm{border:0;border-radius:8px;padding:16px;max-width:420px;box-shadow:0 4px 20px #0005}
+dialog.confirm h3{margin-top:0}.actions{margin:6px 0}
 """
+_EMOJI = {
+    "alarm_clock": "⏰", "warning": "⚠️", "arrow_heading_up": "⤴️", "white_check_mark": "✅",
+    "heavy_check_mark": "✔️", "x": "❌", "no_entry_sign": "🚫", "hourglass": "⌛", "tada": "🎉",
+    "red_circle": "🔴", "large_yellow_circle": "🟡", "white_circle": "⚪", "bell": "🔔",
+    "pencil2": "✏️", "speech_balloon": "💬", "ballot_box_with_ballot": "🗳️", "busts_in_silhouette": "👥",
+    "eyes": "👀", "rotating_light": "🚨", "lock": "🔒", "memo": "📝", "thumbsup": "👍", "+1": "👍",
+    "thumbsdown": "👎", "-1": "👎", "information_source": "ℹ️", "hourglass_flowing_sand": "⏳",
+    "ok_hand": "👌", "fire": "🔥", "moneybag": "💰", "ballot_box_with_check": "☑️",
+}
+_SHORTCODE = re.compile(r":([a-z0-9_+\-]+):")
+_DATE = re.compile(r"^!date\^(\d+)\^([^|]*)(?:\^[^|]*)?\|(.*)$", re.S)
+_RELOAD = """<script>
+setInterval(() => { if (!document.querySelector('dialog[open]')) location.reload(); }, 3000);
+</script>"""
+_SCRIPT = """<script>
+for (const t of document.querySelectorAll('time[data-ts]')) {
+  const at = new Date(Number(t.dataset.ts) * 1000), now = new Date();
+  const day = d => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const diff = Math.round((day(at) - day(now)) / 86400000);
+  const pretty = diff === 0 ? 'today' : diff === -1 ? 'yesterday' : diff === 1 ? 'tomorrow'
+    : at.toLocaleDateString(undefined, {month: 'short', day: 'numeric', year: 'numeric'});
+  const time = at.toLocaleTimeString(undefined, {hour: 'numeric', minute: '2-digit'});
+  const long = at.toLocaleDateString(undefined,
+    {weekday: 'long', month: 'long', day: 'numeric', year: 'numeric'});
+  const short = at.toLocaleDateString(undefined, {month: 'short', day: 'numeric', year: 'numeric'});
+  t.textContent = t.dataset.fmt.replace('{date_short_pretty}', pretty).replace('{date_pretty}', pretty)
+    .replace('{date_short}', short)
+    .replace('{date_long}', long).replace('{date}', long).replace('{time}', time);
+  t.title = at.toString();
+}
+</script>"""
 _SPECIAL = re.compile(r"<([^<>\n]+)>")
+_CODE_BLOCK = re.compile(r"```\n?(.*?)\n?```", re.S)
+_CODE = re.compile(r"`([^`\n]+)`")
 _INLINE = [
-    (re.compile(r"`([^`\n]+)`"), r"<code>\1</code>"),
     (re.compile(r"\*([^*\n]+)\*"), r"<b>\1</b>"),
     (re.compile(r"(?<![\w])_([^_\n]+)_(?![\w])"), r"<i>\1</i>"),
     (re.compile(r"~([^~\n]+)~"), r"<s>\1</s>"),
@@ -86,12 +127,13 @@ def render_page(state: SlackState, *, acting: str | None, note: str | None) -> s
             body.append(_channel(state, channel, acting, names))
     for home in homes:
         body.append(_home(home, acting, names))
-    refresh = "" if modals else "<meta http-equiv=refresh content=3>"
+    # Reload every 3 s to show what the bot did, but never under an open modal or confirm dialog.
+    refresh = "" if modals else _RELOAD
     overlay = _modal(modals[-1], acting, names) if modals and acting else ""
     return (
         f"<!doctype html><html><head><meta charset=utf-8>{refresh}"
         f"<title>Signoff sandbox</title><style>{_CSS}</style></head><body>"
-        f"{body[0]}<main>{''.join(body[1:])}</main>{overlay}</body></html>"
+        f"{body[0]}<main>{''.join(body[1:])}</main>{overlay}{_SCRIPT}</body></html>"
     )
 
 
@@ -113,7 +155,7 @@ def _header(users: list[Json], acting: str | None) -> str:
 def _channel(state: SlackState, channel: Json, acting: str | None, names: _Names) -> str:
     title = "Direct messages with Signoff" if channel["is_im"] else f"#{channel['name']}"
     cid = channel["id"]
-    parts = [f"<section class=channel><h3>{_e(title)}</h3>"]
+    parts = [f"<section class=channel id='channel-{_e(cid)}'><h3>{_e(title)}</h3>"]
     for message in state.messages(cid):
         parts.append(_message(message, acting, names, css="msg"))
         for reply in state.replies(cid, message["ts"]):
@@ -143,7 +185,7 @@ def _message(message: Json, acting: str | None, names: _Names, *, css: str) -> s
 def _home(home: Json, acting: str | None, names: _Names) -> str:
     clicker = _clicker({"user": acting or "", "view_id": home["id"]}) if acting else None
     return (
-        "<section class=channel><h3>Signoff Home tab</h3>"
+        "<section class=channel id=home><h3>Signoff Home tab</h3>"
         f"{_blocks(home['view'].get('blocks', []), names, clicker)}</section>"
     )
 
@@ -153,14 +195,15 @@ def _text(text: str, blocks: list[Json], names: _Names) -> str:
     return "" if blocks else f"<div>{mrkdwn(text, names)}</div>"
 
 
-Clicker = Callable[[Json, str], str]
+Clicker = Callable[[Json, str, str], str]
 
 
 def _clicker(hidden: dict[str, str]) -> Clicker:
     """Renders an interactive element as a small form posting to /_sandbox/click."""
 
-    def render(element: Json, label: str) -> str:
-        fields = {**hidden, "action_id": element.get("action_id", "")}
+    def render(element: Json, label: str, block_id: str) -> str:
+        # The block id says which row was clicked: the same action_id repeats on every row.
+        fields = {**hidden, "block_id": block_id, "action_id": element.get("action_id", "")}
         inputs = "".join(
             f"<input type=hidden name='{_e(k)}' value='{_e(str(v))}'>" for k, v in fields.items()
         )
@@ -172,12 +215,31 @@ def _clicker(hidden: dict[str, str]) -> Clicker:
             )
             inputs += f"<select name=value>{choices}</select>"
         style = _e(str(element.get("style", "")))
+        confirm = element.get("confirm")
+        if isinstance(confirm, dict):  # Slack asks first, in its own dialog
+            return (
+                f"<form class=inline method=post action=/_sandbox/click>{inputs}"
+                f"<button type=button class='{style}' onclick='this.nextElementSibling.showModal()'>"
+                f"{_e(label)}</button>{_confirm_dialog(confirm)}</form>"
+            )
         return (
             f"<form class=inline method=post action=/_sandbox/click>{inputs}"
             f"<button class='{style}'>{_e(label)}</button></form>"
         )
 
     return render
+
+
+def _confirm_dialog(confirm: Json) -> str:
+    """Slack's "are you sure?" dialog: title, text, deny and confirm buttons."""
+    style = "danger" if confirm.get("style") == "danger" else "primary"
+    return (
+        f"<dialog class=confirm><h3>{_e(_plain(confirm.get('title')) or 'Are you sure?')}</h3>"
+        f"<p>{_e(_plain(confirm.get('text')))}</p><p>"
+        f"<button type=button onclick=\"this.closest('dialog').close()\">"
+        f"{_e(_plain(confirm.get('deny')) or 'Cancel')}</button>"
+        f"<button class='{style}'>{_e(_plain(confirm.get('confirm')) or 'Yes')}</button></p></dialog>"
+    )
 
 
 def _blocks(blocks: list[Json], names: _Names, clicker: Clicker | None) -> str:
@@ -187,16 +249,16 @@ def _blocks(blocks: list[Json], names: _Names, clicker: Clicker | None) -> str:
 def _block(block: Json, names: _Names, clicker: Clicker | None) -> str:
     kind = block.get("type")
     if kind == "header":
-        return f"<h4>{_e(_plain(block.get('text')))}</h4>"
+        return f"<h4>{_textobj(block.get('text'), names)}</h4>"
     if kind == "divider":
         return "<hr>"
     if kind == "section":
-        out = f"<div>{_textobj(block.get('text'), names)}</div>" if block.get("text") else ""
+        out = f"<div class=section>{_textobj(block.get('text'), names)}</div>" if block.get("text") else ""
         if block.get("fields"):
             cells = "".join(f"<div>{_textobj(f, names)}</div>" for f in block["fields"])
             out += f"<div class=fields>{cells}</div>"
         if isinstance(block.get("accessory"), dict):
-            out += _element(block["accessory"], clicker)
+            out += _element(block["accessory"], clicker, str(block.get("block_id", "")))
         return out
     if kind == "context":
         items = [
@@ -205,7 +267,9 @@ def _block(block: Json, names: _Names, clicker: Clicker | None) -> str:
         ]
         return f"<div class=context>{' · '.join(items)}</div>"
     if kind == "actions":
-        return "<div>" + "".join(_element(e, clicker) for e in block.get("elements", [])) + "</div>"
+        block_id = str(block.get("block_id", ""))
+        buttons = "".join(_element(e, clicker, block_id) for e in block.get("elements", []))
+        return f"<div class=actions>{buttons}</div>"
     if kind == "image":
         return f"<div class=context>[image: {_e(str(block.get('alt_text', '')))}]</div>"
     if kind == "rich_text":
@@ -215,7 +279,7 @@ def _block(block: Json, names: _Names, clicker: Clicker | None) -> str:
     return f"<pre>{_e(json.dumps(block))}</pre>"
 
 
-def _element(element: Json, clicker: Clicker | None) -> str:
+def _element(element: Json, clicker: Clicker | None, block_id: str) -> str:
     label = _plain(element.get("text")) or element.get("type", "")
     if element.get("type") == "image":
         return f"<span class=context>[image: {_e(str(element.get('alt_text', '')))}]</span>"
@@ -223,7 +287,7 @@ def _element(element: Json, clicker: Clicker | None) -> str:
         return f"<button disabled>{_e(label)}</button>"
     if element.get("type") != "button":
         label = "Choose"
-    return clicker(element, label)
+    return clicker(element, label, block_id)
 
 
 def _modal(view: Json, acting: str, names: _Names) -> str:
@@ -241,12 +305,14 @@ def _modal(view: Json, acting: str, names: _Names) -> str:
         f"<input type=hidden name=user value='{_e(acting)}'>"
         f"<input type=hidden name=view_id value='{_e(view['id'])}'>"
     )
-    submit = _plain(spec.get("submit")) or "Submit"
+    # Slack shows Submit only when the view names one (a details modal has just Close).
+    submit = _plain(spec.get("submit"))
+    submit_button = f"<button form=modal-form class=primary>{_e(submit)}</button>" if submit else ""
     close = _plain(spec.get("close")) or "Cancel"
     return (
         f"<div class=overlay><div class=modal><h3>{_e(_plain(spec.get('title')))}</h3>"
         f"<form id=modal-form method=post action=/_sandbox/submit>{hidden}</form>"
-        f"{''.join(parts)}<p><button form=modal-form class=primary>{_e(submit)}</button>"
+        f"{''.join(parts)}<p>{submit_button}"
         f"<form class=inline method=post action=/_sandbox/close>{hidden}"
         f"<button>{_e(close)}</button></form></p></div></div>"
     )
@@ -261,13 +327,20 @@ def _field(block: Json, index: int, values: Json, errors: Json) -> str:
         attrs += f" maxlength={int(element['max_length'])}"
     control = _control(element, attrs, current)
     error = errors.get(block["block_id"])
-    return f"<label>{_e(_plain(block.get('label')))}</label>{control}" + (
-        f"<div class=err>{_e(error)}</div>" if error else ""
+    hint = _plain(block.get("hint"))
+    optional = " <span class=hint>(optional)</span>" if block.get("optional") else ""
+    return (
+        f"<label>{_e(_plain(block.get('label')))}{optional}</label>{control}"
+        + (f"<div class=hint>{_e(hint)}</div>" if hint else "")
+        + (f"<div class=err>{_e(error)}</div>" if error else "")
     )
 
 
 def _control(element: Json, attrs: str, current: Any) -> str:
     kind = element.get("type")
+    placeholder = _plain(element.get("placeholder"))
+    if placeholder:
+        attrs += f" placeholder='{_e(placeholder)}'"
     if isinstance(element.get("options"), list):
         multiple = " multiple" if kind in ("multi_static_select", "checkboxes") else ""
         chosen = current if isinstance(current, list) else [current]
@@ -291,34 +364,67 @@ def _initial(element: Json) -> Any:
 
 
 def mrkdwn(text: str, names: _Names) -> str:
-    """Slack mrkdwn as safe HTML: *bold*, _italic_, ~strike~, `code`, mentions and links."""
+    """Slack mrkdwn as safe HTML: bold, italic, strike, code, code blocks, quotes, emoji,
+    mentions, dates and links."""
     specials: list[str] = []
 
-    def stash(match: re.Match[str]) -> str:
-        specials.append(_special(match.group(1), names))
+    def stash(html_text: str) -> str:
+        specials.append(html_text)
         return f"\x00{len(specials) - 1}\x00"
 
-    stashed = _SPECIAL.sub(stash, text)
+    stashed = _SPECIAL.sub(lambda m: stash(_special(m.group(1), names)), text)
     # Slack escapes only &, < and >; undo that before escaping for HTML.
     plain = stashed.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    out = _e(plain)
+    out = _e(plain, quote=False)
+    # Code is taken out first: nothing inside it formats.
+    out = _CODE_BLOCK.sub(lambda m: stash(f"<pre><code>{m.group(1)}</code></pre>"), out)
+    out = _CODE.sub(lambda m: stash(f"<code>{m.group(1)}</code>"), out)
     for pattern, replacement in _INLINE:
         out = pattern.sub(replacement, out)
-    out = re.sub(r"\x00(\d+)\x00", lambda m: specials[int(m.group(1))], out)
-    return out.replace("\n", "<br>")
+    out = _emoji(out)
+    out = _quotes(out)
+    while "\x00" in out:  # a stashed code block may hold a stashed mention
+        out = re.sub(r"\x00(\d+)\x00", lambda m: specials[int(m.group(1))], out)
+    out = out.replace("\n", "<br>")
+    return out.replace("</pre><br>", "</pre>").replace("</blockquote><br>", "</blockquote>")
+
+
+def _quotes(html_text: str) -> str:
+    """Lines starting with '> ' become one quote block per run of such lines."""
+    lines, out, quoted = html_text.split("\n"), [], []
+    for line in lines:
+        if line.startswith("&gt; ") or line == "&gt;":
+            quoted.append(line.removeprefix("&gt;").removeprefix(" "))
+            continue
+        if quoted:
+            out.append("<blockquote>" + "<br>".join(quoted) + "</blockquote>")
+            quoted = []
+        out.append(line)
+    if quoted:
+        out.append("<blockquote>" + "<br>".join(quoted) + "</blockquote>")
+    return "\n".join(out)
+
+
+def _emoji(text: str) -> str:
+    """:shortcode: as the emoji, as Slack shows it; unknown codes stay as typed."""
+    return _SHORTCODE.sub(lambda m: _EMOJI.get(m.group(1), m.group(0)), text)
 
 
 def _special(inner: str, names: _Names) -> str:
     target, _, label = inner.partition("|")
+    date = _DATE.match(inner)
+    if date:  # the page's script shows it in the viewer's own time zone
+        stamp, fmt, fallback = date.groups()
+        return f"<time data-ts='{_e(stamp)}' data-fmt='{_e(fmt)}'>{_e(fallback)}</time>"
     if target.startswith("@"):
-        return f"<b>@{_e(names.users.get(target[1:], label or target[1:]))}</b>"
+        return f"<span class=mention>@{_e(names.users.get(target[1:], label or target[1:]))}</span>"
     if target.startswith("#"):
-        return f"<b>#{_e(names.channels.get(target[1:], label or target[1:]))}</b>"
+        return f"<span class=mention>#{_e(names.channels.get(target[1:], label or target[1:]))}</span>"
     if target.startswith("!subteam^"):
         group = target.removeprefix("!subteam^")
-        return f"<b>@{_e(names.groups.get(group, label.lstrip('@') or group))}</b>"
+        return f"<span class=mention>@{_e(names.groups.get(group, label.lstrip('@') or group))}</span>"
     if target.startswith("!"):
-        return f"<b>{_e(label or '@' + target[1:].split('^')[0])}</b>"
+        return f"<span class=mention>{_e(label or '@' + target[1:].split('^')[0])}</span>"
     if target.startswith(("http://", "https://", "mailto:")):
         return f"<a href='{_e(target)}'>{_e(label or target)}</a>"
     return _e(f"<{inner}>")
@@ -329,7 +435,8 @@ def _textobj(obj: Any, names: _Names) -> str:
         return ""
     if obj.get("type") == "mrkdwn":
         return mrkdwn(str(obj.get("text", "")), names)
-    return _e(str(obj.get("text", "")))
+    text = _e(str(obj.get("text", "")), quote=False)
+    return (_emoji(text) if obj.get("emoji", True) else text).replace("\n", "<br>")
 
 
 def _plain(obj: Any) -> str:

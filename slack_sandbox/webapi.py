@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from slack_sandbox.shapes import (
+    APP_ID,
     BOT_ID,
     BOT_USER_ID,
     BOT_USER_NAME,
@@ -83,7 +84,7 @@ async def _answer(request: Request, *, state: SlackState, bot_token: str) -> Res
         state.log_call(method, args, ok=False, error=exc.error)
         return JSONResponse(_error_body(exc))
     state.log_call(method, args, ok=True, error=None)
-    return JSONResponse(body)
+    return JSONResponse(body, headers={"x-oauth-scopes": ",".join(state.scopes)})
 
 
 def _error_body(exc: ApiError) -> Json:
@@ -171,6 +172,14 @@ def auth_test(call: Call) -> Json:
         "bot_id": BOT_ID,
         "is_enterprise_install": False,
     }
+
+
+def bots_info(call: Call) -> Json:
+    """bots.info: the bot user's app (Signoff learns its app id here to check interactions)."""
+    if _str(call.args, "bot") != BOT_ID:
+        raise ApiError("bot_not_found")
+    return {"bot": {"id": BOT_ID, "deleted": False, "name": BOT_USER_NAME, "updated": 0,
+                    "app_id": APP_ID, "user_id": BOT_USER_ID, "icons": {}}}
 
 
 def chat_post_message(call: Call) -> Json:
@@ -306,6 +315,7 @@ def usergroups_users_list(call: Call) -> Json:
 
 _HANDLERS: dict[str, Handler] = {
     "auth.test": auth_test,
+    "bots.info": bots_info,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
     "chat.delete": chat_delete,

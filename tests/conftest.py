@@ -31,6 +31,8 @@ API_TOKEN = "test-agent-token-0123456789abcdef"
 OTHER_TOKEN = "other-agent-token-0123456789abcdef"
 # Signs test-agent's callbacks; other-agent has none, so its callback URLs are refused.
 CALLBACK_SECRET = "test-agent-callback-secret-0123456789abcdef"
+# MACs the audit chain (SIGNOFF_AUDIT_KEY); processes a test starts get it in their environment.
+AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"
 USERS = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0DAVE": "dave"}
 CHANNEL = "C0APPROVALS"
 
@@ -91,7 +93,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
-    database = Database.connect(database_url)
+    database = Database.connect(database_url, audit_key=AUDIT_KEY)
     yield database
     database.engine.dispose()
 
@@ -187,7 +189,7 @@ def _eventually(read: Any, n: int, timeout: float = 10.0) -> list[dict[str, Any]
 
 def make_settings(database_url: str, redis_url: str, sandbox: SlackSandbox, tmp: Path,
                   **overrides: Any) -> Settings:
-    overrides = {"callback_secrets": {"test-agent": (CALLBACK_SECRET,)}} | overrides
+    overrides = {"callback_secrets": {"test-agent": (CALLBACK_SECRET,)}, "audit_key": AUDIT_KEY} | overrides
     return Settings(**overrides,
         data_dir=tmp, database_url=database_url, redis_url=redis_url,
         slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,

@@ -12,6 +12,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from bot.agents import request_approval
+from bot.agents.decisions import SignoffDecisions
 
 
 def record(event: str) -> None:
@@ -109,6 +110,11 @@ def slow_approval(state: SlowState) -> dict[str, Any]:
     if not decision.approved:
         return {"done": False}
     time.sleep(float(os.environ.get("SIGNOFF_TEST_SLOW", "0")))
+    hold = os.environ.get("SIGNOFF_TEST_HOLD")  # a file: the step waits while it exists (60 s at most)
+    for _ in range(600):
+        if not hold or not os.path.exists(hold):
+            break
+        time.sleep(0.1)
     record(f"refunded {decision.args['amount']}")
     return {"done": True}
 
@@ -224,3 +230,73 @@ def _flaky_builder() -> StateGraph:
 
 flaky_graph = _flaky_builder().compile()
 GRAPHS["flaky"] = "tests.graph_apps:flaky_graph"
+
+
+# A tool call a model nested too deep: the run fails visibly and no request is stored. (Past
+# ~250 levels LangGraph itself cannot checkpoint the interrupt.)
+def deep_node(state: SlowState) -> dict[str, Any]:
+    args: dict[str, Any] = {"leaf": state["amount"]}
+    for _ in range(40):
+        args = {"a": args}
+    request_approval(action="deep_call", args=args, summary="nested too deep")
+    return {"done": True}
+
+
+def _deep_builder() -> StateGraph:
+    builder = StateGraph(SlowState)
+    builder.add_node("ask", deep_node)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    return builder
+
+
+# A state that declares Signoff's decisions key gets each decision appended to it.
+class RecordedState(TypedDict, total=False):
+    action: str
+    approved: bool
+    api_token: str  # redacted on breakpoint cards by its name
+    signoff_decisions: SignoffDecisions
+
+
+def recorded_breakpoint_graph(checkpointer: Any) -> Any:
+    """A breakpoint before acting, on a state that records Signoff's decisions."""
+    builder = StateGraph(RecordedState)
+    builder.add_node("prepare", lambda s: {"approved": True})
+    builder.add_node("execute", execute_node)  # type: ignore[arg-type]
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "execute")
+    builder.add_edge("execute", END)
+    return builder.compile(checkpointer=checkpointer, interrupt_before=["execute"])
+
+
+def _decision_node(state: RecordedState) -> dict[str, Any]:
+    # A plain interrupt that asks for the whole decision rather than a bare bool.
+    answer = interrupt({"question": f"May I {state['action']}?", "answer_as": "decision"})
+    record(f"answer approved={answer['approved']} reason={answer['reason']} by={answer['by']}")
+    return {"approved": answer["approved"]}
+
+
+def _decision_builder() -> StateGraph:
+    builder = StateGraph(RecordedState)
+    builder.add_node("ask", _decision_node)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    return builder
+
+
+deep_graph = _deep_builder().compile()
+GRAPHS["deep"] = "tests.graph_apps:deep_graph"
+decision_graph = _decision_builder().compile()
+GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
+           "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",
+           "decision": "tests.graph_apps:decision_graph"}
+
+
+class _Unsaveable:
+    """An object the checkpointer's msgpack serializer refuses."""
+
+
+# Samples for `signoff graphs check`: one fine (dates and sets round-trip), one not.
+GOOD_SAMPLE = {"action": "refund", "when": __import__("datetime").date(2026, 12, 1), "tags": {"a"}}
+BAD_SAMPLE = {"action": "refund", "draft": {"to": "a@example.com", "client": _Unsaveable()},
+              "scores": [1.0, float("nan")]}

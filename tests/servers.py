@@ -68,10 +68,19 @@ class Postgres:
             shutil.chown(self.root, "postgres")
         data = str(self.root / "data")
         self._run(self.initdb, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
+        self.up()
+        return self
+
+    def up(self) -> None:
+        """Start the initialised cluster (again); returns once it accepts connections."""
         opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c max_connections=300")
-        self._run(self.pg_ctl, "-D", data, "-o", opts, "-w", "-l", str(self.root / "log"), "start")
-        return self
+        self._run(self.pg_ctl, "-D", str(self.root / "data"), "-o", opts, "-w", "-l", str(self.root / "log"),
+                  "start")
+
+    def down(self) -> None:
+        """Stop the cluster, keeping its files (a restart is down() then up())."""
+        self._run(self.pg_ctl, "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL of `database` on this cluster."""

@@ -34,3 +34,39 @@ def test_home_lists_the_requests_waiting_on_you_and_its_buttons_decide(stack):
         assert time.monotonic() < end, text
         time.sleep(0.02)
     assert "Nothing is waiting on you" in text
+
+
+def wait_for_home(stack, user, needle):
+    end = time.monotonic() + 10
+    while needle not in (text := json.dumps(home_of(stack, user)["view"], ensure_ascii=False)):
+        assert time.monotonic() < end, text
+        time.sleep(0.02)
+    return text
+
+
+def test_each_home_row_acts_on_its_own_request_when_clicked_on_the_page(stack):
+    import httpx
+
+    rows = [stack.create(summary=f"Refund order {n}", approvers=["U0ALICE"]) for n in range(3)]
+    stack.sandbox.open_home("U0ALICE")
+    page = httpx.get(f"{stack.sandbox.url}/", params={"as": "U0ALICE"}).text
+    # The page's form for the second row's Approve names its block: that is what the click sends.
+    assert "name='block_id' value='home_1_actions'" in page
+    home = home_of(stack, "U0ALICE")
+    answer = httpx.post(f"{stack.sandbox.url}/_sandbox/click", data={
+        "user": "U0ALICE", "view_id": home["id"], "block_id": "home_1_actions",
+        "action_id": ids.ACTION_APPROVE})
+    assert answer.status_code == 303
+    status = [stack.api.get(f"/v1/requests/{r['id']}").json()["status"] for r in rows]
+    assert status == ["pending", "approved", "pending"]
+
+
+def test_a_stale_home_click_republishes_the_tab_with_what_happened(stack):
+    req = stack.create(summary="Refund order 7", approvers=["U0ALICE", "U0BOB"])
+    stack.sandbox.open_home("U0ALICE")
+    home = home_of(stack, "U0ALICE")
+    stack.w.service.decide(req["id"], actor="U0BOB", verdict=Verdict.APPROVE)  # meanwhile, in a channel
+    stack.sandbox.click_view("U0ALICE", home["id"], ids.ACTION_APPROVE, block_id="home_0_actions")
+    text = wait_for_home(stack, "U0ALICE", "home_notice")
+    assert "Already approved by <@U0BOB>" in text
+    assert "Waiting on you (0)" in text

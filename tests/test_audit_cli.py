@@ -1,4 +1,6 @@
-"""`signoff audit verify` catches an edited or deleted row and names it; export writes every event."""
+"""`signoff audit verify` catches an edited, deleted, cut-off or rewritten event and a `requests` row
+that disagrees with its events, and names it; `audit head` gives the head to keep elsewhere; export
+writes every event."""
 
 from __future__ import annotations
 
@@ -9,10 +11,22 @@ import json
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
+from sqlmodel import Session, select
 
 from bot.cli import main
-from bot.core.lifecycle import Verdict
-from bot.errors import NotAuthorized
+from bot.core.audit import event_hash
+from bot.core.lifecycle import Event, Verdict
+from bot.errors import NotAuthorized, SignoffError
+from bot.storage import repo
+from bot.storage.db import Database
+from bot.storage.tables import ApprovalRequest
+from tests.conftest import AUDIT_KEY
+
+
+@pytest.fixture
+def stack_url(database_url: str) -> str:
+    """The stack in this module runs on SQLite and on PostgreSQL."""
+    return database_url
 
 
 @pytest.fixture
@@ -28,15 +42,25 @@ def logged(stack):
     return stack
 
 
-def run(stack, *args: str):
-    env = {"DATABASE_URL": stack.w.settings.database_url, "SLACK_BOT_TOKEN": ""}
+def run(stack, *args: str, key: str = AUDIT_KEY):
+    env = {"DATABASE_URL": stack.w.settings.database_url, "SLACK_BOT_TOKEN": "", "SIGNOFF_AUDIT_KEY": key}
     return CliRunner().invoke(main, list(args), env=env)
+
+
+def head_of(stack) -> str:
+    r = run(stack, "audit", "head")
+    assert r.exit_code == 0, r.output
+    return r.stdout.strip()
+
+
+def last_seq(conn) -> int:
+    return conn.execute(text("SELECT MAX(seq) FROM audit_events")).scalar_one()
 
 
 def test_an_untouched_log_verifies(logged):
     r = run(logged, "audit", "verify")
     assert r.exit_code == 0, r.output
-    assert "chain intact" in r.output
+    assert "chain intact" in r.output and "requests match their events" in r.output
 
 
 def test_an_edited_row_fails_verify_and_is_named(logged):
@@ -69,3 +93,118 @@ def test_export_jsonl_and_csv_carry_every_event_in_order(logged):
     rows = list(csv.DictReader(io.StringIO(run(logged, "audit", "export", "--format", "csv").stdout)))
     assert [int(r["seq"]) for r in rows] == [e["seq"] for e in events]
     assert json.loads(rows[-1]["data"]) == events[-1]["data"]
+
+
+def test_head_prints_the_last_event_as_seq_and_mac(logged):
+    with logged.w.db.engine.connect() as conn:
+        seq, mac = conn.execute(text("SELECT seq, hash FROM audit_events ORDER BY seq DESC")).first()
+    assert head_of(logged) == f"{seq}:{mac}"
+    assert run(logged, "audit", "verify", "--head", f"{seq}:{mac}").exit_code == 0
+
+
+def test_a_truncated_tail_with_the_head_row_rewound_is_caught_with_head(logged):
+    kept = head_of(logged)
+    with logged.w.db.engine.begin() as conn:
+        seq = last_seq(conn)
+        conn.execute(text("DELETE FROM audit_events WHERE seq >= :s"), {"s": seq - 1})
+        prev = conn.execute(text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": seq - 2}).scalar_one()
+        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": seq - 2, "h": prev})
+        # The decision's events went with it: put the request back to pending so the rows agree.
+        conn.execute(text("UPDATE requests SET status = 'pending', decided_by = NULL, decision = NULL, "
+                          "decided_at = NULL, item_decisions = :d WHERE status = 'approved'"),
+                     {"d": json.dumps([None])})
+    assert run(logged, "audit", "verify").exit_code == 0  # the database alone cannot tell
+    r = run(logged, "audit", "verify", "--head", kept)
+    assert r.exit_code == 1
+    assert f"the chain ends at event {seq - 2} but the head kept elsewhere is event {seq}" in r.output
+
+
+def test_a_tail_rewritten_with_plain_sha256_fails_once_keyed(logged):
+    with logged.w.db.engine.begin() as conn:
+        seq = last_seq(conn)
+        events = conn.execute(text("SELECT seq, at, request_id, kind, actor, data, prev_hash "
+                                   "FROM audit_events WHERE seq >= :s ORDER BY seq"), {"s": seq - 1}).all()
+        prev = events[0].prev_hash
+        for e in events:  # what anyone with write access can compute without the key
+            data = json.loads(e.data) if isinstance(e.data, str) else e.data
+            h = event_hash(seq=e.seq, at=e.at, request_id=e.request_id, kind=e.kind, actor=e.actor,
+                           data=data, prev_hash=prev)
+            conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                         {"p": prev, "h": h, "s": e.seq})
+            prev = h
+        conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+    r = run(logged, "audit", "verify")
+    assert r.exit_code == 1 and f"BROKEN at event {seq - 1}" in r.output and "MAC" in r.output
+
+
+def test_moving_the_keyed_marker_fails(logged):
+    with logged.w.db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_head SET keyed_from = 3"))
+    r = run(logged, "audit", "verify")
+    assert r.exit_code == 1 and "BROKEN at event 1" in r.output
+
+
+def test_a_requests_row_flipped_to_approved_is_named(logged):
+    with logged.w.db.engine.begin() as conn:
+        pending = text("SELECT id FROM requests WHERE status = 'pending' ORDER BY id")
+        rid = conn.execute(pending).scalars().first()
+        conn.execute(text("UPDATE requests SET status = 'approved', decided_by = 'U0ALICE' WHERE id = :i"),
+                     {"i": rid})
+    r = run(logged, "audit", "verify")
+    assert r.exit_code == 1
+    assert f"MISMATCH: request {rid}: status is 'approved' in the requests table but the audit events " \
+           "say 'pending'" in r.output
+    assert f"request {rid}: decided_by is 'U0ALICE'" in r.output
+    assert "BROKEN" not in r.output  # the chain itself is intact
+
+
+def test_edited_args_slipped_into_an_approved_row_are_named(logged):
+    with logged.w.db.engine.begin() as conn:
+        rid = conn.execute(text("SELECT id FROM requests WHERE status = 'approved'")).scalar_one()
+        conn.execute(text("UPDATE requests SET edited_args = :a WHERE id = :i"),
+                     {"a": json.dumps({"order": 1234, "amount": 3000}), "i": rid})
+    r = run(logged, "audit", "verify")
+    assert r.exit_code == 1 and f"request {rid}: edited_args is {{'order': 1234, 'amount': 3000}}" in r.output
+
+
+def test_a_request_row_inserted_without_events_is_named(logged):
+    with Session(logged.w.db.engine) as s, s.begin():
+        source = s.exec(select(ApprovalRequest).where(ApprovalRequest.status == "approved")).one()
+        s.add(ApprovalRequest(**(source.model_dump() | {"id": "req_forged"})))
+    r = run(logged, "audit", "verify")
+    assert r.exit_code == 1
+    assert "request req_forged: is in the requests table with no audit events" in r.output
+
+
+def test_the_wrong_key_fails_and_no_key_says_so(logged):
+    r = run(logged, "audit", "verify", key="another-audit-key-0123456789abcdef0123")
+    assert r.exit_code == 1 and "BROKEN at event 1" in r.output and "SIGNOFF_AUDIT_KEY" in r.output
+    r = run(logged, "audit", "verify", key="")
+    assert r.exit_code == 1 and "SIGNOFF_AUDIT_KEY is not set" in r.output
+
+
+def test_a_malformed_head_is_refused(logged):
+    r = run(logged, "audit", "verify", "--head", "12")
+    assert r.exit_code == 2 and "SEQ:MAC" in r.output
+
+
+def test_web_without_a_key_stops_with_one_line_naming_it(logged):
+    env = {"DATABASE_URL": logged.w.settings.database_url, "SLACK_BOT_TOKEN": "xoxb-x",
+           "SLACK_SIGNING_SECRET": "s" * 32, "SIGNOFF_API_TOKENS": "agent:" + "t" * 32,
+           "SIGNOFF_AUDIT_KEY": ""}
+    r = CliRunner().invoke(main, ["web"], env=env)
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert "SIGNOFF_AUDIT_KEY is not set" in r.output
+    r = CliRunner().invoke(main, ["web"], env=env | {"SIGNOFF_AUDIT_KEY": "short"})
+    assert r.exit_code == 1 and "SIGNOFF_AUDIT_KEY is a placeholder or shorter than 32" in r.output
+
+
+def test_a_process_without_the_key_writes_no_event(logged):
+    keyless = Database.connect(logged.w.settings.database_url)
+    with logged.w.db.engine.connect() as conn:
+        before = last_seq(conn)
+    with pytest.raises(SignoffError, match="SIGNOFF_AUDIT_KEY"), keyless.write() as s:
+        repo.append_event(s, Event(kind="note", actor="system", request_id=None), at=logged.w.clock())
+    keyless.engine.dispose()
+    with logged.w.db.engine.connect() as conn:
+        assert last_seq(conn) == before

@@ -70,12 +70,20 @@ def verify(headers: dict[str, str], body: bytes) -> bool:
     return verify_callback(headers, body, CALLBACK_SECRET) == json.loads(body)  # raises if forged
 
 
+def failure_line(stack, request_id) -> str | None:
+    """The card's line about what failed after the decision, if it has one."""
+    blocks = stack.card(request_id)["blocks"]
+    return next((b["text"]["text"] for b in blocks if b["block_id"] == "signoff_failure"), None)
+
+
 def test_a_receiver_down_then_failing_then_ok_gets_the_decision_once_signed(stack):
     receiver = Receiver(answers=[500])
     req = stack.create(callback_url=receiver.url)
     stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
     stack.run_jobs()  # attempt 1: nothing listens on the port
     assert delivery(stack, req["id"]).attempts == 1
+    line = failure_line(stack, req["id"])  # the card says the agent was not told yet
+    assert line is not None and "callback could not be delivered" in line and "retries" in line
     with receiver.up():
         waits = [stack.run_scheduled(), stack.run_scheduled()]  # attempt 2 → 500, attempt 3 → 200
     d = delivery(stack, req["id"])
@@ -107,6 +115,8 @@ def test_a_receiver_down_then_failing_then_ok_gets_the_decision_once_signed(stac
     assert 1 <= backoff[0] <= 2 and 2 <= backoff[1] <= 4
     assert [e["attempt"] for e in audit(stack, req["id"], "callback_delivered")] == [3]
     assert stack.run_scheduled() == 0  # nothing more is scheduled
+    stack.run_jobs()
+    assert failure_line(stack, req["id"]) is None  # delivered in the end: the card says nothing
 
 
 def test_a_receiver_answering_410_is_not_retried(stack):
@@ -120,6 +130,8 @@ def test_a_receiver_answering_410_is_not_retried(stack):
     assert (d.state, d.attempts, len(receiver.hits)) == ("gave_up", 1, 1)
     [failed] = audit(stack, req["id"], "callback_failed")
     assert failed["final"] and failed["status_code"] == 410
+    line = failure_line(stack, req["id"])
+    assert line is not None and line.startswith("⚠️ *Rejected, but the agent's callback") and "gave up" in line
 
 
 def test_429_and_408_are_retried(stack):

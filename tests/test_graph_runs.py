@@ -129,14 +129,20 @@ def test_a_failing_resume_is_retried_audited_shown_and_applied_once(stack, tmp_p
     [failed] = events(stack, "resume_failed")
     assert "payment provider unavailable" in failed["error"] and not failed["final"]
     card = stack.card(req["id"])
-    [told] = stack.sandbox.replies(CHANNEL, card["ts"])
-    assert "payment provider unavailable" in told["text"]
+    [failure] = [b for b in card["blocks"] if b["block_id"] == "signoff_failure"]
+    assert failure["text"]["text"].startswith("⚠️ *Approved, but the agent could not be resumed* (")
+    assert "payment provider unavailable" in failure["text"]["text"]
+    assert "retries it with backoff" in failure["text"]["text"]
+    assert "could not be resumed" in card["text"]
     assert graph_apps.effects() == []
 
     flag.unlink()
     assert stack.run_scheduled() == 1  # RQ's retry, with backoff
+    stack.run_jobs()  # the card update the recovery queued
     done = run_of(stack, run)
     assert done["status"] == "done" and done["error"] is None
     assert graph_apps.effects() == ["executed refund order 9"]
+    recovered = stack.card(req["id"])  # the card drops the failure line once it recovered
+    assert not [b for b in recovered["blocks"] if b["block_id"] == "signoff_failure"]
     # The failed attempt had already saved the answer; the retry only carried the run on.
     assert [e["applied"] for e in events(stack, "resumed")] == [False]

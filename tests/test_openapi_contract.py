@@ -4,11 +4,18 @@ undocumented status code or response shape."""
 from __future__ import annotations
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
 from tests.conftest import API_TOKEN
+
+
+@pytest.fixture
+def stack_overrides():
+    # The token may decide too, so the decision API is exercised past its 403.
+    return {"api_scopes": {API_TOKEN: frozenset({"decide"})}}
 
 
 def test_the_api_keeps_its_contract(stack):
@@ -45,3 +52,13 @@ def test_the_document_has_examples_and_one_error_shape(stack):
 def test_unknown_routes_answer_in_the_same_error_shape(stack):
     r = httpx.get(f"{stack.url}/v2/nothing")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_docs_work_offline_from_packaged_assets(stack):
+    page = httpx.get(f"{stack.url}/docs")
+    assert page.status_code == 200 and "cdn" not in page.text.lower() and "http" not in page.text.split(
+        "<body>")[1].replace(stack.url, "")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        r = httpx.get(f"{stack.url}/docs/assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 10_000, asset
+        assert f"/docs/assets/{asset}" in page.text

@@ -182,7 +182,14 @@ def test_a_two_level_escalation_chain_with_reminders(stack, clock):
                                                  "alarm_clock", "arrow_heading_up"]
     assert "<@U0CAROL>" in texts[1] and "<@U0DAVE>" in texts[4]
     for user in ("U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"):  # a card in each DM, once
-        assert len(stack.sandbox.messages(stack.sandbox.dm_channel(user))) == 1, user
+        dm = stack.sandbox.messages(stack.sandbox.dm_channel(user))
+        assert len([m for m in dm if m["blocks"]]) == 1, user
+    # Each reminder is a DM to every approver who has not acted yet, naming the request.
+    alice = stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))
+    alice_dm = [m["text"] for m in alice if not m["blocks"]]
+    assert len(alice_dm) == 3 and all(t.startswith(":alarm_clock: Reminder: *") for t in alice_dm)
+    assert "`issue_refund`" in alice_dm[0] and "for your decision" in alice_dm[0]
+    assert "Still waiting on <@U0ALICE>" in texts[0]
     got = get(stack, req)
     assert got["escalation_level"] == 2 and {"U0CAROL", "U0DAVE"} <= set(got["eligible_approvers"])
     assert "Escalated to" in str(stack.card(req["id"])["blocks"])
@@ -207,3 +214,11 @@ def test_policy_check_and_explain_on_the_command_line(tmp_path):
                                      "--args", '{"amount": 340}'])
     assert explained.exit_code == 0 and "mid-refunds" in explained.output
     assert "small-refunds" in explained.output and "amount is 340" in explained.output
+
+
+def test_a_card_routed_to_a_user_group_mentions_the_group(stack):
+    req = refund(stack, 340)  # mid-refunds: approvers ["@finance"]
+    card = stack.card(req["id"])
+    assert card["text"].startswith("<!subteam^S0FINANCE> <@U0ALICE> <@U0BOB> Approval needed")
+    assert "*Waiting on* <!subteam^S0FINANCE>, <@U0ALICE>, <@U0BOB>" in card["blocks"][1]["text"]["text"]
+    assert "then it auto-rejects" in card["blocks"][1]["text"]["text"]  # timeout: 30m, on_timeout: reject

@@ -1,12 +1,13 @@
 import pytest
 
 from bot.errors import InvalidSettings
-from bot.settings import load_settings, redact_url
+from bot.settings import ensure_dev_audit_key, load_settings, redact_url
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-1234-5678-abcdefghijkl",
     "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99edabcd00d1",
     "SIGNOFF_API_TOKENS": "billing:0123456789abcdef0123",
+    "SIGNOFF_AUDIT_KEY": "0123456789abcdef0123456789abcdef",
 }
 
 
@@ -81,6 +82,12 @@ def test_urls_are_shown_without_their_passwords(url, shown):
     assert redact_url(url) == shown
 
 
+def test_the_body_cap_is_a_bounded_number_of_bytes():
+    assert load().max_body_bytes == 262144
+    assert load(SIGNOFF_MAX_BODY_BYTES="1048576").max_body_bytes == 1048576
+    for bad in ("lots", "-1", "10", "1e6", str(1 << 40)):
+        with pytest.raises(InvalidSettings, match="SIGNOFF_MAX_BODY_BYTES"):
+            load(SIGNOFF_MAX_BODY_BYTES=bad)
 def test_a_platform_port_is_served_on_every_interface():
     s = load(PORT="5123")
     assert (s.host, s.port) == ("0.0.0.0", 5123)
@@ -100,3 +107,47 @@ def test_without_a_platform_port_the_default_stays_on_loopback():
 def test_a_bad_platform_port_is_refused_by_its_name(value):
     with pytest.raises(InvalidSettings, match="^PORT must be a TCP port number"):
         load(PORT=value)
+
+
+def test_the_audit_key_is_required_outside_dev_and_must_be_long():
+    env = {k: v for k, v in GOOD.items() if k != "SIGNOFF_AUDIT_KEY"}
+    with pytest.raises(InvalidSettings, match="^SIGNOFF_AUDIT_KEY is not set"):
+        load_settings(env, env_file=None)
+    for bad in ("x" * 31, "change-me-change-me-change-me-change-me"):
+        with pytest.raises(InvalidSettings, match="SIGNOFF_AUDIT_KEY is a placeholder or shorter than 32"):
+            load(SIGNOFF_AUDIT_KEY=bad)
+
+
+def test_dev_makes_an_audit_key_once_and_finds_it_after_a_restart(tmp_path):
+    env = {"SIGNOFF_DATA_DIR": str(tmp_path / "data")}
+    first = load_settings(env, env_file=None, dev=True)
+    assert first.audit_key is None
+    made = ensure_dev_audit_key(first)
+    assert made.audit_key is not None and len(made.audit_key) >= 32
+    path = tmp_path / "data" / "audit.key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = load_settings(env, env_file=None, dev=True)
+    assert again.audit_key == made.audit_key
+    assert ensure_dev_audit_key(again).audit_key == made.audit_key
+    # The environment's key wins over the kept one.
+    assert load_settings(env | {"SIGNOFF_AUDIT_KEY": "e" * 32}, env_file=None, dev=True).audit_key == "e" * 32
+
+
+def test_a_token_may_carry_the_decide_scope_and_plain_entries_keep_working():
+    ui, agent = "0123456789abcdef-ui-token", "0123456789abcdef-agent"
+    s = load(SIGNOFF_API_TOKENS=f"approvals-ui:{ui}:decide,billing:{agent}")
+    assert s.api_tokens == {ui: "approvals-ui", agent: "billing"}
+    assert s.api_scopes == {ui: frozenset({"decide"})}
+
+
+@pytest.mark.parametrize("entry", ["ui:0123456789abcdef-ui:admin", "ui:0123456789abcdef-ui:"])
+def test_an_unknown_scope_stops_with_the_entry_named(entry):
+    with pytest.raises(InvalidSettings, match="'ui'.*decide"):
+        load(SIGNOFF_API_TOKENS=entry)
+
+
+def test_a_graph_registration_may_say_which_state_keys_its_cards_show():
+    s = load(SIGNOFF_GRAPHS="billing=app.graphs:refund?show=draft+amount,ops=app.ops:g?hide=internal")
+    assert s.graphs == {"billing": "app.graphs:refund?show=draft+amount", "ops": "app.ops:g?hide=internal"}
+    with pytest.raises(InvalidSettings, match="show=key"):
+        load(SIGNOFF_GRAPHS="billing=app.graphs:refund?reveal=all")

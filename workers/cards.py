@@ -9,23 +9,23 @@ from workers import runtime
 def post_cards(request_id: str) -> None:
     """Post the missing copies of a request's card."""
     ctx = runtime.current()
-    delivery.post_cards(ctx.db, ctx.slack, request_id, clock=ctx.clock)
+    delivery.post_cards(ctx.db, ctx.slack, request_id, clock=ctx.clock, policy=ctx.service.policy)
 
 
 def update_cards(request_id: str) -> None:
     """Bring every copy of a request's card up to date."""
     ctx = runtime.current()
-    delivery.update_cards(ctx.db, ctx.slack, request_id)
+    delivery.update_cards(ctx.db, ctx.slack, request_id, policy=ctx.service.policy)
 
 
 def escalate(request_id: str, from_level: int, to_level: int) -> None:
     """Tell the people these escalation levels added (a DM card each, a note under every card)."""
     ctx = runtime.current()
     delivery.escalate(ctx.db, ctx.slack, request_id, from_level=from_level, to_level=to_level,
-                      clock=ctx.clock)
+                      clock=ctx.clock, policy=ctx.service.policy)
 
 
 def remind(request_id: str) -> None:
-    """Remind the approvers under every copy of the card."""
+    """Remind the approvers who have not acted yet, by DM."""
     ctx = runtime.current()
     delivery.remind(ctx.db, ctx.slack, request_id, clock=ctx.clock)

@@ -6,8 +6,9 @@ import logging
 import threading
 from datetime import timedelta
 
+from bot.observe import heartbeat
 from bot.storage import recovery
-from workers import queues, runtime
+from workers import liveness, queues, runtime
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,14 @@ def fire(request_id: str) -> None:
 
 
 def sweep(*, requeue: bool = True) -> int:
-    """One pass: fire every overdue deadline found in SQL, and (with `requeue`) requeue lost work.
+    """One pass: take over dead workers' jobs, fire every overdue deadline found in SQL, and
+    (with `requeue`) requeue lost work.
 
     It costs what is due, not what is pending: one indexed range query on next_deadline_at.
     Firing is conditional, so a deadline the scheduled job (or another sweeper) fired is a no-op.
     """
     ctx = runtime.current()
+    take_over_dead(ctx)
     fired = 0
     for request_id in ctx.service.deadlines.due_request_ids():
         try:
@@ -37,6 +40,18 @@ def sweep(*, requeue: bool = True) -> int:
     if requeue:
         requeue_lost(ctx)
     return fired
+
+
+def take_over_dead(ctx: runtime.JobContext) -> None:
+    """Re-queue the running jobs of workers whose heartbeat lapsed, and the scheduled jobs a dead
+    scheduler left overdue: two Redis reads per queue, so on every pass."""
+    try:
+        redis, all_queues = ctx.jobs.redis, ctx.jobs.queues
+        for job_id in liveness.take_over(redis, all_queues, lease=ctx.lease):
+            log.warning("sweeper: took over %s from a dead worker", job_id)
+        liveness.queue_overdue(redis, all_queues)
+    except Exception:  # noqa: BLE001 - Redis may be down; the SQL half of the pass still runs
+        log.exception("sweeper: taking over dead workers' jobs failed")
 
 
 def requeue_lost(ctx: runtime.JobContext) -> None:
@@ -89,5 +104,6 @@ class Sweeper(threading.Thread):
             passes += 1
             try:
                 sweep(requeue=(passes - 1) % every == 0)  # the first pass, then every `every`-th
+                heartbeat.beat(self.context.jobs.redis, self.context.clock())  # alerts and doctor read it
             except Exception:  # noqa: BLE001 - keep sweeping; Redis or the DB may be back next time
                 log.exception("sweeper pass failed")

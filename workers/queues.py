@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from workers import cards, deadlines, graphs, webhooks
+from workers import cards, deadlines, graphs, liveness, webhooks
 from workers.retries import CRASH_RETRY, GRAPH_RETRY, SLACK_RETRY
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,12 @@ def resume_job_id(request_id: str) -> str:
     return f"resume-{request_id}"
 
 
+def later_job_id(job_id: str, delay: float) -> str:
+    """Job `job_id` come back for later: an id of its own, as a job that reschedules itself
+    under its own id has the new schedule dropped when RQ marks the running one finished."""
+    return f"{job_id}-at-{int(time.time() + delay)}"
+
+
 def _best_effort(method: F) -> F:
     """Enqueueing happens after the SQL commit: if Redis is down the work is not lost (the
     sweeper re-finds it in SQL), so say so in the log instead of failing the committed action."""
@@ -95,19 +102,31 @@ def _best_effort(method: F) -> F:
 class RQJobs:
     """Jobs the service asks for, put on RQ queues; the job functions live in workers/."""
 
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
+    def __init__(self, redis: Redis, *, lease: float = 15.0) -> None:
+        self.redis, self.lease = redis, lease  # lease: how long a dead worker still looks alive
         self.cards = Queue(CARDS, connection=redis)
         self.callbacks = Queue(CALLBACKS, connection=redis)
         self.graphs = Queue(GRAPHS, connection=redis)
         self.deadlines = Queue(DEADLINES, connection=redis)
 
     def is_live(self, job_id: str) -> bool:
-        """Whether a job with this id is queued, running, scheduled or failed for good."""
+        """Whether a job with this id is queued, running on a live worker, scheduled or failed
+        for good. RQ's "started" is not enough: a SIGKILLed worker's job stays started for
+        minutes, so a started job counts only while its worker's heartbeat lasts."""
         try:
-            return Job.fetch(job_id, connection=self.redis).get_status() in _LIVE
+            job = Job.fetch(job_id, connection=self.redis)
         except NoSuchJobError:
             return False
+        status = job.get_status()
+        if status == JobStatus.STARTED:
+            young = job.started_at is not None and time.time() - job.started_at.timestamp() < self.lease
+            return young or liveness.is_alive(self.redis, job.worker_name)
+        return status in _LIVE
+
+    @property
+    def queues(self) -> tuple[Queue, ...]:
+        """Every Signoff queue, in the order a worker takes them."""
+        return (self.deadlines, self.callbacks, self.graphs, self.cards)
 
     @_best_effort
     def post_cards(self, request_id: str) -> None:
@@ -121,6 +140,12 @@ class RQJobs:
         live one sees it and never queues a duplicate."""
         self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY,
                            job_id=update_cards_job_id(request_id, version))
+
+    @_best_effort
+    def refresh_cards(self, request_id: str) -> None:
+        """Bring every card up to date after something the version does not count (a resume or a
+        callback that failed, or recovered, after the decision)."""
+        self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY)
 
     def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
         """Update every card, deliver the callback, resume the graph, wake waiting agents."""
@@ -176,3 +201,15 @@ class RQJobs:
     def resume(self, request_id: str) -> None:
         """Queue resuming a graph with the decision of `request_id`."""
         self.graphs.enqueue(graphs.resume, request_id, retry=GRAPH_RETRY, job_id=resume_job_id(request_id))
+
+    @_best_effort
+    def resume_later(self, request_id: str, *, delay: float) -> None:
+        """Try the resume again in `delay` seconds (its thread is locked by another worker now)."""
+        self.graphs.enqueue_in(timedelta(seconds=delay), graphs.resume, request_id, retry=GRAPH_RETRY,
+                               job_id=later_job_id(resume_job_id(request_id), delay))
+
+    @_best_effort
+    def start_run_later(self, run_id: str, *, delay: float) -> None:
+        """Try starting the run again in `delay` seconds (its thread is locked now)."""
+        self.graphs.enqueue_in(timedelta(seconds=delay), graphs.start_run, run_id, retry=GRAPH_RETRY,
+                               job_id=later_job_id(start_run_job_id(run_id), delay))

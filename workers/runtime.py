@@ -32,6 +32,7 @@ class JobContext:
     graphs: Callable[[], GraphExecutor]  # built on first use: it imports langgraph and the graphs
     service: ApprovalService
     sweep_interval: float = 5.0
+    lease: float = 15.0  # a dead worker's heartbeat and thread locks lapse after this many seconds
 
 
 _context: JobContext | None = None

@@ -30,6 +30,17 @@ def parser(doc: str | None, *, quick: str) -> argparse.ArgumentParser:
     return p
 
 
+def process_options(p: argparse.ArgumentParser) -> None:
+    """`--web-workers` and `--worker-processes`, for a benchmark that runs `running_stack`."""
+    p.add_argument("--web-workers", type=int, default=1,
+                   help="web processes (`signoff web --workers N`, default 1)")
+    p.add_argument("--worker-processes", type=int, default=1,
+                   help="worker processes (`signoff worker --processes N`, default 1)")
+    p.add_argument("--database-url", default=None,
+                   help="an empty database for the service, e.g. postgresql+psycopg://… "
+                        "(default: a fresh SQLite file)")
+
+
 def at_least_one(p: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
     """Refuse (exit 2, usage shown) when any of these counts is below 1."""
     for name in names:

@@ -56,10 +56,14 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(*, approvers: int, env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(
+    *, approvers: int, env: Mapping[str, str] | None = None, web_workers: int = 1, worker_processes: int = 1
+) -> Iterator[Stack]:
     """Start everything, yield it, and stop every process this started, whatever happens.
 
     `env` adds settings to both children's environment (e.g. SIGNOFF_CALLBACK_ALLOW_PRIVATE).
+    `web_workers` and `worker_processes` > 1 start `signoff web --workers N` and `signoff worker
+    --processes N` (each a parent supervising N children; `cpu_tree_ms` counts them all).
     """
     tmp = Path(tempfile.mkdtemp(prefix="signoff-bench-"))
     secret, bot_token = secrets.token_hex(16), "xoxb-bench-" + secrets.token_hex(8)
@@ -83,13 +87,14 @@ def running_stack(*, approvers: int, env: Mapping[str, str] | None = None) -> It
             callback_secret=callback_secret,
             port=port,
         ) | dict(env or {})
+        env |= {"WEB_CONCURRENCY": str(web_workers), "SIGNOFF_WORKER_PROCESSES": str(worker_processes)}
         web = stack.enter_context(signoff_process("web", env=env, cwd=tmp))
         web_url = f"http://127.0.0.1:{port}"
         _wait_healthy(web_url, web, tmp / "web.log")
         # The worker starts once web has created the tables: started together on a fresh SQLite
         # file, one of the two exits with "database is locked" from create_all in ~1 of 4 starts.
         worker = stack.enter_context(signoff_process("worker", env=env, cwd=tmp))
-        _wait_worker(redis.url, worker, tmp / "worker.log")
+        _wait_worker(redis.url, worker, tmp / "worker.log", count=worker_processes)
         sandbox.events_url = f"{web_url}/slack/events"
         log(f"signoff web (pid {web.pid}) at {web_url}, worker pid {worker.pid}, sandbox at {sandbox.url}")
         clicks = Interactions(
@@ -156,6 +161,7 @@ def child_env(
         SLACK_BOT_TOKEN=bot_token,
         SLACK_SIGNING_SECRET=secret,
         SIGNOFF_API_TOKENS=f"bench:{api_token}",
+        SIGNOFF_AUDIT_KEY=secrets.token_hex(32),
         SIGNOFF_PORT=str(port),
         PYTHONUNBUFFERED="1",
         NO_PROXY="127.0.0.1,localhost",
@@ -210,14 +216,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_file: Path) -> No
     raise RuntimeError(f"signoff web was not healthy within {START_TIMEOUT:.0f} s:\n{tail(log_file)}")
 
 
-def _wait_worker(redis_url: str, proc: subprocess.Popen[bytes], log_file: Path) -> None:
-    """Until the RQ worker has registered itself in Redis, i.e. takes jobs."""
+def _wait_worker(redis_url: str, proc: subprocess.Popen[bytes], log_file: Path, *, count: int = 1) -> None:
+    """Until `count` RQ workers have registered themselves in Redis, i.e. take jobs."""
     deadline = time.monotonic() + START_TIMEOUT
     with Redis.from_url(redis_url) as redis:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"signoff worker exited with {proc.returncode}:\n{tail(log_file)}")
-            if Worker.count(connection=redis) > 0:
+            if Worker.count(connection=redis) >= count:
                 return
             time.sleep(0.05)
     raise RuntimeError(f"signoff worker did not start within {START_TIMEOUT:.0f} s:\n{tail(log_file)}")
@@ -271,3 +277,24 @@ def cpu_ms(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children, ...), from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def cpu_tree_ms(pid: int) -> float:
+    """CPU time of a live process and of every live process below it, in milliseconds: what
+    `signoff web --workers N` or `signoff worker --processes N` costs, not only its parent's.
+    Measured twice around a run it is exact as long as no child starts or ends in between."""
+    return sum(cpu_ms(p) for p in [pid, *_descendants(pid)])

@@ -60,13 +60,19 @@ class Decision:
 def request_approval(*, action: str, args: Mapping[str, Any] | None = None, summary: str | None = None,
                      context: Mapping[str, Any] | None = None, urgency: str = "normal",
                      approvers: Sequence[str] = (), channel: str | None = None,
-                     allow: Sequence[str] = ("approve", "edit", "reject")) -> Decision:
-    """Pause the graph for a Slack decision (calls langgraph's interrupt()) and return it typed."""
+                     allow: Sequence[str] = ("approve", "edit", "reject"), timeout: float | None = None,
+                     on_timeout: str | None = None) -> Decision:
+    """Pause the graph for a Slack decision (calls langgraph's interrupt()) and return it typed.
+
+    `timeout` (seconds) and `on_timeout` (reject, approve or wait) give this request its own
+    deadline, within what the policy rule allows: shorter, or stricter, never longer or laxer.
+    """
     # Imported here so `import bot.agents` stays light for the service, which only reads payloads.
     from langgraph.types import interrupt
 
     payload = approval_payload(action=action, args=args, summary=summary, context=context,
-                               urgency=urgency, approvers=approvers, channel=channel, allow=allow)
+                               urgency=urgency, approvers=approvers, channel=channel, allow=allow,
+                               timeout=timeout, on_timeout=on_timeout)
     # A typed response_schema makes langgraph check the answer before saving it: a bad one
     # raises and the request can be answered again, instead of being stored and failing here.
     answer = interrupt(payload, response_schema=_answer_type(tuple(payload["allowed"])))
@@ -75,8 +81,13 @@ def request_approval(*, action: str, args: Mapping[str, Any] | None = None, summ
 
 def approval_payload(*, action: str, args: Mapping[str, Any] | None, summary: str | None,
                      context: Mapping[str, Any] | None, urgency: str, approvers: Sequence[str],
-                     channel: str | None, allow: Sequence[str]) -> dict[str, Any]:
+                     channel: str | None, allow: Sequence[str], timeout: float | None = None,
+                     on_timeout: str | None = None) -> dict[str, Any]:
     """The JSON-able interrupt value `request_approval` raises; ValueError when it cannot be one."""
+    if timeout is not None and not timeout >= 1:
+        raise ValueError(f"timeout is seconds, at least 1, not {timeout!r}")
+    if on_timeout not in (None, "reject", "approve", "wait"):
+        raise ValueError(f"on_timeout must be reject, approve or wait, not {on_timeout!r}")
     if not action:
         raise ValueError("action must be a non-empty string")
     if urgency not in URGENCIES:
@@ -86,9 +97,14 @@ def approval_payload(*, action: str, args: Mapping[str, Any] | None, summary: st
         raise ValueError(f"allow must name some of {', '.join(sorted(known))}, not {list(allow)!r}")
     if isinstance(approvers, str):
         raise ValueError("approvers is a sequence of Slack user ids, not one string")
-    payload = {"type": SIGNOFF_PAYLOAD_TYPE, "action": action, "args": dict(args or {}), "summary": summary,
-               "context": dict(context) if context is not None else None, "urgency": urgency,
-               "approvers": list(approvers), "channel": channel, "allowed": list(dict.fromkeys(allow))}
+    payload: dict[str, Any] = {
+        "type": SIGNOFF_PAYLOAD_TYPE, "action": action, "args": dict(args or {}), "summary": summary,
+        "context": dict(context) if context is not None else None, "urgency": urgency,
+        "approvers": list(approvers), "channel": channel, "allowed": list(dict.fromkeys(allow))}
+    if timeout is not None:
+        payload |= {"timeout": int(timeout), "on_timeout": on_timeout}
+    elif on_timeout is not None:
+        raise ValueError("on_timeout needs a timeout")
     try:
         json.dumps(payload)
     except (TypeError, ValueError) as exc:

@@ -11,8 +11,9 @@ Kinds and the value each one resumes with:
     agent_inbox         [HumanInterrupt] (classic list)  [HumanResponse]
     agent_inbox_single  HumanInterrupt (bare dict)       HumanResponse
     signoff             request_approval() payload       {"type", "args", "message", "by", "at"}
-    generic             anything else                    {"type": "approve"|"reject", "message"},
+    generic             anything else                    True / False (`if decision:`),
                                                          or the form answer with a response_schema
+    generic_decision    a mapping with "answer_as": "decision"   {"approved", "reason", "by"}
     breakpoint          interrupt_before/after           None (resume with `invoke(None, config)`)
 
 LangChain decisions: {"type": "approve"}, {"type": "edit", "edited_action": {"name", "args"}},
@@ -22,6 +23,7 @@ LangChain decisions: {"type": "approve"}, {"type": "edit", "edited_action": {"na
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -37,9 +39,11 @@ AGENT_INBOX = "agent_inbox"
 AGENT_INBOX_SINGLE = "agent_inbox_single"
 SIGNOFF = "signoff"
 GENERIC = "generic"
+GENERIC_DECISION = "generic_decision"  # a plain interrupt that asked for {approved, reason, by}
+ANSWER_AS = "answer_as"  # interrupt({"question": ..., "answer_as": "decision"}) opts in
 BREAKPOINT = "breakpoint"
 KINDS = frozenset({HITL_BATCHED, TOOL_APPROVAL, AGENT_INBOX, AGENT_INBOX_SINGLE, SIGNOFF, GENERIC,
-                   BREAKPOINT})
+                   GENERIC_DECISION, BREAKPOINT})
 
 SIGNOFF_PAYLOAD_TYPE = "signoff_approval"
 URGENCIES = tuple(Urgency)
@@ -63,6 +67,8 @@ class ApprovalSpec:
     urgency: str | None = None
     approvers: tuple[str, ...] = ()
     channel: str | None = None
+    timeout_seconds: int | None = None  # request_approval(timeout=...): the request's own deadline
+    on_timeout: str | None = None
 
 
 # --- recognising ---------------------------------------------------------------------------
@@ -88,14 +94,46 @@ def spec_from_interrupt(value: Any, *, response_schema: Mapping[str, Any] | None
                             items=(Item(action="question", args={"value": object.__repr__(value)}),))
 
 
+REDACTED = "[redacted]"
+_SECRET_WORDS = ("token", "password", "passwd", "secret", "authorization", "cookie")
+_KEY_NAME = re.compile(r"(^|[^a-z])keys?$")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a state key is named like a secret (token, password, secret, key, authorization, cookie)."""
+    lower = name.lower()
+    return any(w in lower for w in _SECRET_WORDS) or bool(_KEY_NAME.search(lower)) or name.endswith("Key")
+
+
+def redact_state(values: Mapping[str, Any], *, show: Sequence[str] | None = None,
+                 hide: Sequence[str] = ()) -> dict[str, Any]:
+    """Graph state as a card may show it: only `show`'s top-level keys when given, never `hide`'s,
+    and never a value under a key named like a secret, at any depth."""
+    kept = {k: v for k, v in values.items()
+            if (show is None or str(k) in show) and str(k) not in hide}
+    return _redact(kept)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: REDACTED if is_secret_name(str(k)) else _redact(v) for k, v in value.items()}
+    if _is_list(value):
+        return [_redact(v) for v in value]
+    return value
+
+
 def breakpoint_spec(*, graph: str, next_nodes: Sequence[str],
-                    values: Mapping[str, Any] | None) -> ApprovalSpec:
-    """A static breakpoint (interrupt_before/after): approve continues to the next nodes, reject stops."""
+                    values: Mapping[str, Any] | None, show: Sequence[str] | None = None,
+                    hide: Sequence[str] = ()) -> ApprovalSpec:
+    """A static breakpoint (interrupt_before/after): approve continues to the next nodes, reject stops.
+
+    The card shows the state through `redact_state` (the graph registration's `show`/`hide`)."""
     nodes = ", ".join(str(n) for n in next_nodes) or "the end"
     item = Item(action=f"continue to {nodes}", args={"next": [str(n) for n in next_nodes]},
                 description=f"{graph} stopped at a breakpoint before {nodes}.",
                 allowed=(DecisionType.APPROVE, DecisionType.REJECT))
-    context = {"state": _jsonable(values)} if values else None
+    shown = redact_state(values, show=show, hide=hide) if values else None
+    context = {"state": _jsonable(shown)} if shown else None
     return ApprovalSpec(kind=BREAKPOINT, summary=_one_line(f"Continue {graph} to {nodes}?"),
                         items=(item,), context=context)
 
@@ -263,10 +301,13 @@ def _signoff_spec(value: Any, _schema: Mapping[str, Any] | None) -> ApprovalSpec
     # The summary heads the card; keep the full text only when the header had to cut it.
     description = summary if summary and _one_line(summary) != summary else None
     item = Item(action=action, args=_jsonable(args), description=description, allowed=allowed)
+    timeout, on_timeout = value.get("timeout"), value.get("on_timeout")
     return ApprovalSpec(kind=SIGNOFF, summary=_one_line(summary or f"Approve {action}?"), items=(item,),
                         context=_jsonable(context) if isinstance(context, Mapping) else None,
                         urgency=urgency if urgency in URGENCIES else None, approvers=tuple(approvers),
-                        channel=channel if isinstance(channel, str) and channel else None)
+                        channel=channel if isinstance(channel, str) and channel else None,
+                        timeout_seconds=timeout if isinstance(timeout, int) and timeout > 0 else None,
+                        on_timeout=on_timeout if on_timeout in ("reject", "approve", "wait") else None)
 
 
 def _generic_spec(value: Any, schema: Mapping[str, Any] | None, graph: str) -> ApprovalSpec:
@@ -281,7 +322,9 @@ def _generic_spec(value: Any, schema: Mapping[str, Any] | None, graph: str) -> A
     else:
         item = Item(action=short or "question", args=args, description=description,
                     allowed=(DecisionType.APPROVE, DecisionType.REJECT))
-    return ApprovalSpec(kind=GENERIC, summary=_one_line(summary), items=(item,))
+    opted = schema is None and isinstance(value, Mapping) and value.get(ANSWER_AS) == "decision"
+    return ApprovalSpec(kind=GENERIC_DECISION if opted else GENERIC, summary=_one_line(summary),
+                        items=(item,))
 
 
 def _short_text(value: Any) -> str | None:
@@ -326,6 +369,9 @@ def resume_value(kind: str, items: Sequence[Item], decisions: Sequence[ItemDecis
         return [response] if kind == AGENT_INBOX else response
     if kind == SIGNOFF:
         return _signoff_answer(item, decision)
+    if kind == GENERIC_DECISION:
+        return {"approved": decision.type is not DecisionType.REJECT, "reason": decision.message,
+                "by": decision.by}
     if kind == BREAKPOINT:
         if decision.type is DecisionType.REJECT:
             raise InvalidInput("a rejected breakpoint is not resumed: leave the thread where it stopped")
@@ -367,7 +413,7 @@ def _human_response(item: Item, decision: ItemDecision) -> dict[str, Any]:
     if decision.type is DecisionType.RESPOND:
         return {"type": "response", "args": decision.message}
     if decision.type is DecisionType.REJECT:
-        return {"type": "ignore", "args": None}  # the inbox schema has nowhere to put a reason
+        return {"type": "ignore", "args": decision.message}  # the reason, for the graph to log or show
     return {"type": "accept", "args": None}
 
 

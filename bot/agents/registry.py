@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,9 @@ def make_checkpointer(url: str) -> BaseCheckpointSaver[Any]:
         from psycopg_pool import ConnectionPool
 
         dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
-        pool = ConnectionPool(dsn, max_size=10, open=True,
+        # check: a pooled connection is tried before it is handed out. Without it every resume
+        # after a PostgreSQL restart failed once on a dead connection (AdminShutdown).
+        pool = ConnectionPool(dsn, max_size=10, open=True, check=ConnectionPool.check_connection,
                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
     else:
@@ -40,16 +43,40 @@ def make_checkpointer(url: str) -> BaseCheckpointSaver[Any]:
     return saver
 
 
+@dataclass(frozen=True)
+class StateView:
+    """A registration's `?show=a+b` (only these keys) or `?hide=a+b` (all but these) for its cards."""
+
+    show: tuple[str, ...] | None = None
+    hide: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, options: str) -> StateView:
+        """`show=a+b` or `hide=c` (already checked by the settings' SIGNOFF_GRAPHS reader)."""
+        if not options:
+            return cls()
+        which, _, keys = options.partition("=")
+        names = tuple(k for k in keys.split("+") if k)
+        return cls(show=names) if which == "show" else cls(hide=names)
+
+
 class GraphRegistry:
     """Graphs by name, each compiled with the shared checkpointer."""
 
-    def __init__(self, graphs: Mapping[str, Pregel]) -> None:
+    def __init__(self, graphs: Mapping[str, Pregel], views: Mapping[str, StateView] | None = None) -> None:
         self._graphs = dict(graphs)
+        self._views = dict(views or {})
 
     @classmethod
     def load(cls, entries: Mapping[str, str], checkpointer: BaseCheckpointSaver[Any]) -> GraphRegistry:
         """Import every entry; a bad one stops start-up naming the entry and the reason."""
-        return cls({name: _load_one(name, target, checkpointer) for name, target in entries.items()})
+        targets = {name: target.partition("?") for name, target in entries.items()}
+        return cls({name: _load_one(name, target, checkpointer) for name, (target, _, _) in targets.items()},
+                   {name: StateView.parse(options) for name, (_, _, options) in targets.items()})
+
+    def view(self, name: str) -> StateView:
+        """Which state keys the graph's breakpoint cards show (all but secret-named ones by default)."""
+        return self._views.get(name, StateView())
 
     def get(self, name: str) -> Pregel:
         """The graph called `name`, or InvalidInput listing the registered ones."""

@@ -8,21 +8,25 @@ import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import END
 from langgraph.pregel import Pregel
 from langgraph.types import Command
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from bot.agents.decisions import DECISIONS_KEY, decision_record, declares_decisions
 from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spec_from_interrupt
 from bot.agents.registry import GraphRegistry
+from bot.core import bounds
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
-from bot.errors import InvalidInput, NotFound, SignoffError
+from bot.errors import InvalidInput, NotFound, SignoffError, Unavailable
+from bot.observe import lifecycle as observed
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
 from bot.storage.db import Database
@@ -125,10 +129,20 @@ class GraphExecutor:
                                    "afresh from a resume (was the checkpoint store reset?)")
             before = _checkpoint_id(state)
             command = self._command_for(row, state, graph)
-            if command is not None:
-                # Past a breakpoint the graph continues with no input; an interrupt gets its answer.
-                resume_with = None if command is CONTINUE else command
-                self._step(run, graph, lambda: graph.invoke(resume_with, config))
+            # None when the state has no decisions key, or a failed attempt already wrote it there.
+            record = (_record(row) if declares_decisions(graph.channels) and not _recorded(state, row.id)
+                      else None)
+            if command is STOP:
+                # A rejected breakpoint ends the thread: the next nodes are cleared, never run.
+                self._step(run, graph, lambda: _end_thread(graph, config, record))
+            elif command is CONTINUE:
+                if record is not None:
+                    self._step(run, graph, lambda: graph.update_state(config, {DECISIONS_KEY: [record]}))
+                self._step(run, graph, lambda: graph.invoke(None, config))
+            elif command is not None:
+                if record is not None:  # the decision lands in the state with the answer
+                    command = Command(update={DECISIONS_KEY: [record]}, resume=command.resume)
+                self._step(run, graph, lambda: graph.invoke(command, config))
             after = _checkpoint_id(graph.get_state(config))
             self._settle(run, graph)
             # Only now: a failure above leaves resume_state "queued", so a retry carries on.
@@ -138,13 +152,13 @@ class GraphExecutor:
         """What to resume with, or None when this decision was already applied."""
         assert row.interrupt_id is not None
         if row.interrupt_id.startswith(BREAKPOINT):
-            waiting_here = state.next and _checkpoint_id(state) == row.interrupt_id[len(BREAKPOINT):]
+            waiting_here = state.next and _at_breakpoint(state, row.id, row.interrupt_id[len(BREAKPOINT):])
             if not waiting_here:
                 return None
             if row.status != Status.APPROVED:
                 self._set_run(row.run_id, status=RunStatus.STOPPED, error=f"stopped at a breakpoint by "
                               f"{row.decided_by}: {row.reason or 'no reason given'}")
-                return None
+                return STOP
             return CONTINUE
         # Only an interrupt still pending may be answered: a stale answer must not answer the
         # next question (LangGraph accepts a task's first interrupt id for its later ones).
@@ -183,8 +197,9 @@ class GraphExecutor:
             self._step(run, graph, lambda: graph.invoke(None, config))
             self._settle(run, graph)
         elif state.next:
+            view = self.registry.view(run.graph)
             spec = breakpoint_spec(graph=run.graph, next_nodes=list(state.next),
-                                   values=_jsonable(state.values))
+                                   values=_jsonable(state.values), show=view.show, hide=view.hide)
             self._ask(run, spec, interrupt_id=BREAKPOINT + _checkpoint_id(state))
             self._set_run(run.id, status=RunStatus.WAITING)
         else:
@@ -193,6 +208,13 @@ class GraphExecutor:
     def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
         context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
         try:
+            # A tool call's arguments come from a model, not a checked API body: bound them the same
+            # way (a request nested too deep was stored and then could not be shown, a 500 from then on).
+            for where, value in [("context", context), ("summary", spec.summary),
+                                 *((f"items[{n}].args", dict(i.args)) for n, i in enumerate(spec.items))]:
+                if problem := bounds.value_problem(value):
+                    raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}",
+                                       fields={where: problem})
             self.approvals.create(NewRequest(
                 # Each item is routed by its own action and arguments; the request's own action and
                 # arguments are the first item's, for its title.
@@ -200,8 +222,11 @@ class GraphExecutor:
                 approvers=list(spec.approvers or run.approvers), fallback_approvers=self.default_approvers,
                 context=context, urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
                 requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
-                interrupt_id=interrupt_id,
+                interrupt_id=interrupt_id, on_timeout=spec.on_timeout,
+                timeout=timedelta(seconds=spec.timeout_seconds) if spec.timeout_seconds else None,
             ), agent=run.created_by)
+        except Unavailable:
+            raise  # the database or Slack is down: RQ retries the step; the run has not failed
         except SignoffError as e:
             # Nobody could be asked (unknown approver, a rule that forbids the run's own approvers,
             # a bad channel, …): fail the run visibly rather than leave it "running" with no request.
@@ -213,10 +238,14 @@ class GraphExecutor:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
                 "checkpoint_after": after, "applied": applied}
         self._record(row.id, kind="resumed", resume_state=ResumeState.DONE, data=data)
+        observed.resumed(request_id=row.id, agent=row.created_by, rule=row.rule, decided_at=row.decided_at,
+                         now=self.approvals.clock(), applied=applied)
 
     def resume_failed(self, request_id: str, error: BaseException, *, final: bool) -> None:
         """Audit a failed resume attempt (RQ retries it unless `final`)."""
-        data = {"error": f"{error.__class__.__name__}: {error}", "final": final}
+        described = f"{error.__class__.__name__}: {error}"
+        data = {"error": described, "final": final}
+        observed.resume_failed(request_id=request_id, error=described, final=final)
         self._record(request_id, kind="resume_failed", resume_state=ResumeState.FAILED if final else None,
                      data=data)
 
@@ -243,7 +272,8 @@ class GraphExecutor:
             if run is None:
                 return
             if run.status == RunStatus.STOPPED and changes.get("status") != RunStatus.STOPPED:
-                changes.pop("status", None)
+                changes.pop("status", None)  # a stopped run stays stopped, saying why
+                changes.pop("error", None)
             for key, value in changes.items():
                 setattr(run, key, value)
             run.updated_at = self.approvals.clock()
@@ -251,6 +281,37 @@ class GraphExecutor:
 
 
 CONTINUE = object()  # resume past a static breakpoint: `invoke(None)`
+STOP = object()  # end the thread at a static breakpoint: clear its next nodes
+
+
+def _end_thread(graph: Pregel, config: RunnableConfig, record: dict[str, Any] | None) -> None:
+    """Record the decision (as the node that ran last) and clear what was next, so the thread ends."""
+    if record is not None:
+        graph.update_state(config, {DECISIONS_KEY: [record]})
+    graph.update_state(config, None, as_node=END)
+
+
+def _recorded(state: Any, request_id: str) -> bool:
+    """Whether the state's last recorded decision is this request's."""
+    decisions = state.values.get(DECISIONS_KEY) if isinstance(state.values, dict) else None
+    last = decisions[-1] if isinstance(decisions, list) and decisions else None
+    return isinstance(last, dict) and last.get("request_id") == request_id
+
+
+def _at_breakpoint(state: Any, request_id: str, checkpoint_id: str) -> bool:
+    """Whether the thread still waits at this breakpoint: at its checkpoint, or one step past it where
+    only our decision record was written (an attempt that failed after writing it)."""
+    if _checkpoint_id(state) == checkpoint_id:
+        return True
+    parent = str((state.parent_config or {}).get("configurable", {}).get("checkpoint_id") or "")
+    return parent == checkpoint_id and _recorded(state, request_id)
+
+
+def _record(row: ApprovalRequest) -> dict[str, Any]:
+    return decision_record(
+        request_id=row.id, interrupt_id=row.interrupt_id, status=row.status, decision=row.decision,
+        by=row.decided_by, reason=row.reason,
+        at=row.decided_at.isoformat() if row.decided_at else None, items=list(row.item_decisions))
 
 def _breakpoint(graph: Pregel, next_nodes: Sequence[str]) -> bool:
     """Whether a thread stopped with work left stopped at a static breakpoint of the graph."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
+import sqlite3
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -12,13 +12,27 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.api.asks import new_request
+from bot.api.gate import agent_for
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
 from bot.core.vocabulary import Status
-from bot.errors import AlreadyDecided, IdempotencyConflict, InvalidInput, NotFound, SignoffError, Unavailable
-from bot.service import ApprovalService, NewRequest
+from bot.errors import (
+    AlreadyDecided,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    SignoffError,
+    Unavailable,
+)
+from bot.service import ApprovalService
+from bot.service.limits import AgentLimits
+from bot.storage.db import RETRY_AFTER, is_outage
 from bot.storage.tables import ApprovalRequest
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -26,6 +40,9 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "no such request"},
     409: {"model": ErrorOut, "description": "idempotency key reused with another body, or already decided"},
     422: {"model": ErrorOut, "description": "invalid body; `fields` names each bad field"},
+}
+_LIMITED: dict[int | str, dict[str, object]] = {
+    429: {"model": ErrorOut, "description": "over the agent's rate or pending limit; see Retry-After"},
 }
 
 
@@ -36,27 +53,32 @@ class Unauthorized(Exception):
 async def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """The calling agent's name from its bearer token (tokens live on `app.state.api_tokens`)."""
     tokens: Mapping[str, str] = request.app.state.api_tokens
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer" and given.strip():
-        for token, name in tokens.items():
-            if hmac.compare_digest(token.encode(), given.strip().encode()):
-                return name
-    raise Unauthorized()
+    if (agent := agent_for(tokens, authorization)) is None:
+        raise Unauthorized()
+    return agent
 
 
 Agent = Annotated[str, Depends(authenticate)]
 
 
-def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
-    """The /v1 routes bound to `service`; `waiters` serves the long-poll."""
+def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits | None = None) -> APIRouter:
+    """The /v1 routes bound to `service`; `waiters` serves the long-poll; `limits` guards creates."""
     router = APIRouter(prefix="/v1", responses=_ERRORS)
 
     @router.post("/requests", status_code=201, response_model=RequestOut,
-                 responses={200: {"model": RequestOut, "description": "idempotent replay"}})
+                 responses={200: {"model": RequestOut, "description": "idempotent replay"}, **_LIMITED})
     async def create_request(body: CreateRequest, agent: Agent) -> JSONResponse:
-        new = NewRequest(**body.model_dump())
+        new = new_request(body)  # its item, when it allows more than approve/reject
+        if limits is not None and limits.active:
+            await run_in_threadpool(limits.check, agent)
         row, created = await run_in_threadpool(service.create, new, agent=agent)
-        return JSONResponse(RequestOut.of(row).model_dump(mode="json"), status_code=201 if created else 200)
+        [out] = await shown([row])
+        return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
+
+    async def shown(rows: list[ApprovalRequest]) -> list[RequestOut]:
+        """The API view of `rows`, with where their cards stand in Slack."""
+        deliveries = await run_in_threadpool(service.card_deliveries, rows)
+        return [RequestOut.of(r, delivery=deliveries[r.id]) for r in rows]
 
     async def own(request_id: str, agent: str) -> ApprovalRequest:
         """The request if this agent created it; another agent's is as good as absent."""
@@ -67,7 +89,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
 
     @router.get("/requests/{request_id}", response_model=RequestOut)
     async def get_request(request_id: str, agent: Agent) -> RequestOut:
-        return RequestOut.of(await own(request_id, agent))
+        return (await shown([await own(request_id, agent)]))[0]
 
     @router.get("/requests/{request_id}/wait", response_model=RequestOut)
     async def wait_for_request(
@@ -84,7 +106,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(ended, timeout)
                     row = await run_in_threadpool(service.get, request_id)
-        return RequestOut.of(row)
+        return (await shown([row]))[0]
 
     @router.post("/requests/{request_id}/cancel", response_model=RequestOut,
                  responses={409: {"model": ErrorOut, "description": "already decided"}})
@@ -100,7 +122,7 @@ def build_router(service: ApprovalService, waiters: Waiters) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> RequestList:
         rows = await run_in_threadpool(service.list, status=status, limit=limit, agent=agent)
-        return RequestList(requests=[RequestOut.of(r) for r in rows])
+        return RequestList(requests=await shown(rows))
 
     return router
 
@@ -144,6 +166,27 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RateLimited)
+        response = reply(429, "rate_limited", str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        # A backstop: the store turns outages into Unavailable, but a driver error raised
+        # elsewhere must not become a bare 500 text/plain (or a reset long-poll) either.
+        if isinstance(exc, DBAPIError) and not is_outage(exc):
+            return reply(500, "internal_error",
+                         f"the database refused a statement ({exc.__class__.__name__})")
+        response = reply(503, "unavailable", f"the database cannot answer now ({exc.__class__.__name__}); "
+                                             "try again")
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
+    for error in _database_errors():
+        app.add_exception_handler(error, _database_down)
+
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: Exception) -> JSONResponse:
         return reply(404, "not_found", str(exc))
@@ -162,6 +205,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IdempotencyConflict)
     async def _conflict(_: Request, exc: Exception) -> JSONResponse:
         return reply(409, "idempotency_conflict", str(exc))
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    """The driver errors that mean the database is down; psycopg only when it is installed."""
+    errors: list[type[Exception]] = [DBAPIError, PoolTimeout, sqlite3.OperationalError]
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:
+        return tuple(errors)
+    return (*errors, psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 
 
 def _field_name(loc: tuple[int | str, ...] | list[int | str]) -> str:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, field_validator
 
 from bot.api.routes import _ERRORS, Agent
-from bot.api.schemas import RequestOut
+from bot.api.schemas import ApiBody, RequestOut, bounded_json
 from bot.core.vocabulary import RunStatus, Status
 from bot.errors import NotFound
 
@@ -19,10 +19,8 @@ if TYPE_CHECKING:
     from bot.agents.runs import RunService
 
 
-class CreateRun(BaseModel):
+class CreateRun(ApiBody):
     """`POST /v1/runs` body."""
-
-    model_config = ConfigDict(extra="forbid")
 
     graph: str = Field(min_length=1, max_length=100, examples=["billing"])
     input: dict[str, Any] | None = Field(default=None, examples=[{"order": 1234, "amount": 340}])
@@ -33,6 +31,8 @@ class CreateRun(BaseModel):
     approvers: list[str] = Field(default_factory=list, max_length=100,
                                  description="who decides its interrupts unless the graph names them")
     channel: str | None = Field(default=None, max_length=40)
+
+    _bounded = field_validator("input")(bounded_json)
 
 
 class RunOut(BaseModel):

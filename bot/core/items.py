@@ -26,13 +26,17 @@ class Item:
     # JSON schema of the arguments (edit) or of the answer (respond with a form); None: free JSON/text.
     args_schema: Mapping[str, Any] | None = None
     answer_schema: Mapping[str, Any] | None = None
+    approve_comment: str = "none"  # none | optional | required: a comment with Approve
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {"action": self.action, "args": dict(self.args), "description": self.description,
-                "allowed": [a.value for a in self.allowed],
-                "args_schema": dict(self.args_schema) if self.args_schema else None,
-                "answer_schema": dict(self.answer_schema) if self.answer_schema else None}
+        stored = {"action": self.action, "args": dict(self.args), "description": self.description,
+                  "allowed": [a.value for a in self.allowed],
+                  "args_schema": dict(self.args_schema) if self.args_schema else None,
+                  "answer_schema": dict(self.answer_schema) if self.answer_schema else None}
+        if self.approve_comment != "none":  # items stored before it existed read back the same
+            stored["approve_comment"] = self.approve_comment
+        return stored
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Item:
@@ -40,7 +44,8 @@ class Item:
         return cls(action=str(data["action"]), args=dict(data.get("args") or {}),
                    description=data.get("description"),
                    allowed=tuple(DecisionType(a) for a in data.get("allowed") or ("approve", "reject")),
-                   args_schema=data.get("args_schema"), answer_schema=data.get("answer_schema"))
+                   args_schema=data.get("args_schema"), answer_schema=data.get("answer_schema"),
+                   approve_comment=str(data.get("approve_comment") or "none"))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -124,6 +124,7 @@ def decide(
     """The transition for `actor` answering item `index` (the only item when None)."""
     check_can_decide(state, actor=actor, index=index)
     i = item_index(state, index)
+    _check_comment(state.items[i], verdict=verdict, reason=reason)
     route, taken = state.route_of(i), state.item_decisions[i]
     if taken is not None:
         raise AlreadyDecided(request_id=state.id, status=f"{taken.type.value}d item",
@@ -133,7 +134,7 @@ def decide(
         raise InvalidInput(f"this needs {route.quorum} approvals (policy rule {route.rule!r}), so it "
                            "cannot be edited; approve it as asked or reject it")
     if route.quorum > 1 and verdict is DecisionType.APPROVE:
-        return _vote(state, i, actor=actor, now=now)
+        return _vote(state, i, actor=actor, now=now, comment=reason)
     decision = ItemDecision(type=verdict, by=actor, at=now, args=args, message=reason, answer=answer)
     _check_decision(state.items[i], decision)
     return _with_decision(state, i, decision, rule=route.rule, extra={
@@ -164,7 +165,9 @@ def _with_decision(state: RequestState, i: int, decision: ItemDecision, *, rule:
     )
 
 
-def _vote(state: RequestState, i: int, *, actor: str, now: datetime) -> Transition:
+def _vote(
+    state: RequestState, i: int, *, actor: str, now: datetime, comment: str | None = None
+) -> Transition:
     """One approval of item `i` towards its quorum: distinct people only; the last one needed decides."""
     route, votes = state.route_of(i), state.votes_of(i)
     if actor in votes:
@@ -173,7 +176,9 @@ def _vote(state: RequestState, i: int, *, actor: str, now: datetime) -> Transiti
     votes = (*votes, actor)
     every = tuple(state.votes_of(n) for n in range(len(state.items)))
     every = every[:i] + (votes,) + every[i + 1:]
-    counts = {"approvals": len(votes), "quorum": route.quorum}
+    counts: dict[str, Any] = {"approvals": len(votes), "quorum": route.quorum}
+    if comment:
+        counts["reason"] = comment
     if len(votes) >= route.quorum:
         return _with_decision(state, i, ItemDecision(type=DecisionType.APPROVE, by=actor, at=now),
                               rule=route.rule, extra=counts, item_approvals=every)
@@ -186,6 +191,12 @@ def _vote(state: RequestState, i: int, *, actor: str, now: datetime) -> Transiti
         event=Event(kind="vote", actor=actor, request_id=state.id, data=data),
         item_approvals=every, approvals=_everyone(every),
     )
+
+
+def _check_comment(item: Item, *, verdict: DecisionType, reason: str | None) -> None:
+    """An item that asks for a comment with Approve gets one, on every path (a vote included)."""
+    if verdict is DecisionType.APPROVE and item.approve_comment == "required" and not (reason or "").strip():
+        raise InvalidInput("approving this needs a comment", fields={"reason": "say why it may go ahead"})
 
 
 def _everyone(votes: Sequence[Sequence[str]]) -> tuple[str, ...]:

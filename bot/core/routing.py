@@ -5,11 +5,15 @@ could approve an item, so it escalates at once)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import timedelta
 
 from bot.core.deadlines import Route, Step
 from bot.core.identity import is_person, normalise
 from bot.core.items import ItemRoute
 from bot.core.lifecycle import RequestState
+from bot.errors import InvalidInput
+from bot.policy.durations import format_duration
 from bot.policy.model import Rule
 
 Resolve = Callable[[Sequence[str]], list[str]]  # approver names -> Slack user ids; raises on a bad one
@@ -37,6 +41,35 @@ def combined_route(rules: Sequence[Rule], *, resolve: Resolve) -> Route:
                  separation_of_duties=any(r.separation_of_duties for r in distinct),
                  remind_every=min(reminders, default=None), escalations=tuple(steps), timeout=timeout,
                  on_timeout=on_timeout)
+
+
+# What a timeout does, laxest first: a request may choose a stricter one than its rules, never a laxer.
+_STRICTNESS = ("approve", "wait", "reject")
+
+
+def with_request_deadline(
+    route: Route, *, timeout: timedelta | None, on_timeout: str | None, max_timeout: timedelta | None,
+) -> Route:
+    """The route with the request's own deadline: a request may shorten its rules' timeout (and stay
+    within their `max_timeout`) or make what happens then stricter, never lengthen or loosen it."""
+    if timeout is None and on_timeout is None:
+        return route
+    limits = [t for t in (route.timeout, max_timeout) if t is not None]
+    if timeout is not None and limits and timeout > min(limits):
+        raise InvalidInput(
+            f"timeout {format_duration(timeout)} is longer than policy rule {route.rule!r} allows "
+            f"({format_duration(min(limits))}); a request may shorten its deadline, never lengthen it",
+            fields={"timeout": f"at most {format_duration(min(limits))}"})
+    if timeout is None and route.timeout is None:
+        raise InvalidInput("on_timeout needs a timeout: policy rule {route.rule!r} sets none",
+                           fields={"on_timeout": "give a timeout too"})
+    ruled = route.on_timeout if route.timeout is not None else "wait"  # no timeout: people decide
+    effect = on_timeout or (route.on_timeout if route.timeout is not None else "reject")
+    if _STRICTNESS.index(effect) < _STRICTNESS.index(ruled):
+        raise InvalidInput(
+            f"on_timeout {effect} is laxer than policy rule {route.rule!r} ({ruled}); a request may only "
+            "make what happens at its deadline stricter", fields={"on_timeout": f"{ruled} or stricter"})
+    return replace(route, timeout=timeout or route.timeout, on_timeout=effect)
 
 
 def escalated(routes: Sequence[ItemRoute], steps: Sequence[Step]) -> list[ItemRoute]:

@@ -12,6 +12,7 @@ from bot.policy.conditions import Condition
 AUTO = ("approve", "reject")
 NOTIFY = ("channel", "dm", "both")
 ON_TIMEOUT = ("reject", "approve", "wait")
+MENTIONS = ("approvers", "none", "here")  # whom a channel card pings
 URGENCIES = tuple(Urgency)
 
 
@@ -52,7 +53,10 @@ class Rule:
     escalations: tuple[Escalation, ...] = ()
     timeout: timedelta | None = None
     on_timeout: str = "reject"  # reject | approve | wait
+    max_timeout: timedelta | None = None  # the longest deadline a request may ask for
     allow_request_approvers: bool = False
+    mention: str = "approvers"  # one of MENTIONS
+    confirm: bool | None = None  # Approve asks first; None: only at high urgency
 
     @property
     def notify_mode(self) -> str:

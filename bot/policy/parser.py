@@ -16,12 +16,23 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.policy.conditions import parse_condition
 from bot.policy.durations import format_duration, parse_duration
-from bot.policy.model import AUTO, NOTIFY, ON_TIMEOUT, URGENCIES, Escalation, InvalidPolicy, Policy, Rule
+from bot.policy.model import (
+    AUTO,
+    MENTIONS,
+    NOTIFY,
+    ON_TIMEOUT,
+    URGENCIES,
+    Escalation,
+    InvalidPolicy,
+    Policy,
+    Rule,
+)
 
 TOP_FIELDS = ("rules", "default")
 MATCH_FIELDS = ("action", "agent", "requester", "urgency", "when")
 ROUTE_FIELDS = ("auto", "approvers", "channel", "notify", "urgency", "quorum", "separation_of_duties",
-                "remind_every", "escalate", "timeout", "on_timeout", "allow_request_approvers")
+                "remind_every", "escalate", "timeout", "on_timeout", "max_timeout", "allow_request_approvers",
+                "mention", "confirm")
 RULE_FIELDS = ("name", "match", *ROUTE_FIELDS)
 ESCALATION_FIELDS = ("after", "to", "notify")
 DEFAULT_HINTS = {
@@ -371,7 +382,16 @@ class _Reader:
     def _allow_request_approvers(self, node: Node, name: str) -> bool:
         return bool(self.scalar(node, name, _BOOL, "true or false"))
 
+    def _mention(self, node: Node, name: str) -> str:
+        return self.choice(node, name, MENTIONS)
+
+    def _confirm(self, node: Node, name: str) -> bool:
+        return bool(self.scalar(node, name, _BOOL, "true or false"))
+
     def _remind_every(self, node: Node, name: str) -> timedelta:
+        return self._duration(node, name)
+
+    def _max_timeout(self, node: Node, name: str) -> timedelta:
         return self._duration(node, name)
 
     def _timeout(self, node: Node, name: str) -> timedelta:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from bot.core import lifecycle, routing
 from bot.core import webhooks as webhook_rules
+from bot.core.cards import CardDelivery, card_delivery
 from bot.core.deadlines import next_deadline
 from bot.core.identity import is_person, normalise
 from bot.core.items import DecisionType, Item, ItemDecision, ItemRoute
@@ -29,7 +30,9 @@ from bot.errors import (
     NotAuthorized,
     NotFound,
     SignoffError,
+    StaleDecision,
 )
+from bot.observe import lifecycle as observed
 from bot.policy.explain import describe, match
 from bot.policy.model import Policy, Rule
 from bot.service.deadlines import DeadlineService
@@ -67,6 +70,8 @@ class ApprovalService:
         if new.callback_url is not None:
             self.check_callback_url(new.callback_url, agent)  # the agent must have a signing secret
         row, verdicts = self._new_row(new, agent=agent)
+        if row.channel is not None and not all(verdicts):  # a channel the bot cannot post in
+            self.directory.check_channel(row.channel)     # would strand the request
         delivery_id, final = None, False
         try:
             with self.db.write() as s:
@@ -90,8 +95,10 @@ class ApprovalService:
             if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
                 return seen, False
             raise
+        observed.created(request_id=row.id, agent=agent, rule=row.rule)
         if final:
             decided = self.get(row.id)
+            _observe_end(decided)
             self.jobs.request_ended(row.id, delivery_id=delivery_id, resume=row.run_id is not None,
                                     version=decided.version)
             return decided, True
@@ -186,12 +193,16 @@ class ApprovalService:
         lead = asking[0] if asking else rules[0]  # where the card goes: the first rule that asks
         channel, dm = self._where(new, lead)
         route = routing.combined_route(asking, resolve=self.directory.resolve) if asking else None
+        if route is not None:
+            limits = [r.max_timeout for r in asking if r.max_timeout is not None]
+            route = routing.with_request_deadline(route, timeout=new.timeout, on_timeout=new.on_timeout,
+                                                  max_timeout=min(limits, default=None))
         row = ApprovalRequest(
             id="req_" + secrets.token_hex(10),
             action=new.action,
             summary=new.summary,
             args=dict(new.args),
-            context=dict(new.context) if new.context is not None else None,
+            context=dict(new.context) if isinstance(new.context, Mapping) else new.context,
             urgency=_most_urgent([r.urgency for r in asking]) or new.urgency,
             requester=requester,
             requester_id=requester_id,
@@ -278,6 +289,13 @@ class ApprovalService:
         with self.db.read() as s:
             return repo.list_requests(s, status=status, limit=limit, created_by=agent)
 
+    def card_deliveries(self, rows: Sequence[ApprovalRequest]) -> dict[str, CardDelivery]:
+        """Where each request's cards stand in Slack (posted, fallen back to DMs, failed)."""
+        with self.db.read() as s:
+            records = repo.card_records(s, [r.id for r in rows])
+        return {r.id: card_delivery(channel=r.channel, posted_channels=records[r.id][0],
+                                    failures=records[r.id][1]) for r in rows}
+
     def waiting_on(self, user: str, *, scan: int = 500) -> Sequence[ApprovalRequest]:
         """Pending requests with an item `user` may decide now and has not voted on, oldest first."""
         with self.db.read() as s:
@@ -298,13 +316,27 @@ class ApprovalService:
     def decide(
         self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None,
         index: int | None = None, args: Mapping[str, Any] | None = None, answer: Any = None,
+        expected_version: int | None = None, note: Mapping[str, Any] | None = None,
     ) -> ApprovalRequest:
-        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided."""
+        """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided.
+
+        `expected_version`: refuse (StaleDecision) unless the request is still at that version;
+        `note`: added to the audit event's data (e.g. which UI the decision came through).
+        """
         if verdict is Verdict.EDIT and args is not None:
             self._check_edit(request_id, actor=actor, index=index, args=args)
-        return self.transition(request_id, lambda state, now: lifecycle.decide(
-            state, actor=actor, verdict=verdict, reason=reason, now=now, index=index, args=args,
-            answer=answer))
+
+        def make(state: RequestState, now: datetime) -> Transition:
+            t = lifecycle.decide(state, actor=actor, verdict=verdict, reason=reason, now=now,
+                                 index=index, args=args, answer=answer)
+            # Checked after the rules, so a refused person learns that rather than the version;
+            # inside the write transaction as well, so it holds against a concurrent decision.
+            if expected_version is not None and state.version != expected_version:
+                raise StaleDecision(f"request {state.id} is at version {state.version}, not "
+                                    f"{expected_version}: reload it and decide again", request_id=state.id)
+            return replace(t, event=replace(t.event, data={**t.event.data, **note})) if note else t
+
+        return self.transition(request_id, make)
 
     def _check_edit(self, request_id: str, *, actor: str, index: int | None,
                     args: Mapping[str, Any]) -> None:
@@ -354,6 +386,7 @@ class ApprovalService:
         t, delivery_id = applied
         ended = self.get(request_id)
         if t.final:
+            _observe_end(ended)
             self.jobs.request_ended(request_id, delivery_id=delivery_id, resume=ended.run_id is not None,
                                     version=ended.version)
         else:
@@ -406,3 +439,8 @@ def _most_urgent(urgencies: Sequence[str | None]) -> str | None:
     order = list(Urgency)
     named = [Urgency(u) for u in urgencies if u]
     return max(named, key=order.index).value if named else None
+
+
+def _observe_end(row: ApprovalRequest) -> None:
+    observed.ended(request_id=row.id, agent=row.created_by, rule=row.rule, outcome=row.status,
+                   created_at=row.created_at, decided_at=row.decided_at, by=row.decided_by)

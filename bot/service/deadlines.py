@@ -15,6 +15,7 @@ from bot.core import lifecycle, routing
 from bot.core.deadlines import Due, Route, due
 from bot.core.lifecycle import Event, Status
 from bot.errors import AlreadyDecided
+from bot.observe import lifecycle as observed
 from bot.policy.durations import format_duration
 from bot.storage import repo
 from bot.storage.tables import ApprovalRequest
@@ -44,6 +45,8 @@ class DeadlineService:
             next_due = due(route, created_at=row.created_at, level=row.escalation_level,
                            reminders=row.reminders_sent, now=now, stranded=stranded)
             if next_due.timeout:
+                observed.deadline_fired(kind="timeout", request_id=row.id, agent=row.created_by,
+                                        rule=row.rule, due_at=row.next_deadline_at, now=now)
                 self._time_out(row, route)
                 return None
             if not next_due.changes(level=row.escalation_level, reminders=row.reminders_sent):
@@ -52,6 +55,9 @@ class DeadlineService:
                         repo.set_next_deadline(s, row.id, next_due.next_at)
                 return next_due.next_at
             if self._advance(row, route, next_due, now=now):
+                kind = "escalated" if next_due.level != row.escalation_level else "reminded"
+                observed.deadline_fired(kind=kind, request_id=row.id, agent=row.created_by, rule=row.rule,
+                                        due_at=row.next_deadline_at, now=now, level=next_due.level)
                 if next_due.level != row.escalation_level:
                     jobs.escalated(request_id, from_level=row.escalation_level, to_level=next_due.level)
                 if next_due.reminders != row.reminders_sent and next_due.level == row.escalation_level:

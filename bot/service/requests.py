@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from bot.core.items import Item
@@ -20,7 +21,7 @@ class NewRequest:
     summary: str
     args: Mapping[str, Any] = field(default_factory=dict)
     approvers: Sequence[str] = ()
-    context: Mapping[str, Any] | None = None
+    context: Mapping[str, Any] | str | None = None  # an object, or text shown as it is
     urgency: str = DEFAULT_URGENCY
     channel: str | None = None
     dm: bool | None = None
@@ -35,6 +36,9 @@ class NewRequest:
     # The operator's SIGNOFF_DEFAULT_APPROVERS for graph runs: asked only when the matching rule
     # names nobody and lets requests name approvers; unlike `approvers`, never a claim of the agent.
     fallback_approvers: Sequence[str] = ()
+    # The request's own deadline, within what its rules allow (bot.core.routing.with_request_deadline).
+    timeout: timedelta | None = None
+    on_timeout: str | None = None
 
     def body_hash(self) -> str:
         """A digest of everything but the idempotency key, to spot a reused key."""

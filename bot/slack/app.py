@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
@@ -11,8 +11,10 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
+from bot.core.lifecycle import Event
 from bot.service import ApprovalService
 from bot.slack import listeners
+from bot.slack.identity import SlackIdentity, origin
 
 
 def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalService) -> App:
@@ -36,39 +38,95 @@ def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalS
 class SlackEndpoint:
     """Turns a raw HTTP request into a Bolt dispatch, refusing forged or malformed ones first."""
 
-    def __init__(self, app: App, *, signing_secret: str) -> None:
+    def __init__(self, app: App, *, signing_secret: str, identity: SlackIdentity,
+                 audit: Callable[[Event], None]) -> None:
         self.app = app
         self.verifier = SignatureVerifier(signing_secret)
+        self.identity = identity
+        self.audit = audit  # records a refused interaction in its own transaction
 
     def handle(self, *, body: bytes, query: str, headers: dict[str, str | Sequence[str]]) -> BoltResponse:
         """Verify, parse and dispatch; answers 401 / 400 without touching any state."""
         text = body.decode("utf-8", errors="replace")
         ts = str(headers.get("x-slack-request-timestamp", ""))
         sig = str(headers.get("x-slack-signature", ""))
-        signed = ts.isascii() and ts.isdigit() and sig.startswith("v0=")  # slack_sdk raises otherwise
+        # slack_sdk raises on a non-numeric timestamp, and an enormous one made Bolt answer 500.
+        signed = ts.isascii() and ts.isdigit() and len(ts) <= 12 and sig.startswith("v0=")
         if not (signed and self.verifier.is_valid(body=text, timestamp=ts, signature=sig)):
             return _error(401, "invalid request",
                           "bad or missing X-Slack-Signature, or a timestamp more than 5 minutes off")
-        if problem := _malformed(text, str(headers.get("content-type", ""))):
-            return _error(400, "malformed payload", problem)
+        parsed = _parse(text, str(headers.get("content-type", "")))
+        if isinstance(parsed, str):
+            return _error(400, "malformed payload", parsed)
+        if why := self.identity.foreign(parsed):
+            return self._refuse(parsed, why)
         return self.app.dispatch(BoltRequest(body=text, query=query, headers=dict(headers)))
 
+    def _refuse(self, payload: dict, why: str) -> BoltResponse:
+        """Audit a payload for another workspace or app; events get the 200 Slack expects, with
+        nothing done (a non-200 only makes Slack retry), interactions a 403."""
+        user = payload.get("user")
+        who = user.get("id") if isinstance(user, dict) else None
+        data = {**origin(payload), "type": str(payload.get("type"))[:60], "why": why}
+        self.audit(Event(kind="refused_interaction", actor=f"slack:{str(who)[:40]}", request_id=None,
+                         data=data))
+        if payload.get("type") in _INTERACTIONS:
+            return _error(403, "forbidden", why)
+        return BoltResponse(status=200, body="")
 
-def _malformed(body: str, content_type: str) -> str | None:
+
+def _parse(body: str, content_type: str) -> dict | str:
+    """The payload as a dict, or what is wrong with it."""
     try:
         if content_type.startswith("application/json") or body.startswith("{"):
             parsed = json.loads(body)
         else:
             form = dict(parse_qsl(body, keep_blank_values=True))
             parsed = json.loads(form["payload"]) if "payload" in form else form
-    except (ValueError, KeyError) as e:
+    except (ValueError, KeyError, RecursionError) as e:
         return f"the body is not a Slack payload: {e}"
     if not isinstance(parsed, dict):
         return "the payload must be a JSON object"
-    return _interaction_problem(parsed) if parsed.get("type") in _INTERACTIONS else None
+    if problem := _envelope_problem(parsed):
+        return problem
+    if parsed.get("type") in _INTERACTIONS:
+        return _interaction_problem(parsed) or parsed
+    return parsed
 
 
 _INTERACTIONS = ("block_actions", "view_submission", "view_closed")
+
+
+# The envelope fields Bolt reads before any listener runs (slack_bolt.request.internals): a
+# wrong type there raised inside Bolt (e.g. `"id" in True`) and Slack got a 500.
+_OBJECTS = ("team", "enterprise", "user", "channel", "container", "view", "message", "event", "item",
+            "previous_message", "assistant_thread")
+_STRINGS = ("type", "api_app_id", "team_id", "enterprise_id", "user_id", "channel_id", "trigger_id",
+            "thread_ts", "callback_id", "response_url")
+
+
+def _envelope_problem(payload: dict) -> str | None:
+    # Bolt reads `body.get("event", {}).get(...)`: an explicit null there broke it.
+    if "event" in payload and not isinstance(payload["event"], dict):
+        return "payload.event must be an object"
+    if (payload.get("event") or {}).get("function") is not None and not isinstance(
+            payload["event"]["function"], dict):
+        return "payload.event.function must be an object"
+    for key in _OBJECTS:
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            return f"payload.{key} must be an object"
+    for key in _STRINGS:
+        if payload.get(key) is not None and not isinstance(payload[key], str):
+            return f"payload.{key} must be a string"
+    if "authorizations" in payload and not (isinstance(payload["authorizations"], list) and all(
+            isinstance(a, dict) for a in payload["authorizations"])):
+        return "payload.authorizations must be a list of objects"
+    for key in ("event", "message"):
+        inner = payload.get(key) or {}
+        for field in ("type", "user", "channel", "team", "user_team", "thread_ts", "tab"):
+            if inner.get(field) is not None and not isinstance(inner[field], str):
+                return f"payload.{key}.{field} must be a string"
+    return None
 
 
 def _interaction_problem(payload: dict) -> str | None:
@@ -77,10 +135,28 @@ def _interaction_problem(payload: dict) -> str | None:
         return "payload.user.id is missing or not a string"
     if payload["type"] == "block_actions":
         actions = payload.get("actions")
-        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
             return "payload.actions must be a non-empty list of objects"
-    elif not isinstance(payload.get("view"), dict):
+        for a in actions:
+            if not isinstance(a.get("action_id"), str) or any(
+                    a.get(k) is not None and not isinstance(a[k], str) for k in ("block_id", "value")):
+                return "each action needs a string action_id (and string block_id and value if any)"
+        return None
+    view = payload.get("view")
+    if not isinstance(view, dict):
         return "payload.view is missing or not an object"
+    if any(view.get(k) is not None and not isinstance(view[k], str)
+           for k in ("id", "callback_id", "private_metadata", "type", "hash", "external_id")):
+        return "payload.view's id, callback_id, private_metadata and type must be strings"
+    state = view.get("state") or {}
+    values = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(state, dict) or not isinstance(values or {}, dict) or not all(
+            isinstance(block, dict) and all(isinstance(el, dict) for el in block.values())
+            for block in (values or {}).values()):
+        return "payload.view.state.values must map block ids to objects of element objects"
+    if not isinstance(view.get("blocks") or [], list) or not all(
+            isinstance(b, dict) for b in view.get("blocks") or []):
+        return "payload.view.blocks must be a list of objects"
     return None
 
 

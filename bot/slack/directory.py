@@ -21,6 +21,13 @@ _NOT_FOUND = {"user_not_found", "users_not_found", "no_such_subteam", "subteam_n
               "invalid_users", "user_not_visible", "account_inactive"}
 
 
+_NO_CHANNEL = {"channel_not_found", "not_in_channel", "is_archived"}
+
+
+def _bad_channel(channel: str, why: str) -> InvalidInput:
+    return InvalidInput(f"channel {channel!r} cannot be used: {why}", fields={"channel": f"{channel}: {why}"})
+
+
 def _unavailable(what: str, e: Exception) -> Unavailable:
     error = e.response.get("error") if isinstance(e, SlackApiError) else e.__class__.__name__
     return Unavailable(f"Slack could not answer {what} ({error})", retry_after=30)
@@ -56,6 +63,33 @@ class SlackDirectory:
         if errors:
             raise InvalidInput("some approvers could not be found in Slack", fields=errors)
         return users
+
+    def check_channel(self, channel: str) -> None:
+        """Refuse a channel the bot cannot post in (unknown, archived, bot not a member) with InvalidInput.
+
+        Slack not answering is Unavailable: the request is refused (503), not stored blind.
+        Channels found good are cached like names; a bad one is asked again next time.
+        """
+        now = self.clock()
+        with self._lock:
+            hit = self._cache.get("#channel:" + channel)
+        if hit is not None and hit[0] > now:
+            return
+        try:
+            info = self.client.conversations_info(channel=channel)["channel"]
+        except SlackApiError as e:
+            if e.response.get("error") not in _NO_CHANNEL:
+                raise _unavailable(f"whether channel {channel} exists", e) from e
+            raise _bad_channel(channel, "no such channel, or one the bot cannot see (private channels: "
+                                        "invite the bot first)") from e
+        except OSError as e:
+            raise _unavailable(f"whether channel {channel} exists", e) from e
+        if info.get("is_archived"):
+            raise _bad_channel(channel, "the channel is archived")
+        if not info.get("is_im") and info.get("is_member") is False:
+            raise _bad_channel(channel, "the bot is not in this channel: invite it with /invite @Signoff")
+        with self._lock:
+            self._cache["#channel:" + channel] = (now + self.ttl, [])
 
     def _cached(self, entry: str) -> list[str]:
         now = self.clock()

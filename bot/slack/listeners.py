@@ -12,10 +12,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from blocks import ids
-from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal
+from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal, slack_date
 from blocks.forms import parse_form
 from blocks.home import home_view
-from blocks.modals import edit_modal, respond_modal
+from blocks.modals import approve_modal, edit_modal, respond_modal
 from bot.core.items import Item
 from bot.core.lifecycle import Verdict
 from bot.errors import (
@@ -48,13 +48,17 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
         # returns, the click is durable.
         try:
             request_id, index = _target(_action_value(body))
+            if _item(service.get(request_id), index).approve_comment != "none":
+                ack()  # the request asks for a comment with Approve: a modal, like Reject
+                later(_open_modal, service, client, body, _approve_view)
+                return
             service.decide(request_id, actor=_clicker(body), verdict=Verdict.APPROVE, index=index)
         except SignoffError as e:
             ack()
-            later(_tell, client, body, explain(e))
-        else:
-            ack()
-        if (body.get("view") or {}).get("type") == "home":  # clicked on the Home tab: refresh it
+            later(_tell, service, client, body, explain(e))
+            return
+        ack()
+        if _on_home(body):  # clicked on the Home tab: refresh it
             later(publish_home, service, client, _clicker(body))
 
     @app.event("app_home_opened")
@@ -89,6 +93,11 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             ack(response_action="errors", errors={ids.BLOCK_REASON: REASON_MISSING})
             return
         _submit(ack, body, view, lambda row, i: {"verdict": Verdict.REJECT, "reason": reason})
+
+    @app.view(ids.VIEW_APPROVE)
+    def approve_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        comment = _text(view, ids.BLOCK_COMMENT, ids.ACTION_COMMENT)
+        _submit(ack, body, view, lambda row, i: {"verdict": Verdict.APPROVE, "reason": comment or None})
 
     @app.view(ids.VIEW_EDIT)
     def edit_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -129,10 +138,10 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
         ack()
 
 
-def publish_home(service: ApprovalService, client: WebClient, user: str) -> None:
-    """Show `user` the requests waiting on them on the App Home tab."""
+def publish_home(service: ApprovalService, client: WebClient, user: str, notice: str | None = None) -> None:
+    """Show `user` the requests waiting on them on the App Home tab (with a one-line notice)."""
     waiting = [card_for(row) for row in service.waiting_on(user)]
-    client.views_publish(user_id=user, view=home_view(waiting))
+    client.views_publish(user_id=user, view=home_view(waiting, notice=notice))
 
 
 def _open_modal(service: ApprovalService, client: WebClient, body: dict[str, Any],
@@ -142,16 +151,21 @@ def _open_modal(service: ApprovalService, client: WebClient, body: dict[str, Any
         row = service.check_can_decide(request_id, actor=_clicker(body), index=index)
         view = make_view(row, index)
     except SignoffError as e:
-        _tell(client, body, explain(e))
+        _tell(service, client, body, explain(e))
         return
     client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _approve_view(row: ApprovalRequest, index: int | None) -> dict[str, Any]:
+    return approve_modal(request_id=row.id, summary=row.summary, index=index,
+                         required=_item(row, index).approve_comment == "required")
 
 
 def _open_details_modal(service: ApprovalService, client: WebClient, body: dict[str, Any]) -> None:
     try:
         row = service.get(_target(_action_value(body))[0])
     except SignoffError as e:
-        _tell(client, body, explain(e))
+        _tell(service, client, body, explain(e))
         return
     client.views_open(trigger_id=body["trigger_id"], view=details_modal(card_for(row)))
 
@@ -166,8 +180,7 @@ def _logged(fn: Callable[..., object], *args: Any) -> None:
 def explain(error: SignoffError) -> str:
     """What to tell the person whose click did not decide."""
     if isinstance(error, AlreadyDecided):
-        return already_decided_text(status=error.status, decided_by=error.decided_by,
-                                    decided_at=error.decided_at)
+        return _already_answered(error)
     if isinstance(error, NotAuthorized) and error.own_request:
         return ("You started this request, so someone else has to decide it (separation of duties). "
                 "Nothing was changed.")
@@ -181,6 +194,18 @@ def explain(error: SignoffError) -> str:
     if isinstance(error, Unavailable):
         return "Signoff can't record decisions right now, try again in a minute. Nothing was changed."
     return f"Signoff could not record that: {error}"
+
+
+def _already_answered(error: AlreadyDecided) -> str:
+    """"Already approved by X, T." for a request; the same for one item of a batch."""
+    try:
+        return already_decided_text(status=error.status, decided_by=error.decided_by,
+                                    decided_at=error.decided_at)
+    except ValueError:
+        # One item of a batch was answered: its status ("approved item") is not a request's, and
+        # the card text refused it, which crashed the listener and told the clicker nothing.
+        return (f"Already answered ({error.status}) by <@{error.decided_by}>, "
+                f"{slack_date(error.decided_at)}. Nothing was changed.")
 
 
 def _clicker(body: dict[str, Any]) -> str:
@@ -210,12 +235,13 @@ def _item(row: ApprovalRequest, index: int | None) -> Item:
 
 
 def _state(view: dict[str, Any]) -> dict[str, Any]:
-    return dict(view.get("state", {}).get("values", {}))
+    # SlackEndpoint checked the shape of `values`; `state` itself may be absent or null.
+    return dict((view.get("state") or {}).get("values") or {})
 
 
 def _text(view: dict[str, Any], block_id: str, action_id: str) -> str:
-    raw = _state(view).get(block_id, {}).get(action_id, {}).get("value")
-    return (raw or "").strip()
+    raw = (_state(view).get(block_id) or {}).get(action_id, {}).get("value")
+    return raw.strip() if isinstance(raw, str) else ""
 
 
 def _first_input(view: dict[str, Any]) -> str:
@@ -226,7 +252,15 @@ def _first_input(view: dict[str, Any]) -> str:
     return ids.BLOCK_REASON
 
 
-def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+def _on_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
+
+
+def _tell(service: ApprovalService, client: WebClient, body: dict[str, Any], text: str) -> None:
+    """Tell the clicker why nothing happened: on the Home tab (republished), or ephemerally."""
+    if _on_home(body):  # no channel to whisper in: the tab itself says it, and shows what is left
+        publish_home(service, client, _clicker(body), notice=text)
+        return
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     if channel is None:
         log.warning("cannot tell %s: %s (no channel in payload)", _clicker(body), text)

@@ -21,7 +21,7 @@ def unknown_names(policy: Policy, client: WebClient) -> list[tuple[int, str]]:
                 directory.resolve([name])
             except InvalidInput as e:
                 problems.append((rule.line, f"{what}: {next(iter(e.fields.values()), str(e))}"))
-        if rule.channel and (why := _channel_problem(client, rule.channel)):
+        if rule.channel and (why := channel_problem(client, rule.channel)):
             problems.append((rule.line, f"{what}: channel {rule.channel!r} {why}"))
     return problems
 
@@ -30,7 +30,8 @@ def _people(rule: Rule) -> list[str]:
     return list(dict.fromkeys([*rule.approvers, *(n for step in rule.escalations for n in step.to)]))
 
 
-def _channel_problem(client: WebClient, channel: str) -> str | None:
+def channel_problem(client: WebClient, channel: str) -> str | None:
+    """Why the bot cannot use `channel` (missing, archived, not a member), or None."""
     try:
         info = client.conversations_info(channel=channel.lstrip("#"))["channel"]
     except SlackApiError as e:

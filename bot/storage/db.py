@@ -12,9 +12,30 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
+from bot.errors import Unavailable
 from bot.storage import schema
+
+# Seconds an agent or a clicker is asked to wait when the database cannot answer: about what a
+# PostgreSQL restart or failover takes.
+RETRY_AFTER = 30
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` says the database cannot answer now (down, restarting, connection lost,
+    pool exhausted), as opposed to a statement it refused (a constraint, a bug)."""
+    if isinstance(error, PoolTimeout | OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def unavailable(error: BaseException) -> Unavailable:
+    """The Unavailable to raise for a database outage."""
+    return Unavailable(f"the database cannot answer now ({error.__class__.__name__})",
+                       retry_after=RETRY_AFTER)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -72,21 +93,23 @@ def _wal(cur: Any) -> None:
 class Database:
     """The store's engine and its transactions; the service decides where each begins and ends."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, audit_key: str | None = None) -> None:
         self.engine = engine
+        # Handed to every write session: repo.append_event MACs the audit chain with it.
+        self.audit_key = audit_key
         self._writer = engine.execution_options(signoff_write=True)
         # SQLite has one writer at a time. Threads of this process queue here, in order, instead
         # of in SQLite's busy handler, whose growing sleeps (up to 100 ms a try) made the tail.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    def connect(cls, url: str, *, upgrade: bool = False) -> Database:
+    def connect(cls, url: str, *, upgrade: bool = False, audit_key: str | None = None) -> Database:
         """Open the database at `url`, creating an empty one at the schema this code needs.
 
         A database at an older revision is upgraded only when `upgrade` is set (`signoff db
         upgrade`, `signoff dev`); otherwise, and at an unknown revision, SchemaMismatch.
         """
-        db = cls(make_engine(url))
+        db = cls(make_engine(url), audit_key=audit_key)
         try:
             db.create_tables(upgrade=upgrade)
         except BaseException:
@@ -103,16 +126,28 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session."""
-        with Session(self.engine, expire_on_commit=False) as s:
-            yield s
+        """A read-only session; a database outage raises Unavailable."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as s:
+                yield s
+        except (DBAPIError, PoolTimeout) as e:
+            if is_outage(e):
+                raise unavailable(e) from e
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on error (SQLite: locked from BEGIN)."""
-        with self._write_lock or nullcontext():
-            with Session(self._writer, expire_on_commit=False) as s, s.begin():
-                yield s
+        """A session committed on success and rolled back on error (SQLite: locked from BEGIN);
+        a database outage raises Unavailable (every edge already words it: 503, "try again")."""
+        try:
+            with self._write_lock or nullcontext():
+                with Session(self._writer, expire_on_commit=False, info={"audit_key": self.audit_key}) as s, \
+                        s.begin():
+                    yield s
+        except (DBAPIError, PoolTimeout) as e:
+            if is_outage(e):
+                raise unavailable(e) from e
+            raise
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import update
@@ -14,6 +14,7 @@ from bot.core.items import Item, ItemDecision, ItemRoute
 from bot.core.lifecycle import Event, RequestState, Status, Transition
 from bot.core.routing import requester_identity
 from bot.core.vocabulary import ResumeState
+from bot.errors import SignoffError
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
 
 
@@ -132,7 +133,8 @@ def apply_transition(s: Session, t: Transition) -> bool:
 
 
 def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
-    """Chain `event` after the current head, inside the caller's transaction."""
+    """Chain `event` after the current head, inside the caller's transaction (a Database.write()
+    session, which carries SIGNOFF_AUDIT_KEY)."""
     # Bumping the head first takes its row lock (PostgreSQL) before we read the previous hash,
     # so concurrent writers append one after another instead of forking the chain.
     s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
@@ -146,7 +148,13 @@ def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
         actor=event.actor,
         data=dict(event.data),
     )
-    digest = audit.event_hash(**fields, prev_hash=head.hash)  # type: ignore[arg-type]
+    key = s.info.get("audit_key")
+    if head.keyed_from is None or (key is None and head.seq >= head.keyed_from):
+        # Fail closed: an event we cannot MAC is not written, and neither is what it records.
+        raise SignoffError("the audit chain is keyed and this process has no SIGNOFF_AUDIT_KEY")
+    record = audit.Record(**fields, prev_hash=head.hash, hash="")  # type: ignore[arg-type]
+    digest = audit.link(record, keyed_from=head.keyed_from, key=key.encode() if key else None)
+    assert digest is not None
     row = AuditEvent(**fields, prev_hash=head.hash, hash=digest)  # type: ignore[arg-type]
     s.add(row)
     head.hash = digest
@@ -169,6 +177,24 @@ def messages_for(s: Session, request_id: str) -> list[SlackMessage]:
     """Every copy of a request's card."""
     query = select(SlackMessage).where(SlackMessage.request_id == request_id)
     return list(s.exec(query.order_by(col(SlackMessage.id))))
+
+
+def card_records(s: Session, request_ids: Sequence[str]) -> dict[str, tuple[list[str | None], list[dict]]]:
+    """Per request: the recipients of its posted copies (None: the channel's) and its
+    `delivery_failed` events' data, for `bot.core.cards.card_delivery`."""
+    found: dict[str, tuple[list[str | None], list[dict]]] = {i: ([], []) for i in request_ids}
+    if not request_ids:
+        return found
+    for rid, recipient in s.exec(select(SlackMessage.request_id, SlackMessage.recipient)
+                                 .where(col(SlackMessage.request_id).in_(request_ids))):
+        found[rid][0].append(recipient)
+    for event_of, data in s.exec(select(AuditEvent.request_id, AuditEvent.data)
+                                 .where(col(AuditEvent.request_id).in_(request_ids),
+                                        AuditEvent.kind == "delivery_failed")
+                                 .order_by(col(AuditEvent.seq))):
+        if event_of is not None:
+            found[event_of][1].append(dict(data))
+    return found
 
 
 def audit_records(s: Session, *, request_id: str | None = None) -> Iterator[audit.Record]:

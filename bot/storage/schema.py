@@ -68,7 +68,7 @@ def prepare(engine: Engine, *, upgrade: bool = False, migrations: Path = MIGRATI
         # transactions of their own both insert it on PostgreSQL, and one fails.
         audit_head = SQLModel.metadata.tables[tables.AuditHead.__tablename__]
         if conn.execute(select(audit_head.c.id)).first() is None:
-            conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+            conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS, keyed_from=1))
     return at
 
 

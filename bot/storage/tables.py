@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.core.vocabulary import DeliveryState
@@ -63,13 +63,15 @@ class ApprovalRequest(SQLModel, table=True):
 
     __tablename__ = "requests"
     __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),
-                      UniqueConstraint("run_id", "interrupt_id"))
+                      UniqueConstraint("run_id", "interrupt_id"),
+                      # An agent's pending requests, counted on every create under a pending cap.
+                      Index("ix_requests_created_by_status", "created_by", "status"))
 
     id: str = Field(primary_key=True, max_length=40)
     action: str = Field(max_length=200)
     summary: str
     args: dict[str, Any] = _json(nullable=False)
-    context: dict[str, Any] | None = _json(nullable=True)
+    context: dict[str, Any] | str | None = _json(nullable=True)  # an object, or the agent's text
     urgency: str = Field(max_length=10)
     requester: str | None = None
     requester_id: str | None = None  # the requester as a Slack user id, when it names a person
@@ -149,6 +151,9 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(max_length=64)
+    # The first event MACed with SIGNOFF_AUDIT_KEY (revision 0003 set it past the unkeyed events
+    # already there); every keyed MAC covers it, so it cannot be moved unnoticed.
+    keyed_from: int | None = None
 
 
 class CallbackDelivery(SQLModel, table=True):

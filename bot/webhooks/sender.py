@@ -15,6 +15,7 @@ from bot.core import webhooks as rules
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DeliveryState
 from bot.errors import InvalidInput, NotFound
+from bot.observe import lifecycle as observed
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import CallbackDelivery
@@ -75,6 +76,12 @@ def pin_address(host: str, *, allow_private: bool, resolve: Resolve) -> str:
 
 
 def _target(url: str) -> tuple[str, int | None]:
+    # urlsplit quietly drops CR, LF and tab; httpx then refused the URL at every attempt, leaving
+    # the delivery pending forever. A URL has no whitespace or control characters at all.
+    if bad := next((c for c in url if c.isspace() or not c.isprintable()), None):
+        raise InvalidInput("callback_url contains whitespace or a control character",
+                           fields={"callback_url": f"contains {bad!r}; a URL has no whitespace or "
+                                                   "control characters"})
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a port out of range
@@ -165,5 +172,8 @@ def _record(db: Database, delivery_id: str, *, status: int | None, error: str | 
             data |= {"error": error, "final": False, "retry_in_s": round(delay, 3)}
         s.add(d)
         repo.append_event(s, Event(kind=kind, actor="system", request_id=d.request_id, data=data), at=now)
+    observed.callback(request_id=d.request_id, agent=d.agent, delivered=verdict is rules.Verdict.DELIVERED,
+                      final=verdict is not rules.Verdict.RETRY, attempt=d.attempts, created_at=d.created_at,
+                      now=now, error=error)
     return Attempt(verdict=verdict, retry_in=delay if verdict is rules.Verdict.RETRY else None)
 

@@ -13,10 +13,14 @@ Needs only httpx. A sketch::
                        summary="Refund ${amount} to order #{order}")
     def issue_refund(order: int, amount: int) -> None: ...
 
-Errors, all raised on purpose, form one tree (httpx's own transport errors pass through)::
+Idempotent calls (get, wait, get_run, cancel, and request with an idempotency_key) are retried
+with backoff across a web restart or a 502/503/504 (honouring Retry-After) for `retry_for`
+seconds; any call is retried when the connection was refused, as nothing was sent. Errors, all
+raised on purpose, form one tree (httpx's errors never escape)::
 
     SignoffError
      ├── APIError                   the server said no: .status, .error, .detail, .fields
+     ├── Unreachable                no answer (also a ConnectionError); the httpx error is __cause__
      ├── Rejected                   an approver rejected it       ┐
      ├── Expired                    it expired undecided          │ each carries .request
      ├── Cancelled                  it was cancelled              │ (and .reason, .decided_by)
@@ -34,11 +38,13 @@ from signoff_client.errors import (
     Expired,
     Rejected,
     SignoffError,
+    Unreachable,
     WaitTimedOut,
 )
 from signoff_client.models import ApprovalRequest
 
 __all__ = [
     "APIError", "ApprovalRequest", "AsyncSignoffClient", "CallbackVerificationError", "Cancelled", "Expired",
-    "Rejected", "SignoffClient", "SignoffError", "WaitTimedOut", "requires_approval", "verify_callback",
+    "Rejected", "SignoffClient", "SignoffError", "Unreachable", "WaitTimedOut", "requires_approval",
+    "verify_callback",
 ]

@@ -57,7 +57,9 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _timestamp(value: str) -> int:
-    if not value.isascii() or not value.isdigit():
+    # Bounded: Python refuses int() of more than 4300 digits with a ValueError, and a huge int
+    # overflows the float comparison; real unix seconds have 10.
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
         raise CallbackVerificationError(f"bad {TIMESTAMP_HEADER}: expected unix seconds, got {value[:40]!r}")
     return int(value)
 
@@ -92,7 +94,7 @@ def _check_fresh(timestamp: int, *, now: float, tolerance: int) -> None:
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(raw)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CallbackVerificationError(f"body is not JSON: {e}") from e
     if not isinstance(parsed, dict):
         raise CallbackVerificationError(f"body is not a JSON object but {type(parsed).__name__}")

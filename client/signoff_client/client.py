@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from signoff_client import protocol
-from signoff_client.errors import SignoffError
+from signoff_client.errors import APIError, SignoffError, Unreachable
 from signoff_client.models import ApprovalRequest
 
 URL_VARIABLE = "SIGNOFF_URL"
@@ -46,9 +47,11 @@ class SignoffClient:
     def __init__(
         self, *, base_url: str, token: str, timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None, clock: Callable[[], float] = time.monotonic,
+        retry_for: float = 60.0, sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         url, headers = _settings(base_url, token, timeout)
         self.base_url, self.timeout, self._clock = url, timeout, clock
+        self.retry_for, self._sleep = retry_for, sleep
         self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout, transport=transport)
 
     @classmethod
@@ -59,15 +62,23 @@ class SignoffClient:
 
     def request(
         self, *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None, urgency: str = "normal", channel: str | None = None,
+        context: Mapping[str, Any] | str | None = None, urgency: str = "normal", channel: str | None = None,
         dm: bool | None = None, requester: str | None = None, idempotency_key: str | None = None,
-        callback_url: str | None = None,
+        callback_url: str | None = None, allowed_decisions: Sequence[str] | None = None,
+        args_schema: Mapping[str, Any] | None = None, response_schema: Mapping[str, Any] | None = None,
+        timeout: float | None = None, on_timeout: str | None = None,
     ) -> ApprovalRequest:
-        """Ask for an approval; a repeated idempotency_key returns the existing request."""
+        """Ask for an approval; a repeated idempotency_key returns the existing request.
+
+        `allowed_decisions` (default approve, reject) may add `edit` (checked against `args_schema`)
+        and `respond` (a form built from `response_schema`, or free text). `timeout` (seconds) and
+        `on_timeout` (reject, approve, wait) are the request's own deadline, within its rule's.
+        """
         return self._send(protocol.create(
             action=action, summary=summary, approvers=approvers, args=args, context=context, urgency=urgency,
             channel=channel, dm=dm, requester=requester, idempotency_key=idempotency_key,
-            callback_url=callback_url))
+            callback_url=callback_url, allowed_decisions=allowed_decisions, args_schema=args_schema,
+            response_schema=response_schema, timeout=timeout, on_timeout=on_timeout))
 
     def get(self, request_id: str) -> ApprovalRequest:
         """The request as it is now."""
@@ -90,8 +101,18 @@ class SignoffClient:
         return protocol.read_list(self._http.request(call.method, call.path, params=call.params))
 
     def cancel(self, request_id: str, *, reason: str) -> ApprovalRequest:
-        """Withdraw a pending request; APIError `already_decided` (409) when someone decided first."""
-        return self._send(protocol.cancel(request_id, reason))
+        """Withdraw a pending request; APIError `already_decided` (409) when someone decided first.
+        Cancelling again with the same reason returns the cancelled request (a retry whose first
+        answer was lost)."""
+        try:
+            return self._send(protocol.cancel(request_id, reason))
+        except APIError as e:
+            if e.error != "already_decided":
+                raise
+            current = self.get(request_id)
+            if current.status == "cancelled" and current.reason == reason:
+                return current
+            raise
 
     def start_run(self, graph: str, input: Mapping[str, Any] | None = None, *, thread_id: str | None = None,
                   requester: str | None = None, approvers: Sequence[str] = (),
@@ -99,12 +120,11 @@ class SignoffClient:
         """Start a run of a graph registered on the server; returns the run (id, thread_id, status)."""
         call = protocol.start_run(graph=graph, input=input, thread_id=thread_id, requester=requester,
                                   approvers=approvers, channel=channel)
-        return protocol.read_json(self._http.request(call.method, call.path, json=call.json))
+        return protocol.read_json(self._exchange(call))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """A run: status (queued, running, waiting, done, failed, stopped), its requests, its result."""
-        call = protocol.get_run(run_id)
-        return protocol.read_json(self._http.request(call.method, call.path))
+        return protocol.read_json(self._exchange(protocol.get_run(run_id)))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -118,9 +138,25 @@ class SignoffClient:
         self.close()
 
     def _send(self, call: protocol.Call) -> ApprovalRequest:
-        response = self._http.request(call.method, call.path, json=call.json, params=call.params,
-                                      timeout=self.timeout + call.hold)
-        return protocol.read(response)
+        return protocol.read(self._exchange(call))
+
+    def _exchange(self, call: protocol.Call) -> httpx.Response:
+        """Send `call`, retrying with backoff while protocol.retry_delay allows and `retry_for` lasts."""
+        started, attempt = self._clock(), 0
+        while True:
+            try:
+                response = self._http.request(call.method, call.path, json=call.json, params=call.params,
+                                              timeout=self.timeout + call.hold)
+            except httpx.HTTPError as e:
+                delay = protocol.retry_delay(call, attempt=attempt, error=e)
+                if delay is None or self._clock() + delay - started > self.retry_for:
+                    raise _unreachable(call, e) from e
+            else:
+                delay = protocol.retry_delay(call, attempt=attempt, response=response)
+                if delay is None or self._clock() + delay - started > self.retry_for:
+                    return response
+            self._sleep(delay)
+            attempt += 1
 
 
 class AsyncSignoffClient:
@@ -129,9 +165,11 @@ class AsyncSignoffClient:
     def __init__(
         self, *, base_url: str, token: str, timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], float] = time.monotonic,
+        retry_for: float = 60.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         url, headers = _settings(base_url, token, timeout)
         self.base_url, self.timeout, self._clock = url, timeout, clock
+        self.retry_for, self._sleep = retry_for, sleep
         self._http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, transport=transport)
 
     @classmethod
@@ -142,15 +180,23 @@ class AsyncSignoffClient:
 
     async def request(
         self, *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None, urgency: str = "normal", channel: str | None = None,
+        context: Mapping[str, Any] | str | None = None, urgency: str = "normal", channel: str | None = None,
         dm: bool | None = None, requester: str | None = None, idempotency_key: str | None = None,
-        callback_url: str | None = None,
+        callback_url: str | None = None, allowed_decisions: Sequence[str] | None = None,
+        args_schema: Mapping[str, Any] | None = None, response_schema: Mapping[str, Any] | None = None,
+        timeout: float | None = None, on_timeout: str | None = None,
     ) -> ApprovalRequest:
-        """Ask for an approval; a repeated idempotency_key returns the existing request."""
+        """Ask for an approval; a repeated idempotency_key returns the existing request.
+
+        `allowed_decisions` (default approve, reject) may add `edit` (checked against `args_schema`)
+        and `respond` (a form built from `response_schema`, or free text). `timeout` (seconds) and
+        `on_timeout` (reject, approve, wait) are the request's own deadline, within its rule's.
+        """
         return await self._send(protocol.create(
             action=action, summary=summary, approvers=approvers, args=args, context=context, urgency=urgency,
             channel=channel, dm=dm, requester=requester, idempotency_key=idempotency_key,
-            callback_url=callback_url))
+            callback_url=callback_url, allowed_decisions=allowed_decisions, args_schema=args_schema,
+            response_schema=response_schema, timeout=timeout, on_timeout=on_timeout))
 
     async def get(self, request_id: str) -> ApprovalRequest:
         """The request as it is now."""
@@ -173,8 +219,18 @@ class AsyncSignoffClient:
         return protocol.read_list(await self._http.request(call.method, call.path, params=call.params))
 
     async def cancel(self, request_id: str, *, reason: str) -> ApprovalRequest:
-        """Withdraw a pending request; APIError `already_decided` (409) when someone decided first."""
-        return await self._send(protocol.cancel(request_id, reason))
+        """Withdraw a pending request; APIError `already_decided` (409) when someone decided first.
+        Cancelling again with the same reason returns the cancelled request (a retry whose first
+        answer was lost)."""
+        try:
+            return await self._send(protocol.cancel(request_id, reason))
+        except APIError as e:
+            if e.error != "already_decided":
+                raise
+            current = await self.get(request_id)
+            if current.status == "cancelled" and current.reason == reason:
+                return current
+            raise
 
     async def start_run(self, graph: str, input: Mapping[str, Any] | None = None, *,
                         thread_id: str | None = None, requester: str | None = None,
@@ -182,12 +238,11 @@ class AsyncSignoffClient:
         """Start a run of a graph registered on the server; returns the run (id, thread_id, status)."""
         call = protocol.start_run(graph=graph, input=input, thread_id=thread_id, requester=requester,
                                   approvers=approvers, channel=channel)
-        return protocol.read_json(await self._http.request(call.method, call.path, json=call.json))
+        return protocol.read_json(await self._exchange(call))
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
         """A run: status (queued, running, waiting, done, failed, stopped), its requests, its result."""
-        call = protocol.get_run(run_id)
-        return protocol.read_json(await self._http.request(call.method, call.path))
+        return protocol.read_json(await self._exchange(protocol.get_run(run_id)))
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -201,6 +256,27 @@ class AsyncSignoffClient:
         await self.close()
 
     async def _send(self, call: protocol.Call) -> ApprovalRequest:
-        response = await self._http.request(call.method, call.path, json=call.json, params=call.params,
-                                            timeout=self.timeout + call.hold)
-        return protocol.read(response)
+        return protocol.read(await self._exchange(call))
+
+    async def _exchange(self, call: protocol.Call) -> httpx.Response:
+        """Send `call`, retrying with backoff while protocol.retry_delay allows and `retry_for` lasts."""
+        started, attempt = self._clock(), 0
+        while True:
+            try:
+                response = await self._http.request(call.method, call.path, json=call.json,
+                                                    params=call.params, timeout=self.timeout + call.hold)
+            except httpx.HTTPError as e:
+                delay = protocol.retry_delay(call, attempt=attempt, error=e)
+                if delay is None or self._clock() + delay - started > self.retry_for:
+                    raise _unreachable(call, e) from e
+            else:
+                delay = protocol.retry_delay(call, attempt=attempt, response=response)
+                if delay is None or self._clock() + delay - started > self.retry_for:
+                    return response
+            await self._sleep(delay)
+            attempt += 1
+
+
+def _unreachable(call: protocol.Call, error: httpx.HTTPError) -> Unreachable:
+    maybe = "" if protocol.idempotent(call) else " (it may have been applied: repeating it is not safe)"
+    return Unreachable(f"{call.method} {call.path}: {error.__class__.__name__}: {error}{maybe}")

@@ -11,7 +11,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from signoff_client import binding
 from signoff_client.client import AsyncSignoffClient, SignoffClient
-from signoff_client.errors import Cancelled, Expired, Rejected, SignoffError, WaitTimedOut
+from signoff_client.errors import APIError, Cancelled, Expired, Rejected, SignoffError, WaitTimedOut
 from signoff_client.models import ApprovalRequest
 
 P = ParamSpec("P")
@@ -31,9 +31,12 @@ class Gate:
     timeout: float | None
     urgency: str
     channel: str | None
-    context: dict[str, Any] | None
+    context: dict[str, Any] | str | None
     requester: str | None
     idempotency_key: KeyTemplate
+    allowed_decisions: tuple[str, ...]
+    args_schema: dict[str, Any] | None
+    on_timeout: str | None = None
 
     def fields(self, args: dict[str, Any]) -> dict[str, Any]:
         """Keyword arguments for client.request() for one call with `args`."""
@@ -41,7 +44,10 @@ class Gate:
         return {"action": self.action, "approvers": list(self.approvers), "args": args,
                 "summary": binding.render_summary(self.summary, action=self.action, args=args),
                 "urgency": self.urgency, "channel": self.channel, "context": self.context,
-                "requester": self.requester, "idempotency_key": key}
+                "requester": self.requester, "idempotency_key": key,
+                "allowed_decisions": list(self.allowed_decisions), "args_schema": self.args_schema,
+                # With on_timeout, the wait's timeout is the request's own deadline on the server too.
+                **({"timeout": self.timeout, "on_timeout": self.on_timeout} if self.on_timeout else {})}
 
 
 def settle(request: ApprovalRequest) -> ApprovalRequest:
@@ -57,14 +63,24 @@ def settle(request: ApprovalRequest) -> ApprovalRequest:
 def requires_approval(
     *, action: str, approvers: Sequence[str], summary: binding.SummaryTemplate = None,
     client: SignoffClient | AsyncSignoffClient | None = None, timeout: float | None = None,
-    urgency: str = "normal", channel: str | None = None, context: dict[str, Any] | None = None,
+    urgency: str = "normal", channel: str | None = None, context: dict[str, Any] | str | None = None,
     requester: str | None = None, idempotency_key: KeyTemplate = None,
+    allowed_decisions: Sequence[str] = ("approve", "edit", "reject"),
+    args_schema: dict[str, Any] | None = None, on_timeout: str | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorate a sync or async function so each call waits for a Signoff approval before it runs."""
+    """Decorate a sync or async function so each call waits for a Signoff approval before it runs.
+
+    An approver may Edit the arguments (drop "edit" from `allowed_decisions` to forbid it): the
+    function then runs with the edited ones. When `timeout` passes with nobody deciding, the
+    request is cancelled (a later click changes nothing) and WaitTimedOut is raised. Give
+    `on_timeout` (reject, approve or wait; never laxer than the policy rule) to make `timeout` the
+    request's own deadline on the server as well, so its card shows it and the policy bounds it.
+    """
     if isinstance(approvers, str):
         raise TypeError("approvers must be a list of approvers, not one string")
     gate = Gate(action=action, approvers=tuple(approvers), summary=summary, timeout=timeout, urgency=urgency,
-                channel=channel, context=context, requester=requester, idempotency_key=idempotency_key)
+                channel=channel, context=context, requester=requester, idempotency_key=idempotency_key,
+                allowed_decisions=tuple(allowed_decisions), args_schema=args_schema, on_timeout=on_timeout)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         if inspect.iscoroutinefunction(func):
@@ -88,7 +104,11 @@ def _guard_sync(func: Callable[P, R], gate: Gate, client: SignoffClient | None) 
         sent = binding.approval_args(bound)
         signoff = lazy.get()
         asked = signoff.request(**gate.fields(sent))
-        decided = settle(signoff.wait(asked.id, timeout=gate.timeout))
+        waited = signoff.wait(asked.id, timeout=gate.timeout)
+        if waited.is_pending:
+            waited = _withdraw(lambda: signoff.cancel(asked.id, reason=_gave_up(gate)),
+                               lambda: signoff.get(asked.id))
+        decided = settle(waited)
         if decided.edited_args is None:
             return func(*args, **kwargs)
         new_args, new_kwargs = binding.apply_edits(bound, sent, decided.edited_args)
@@ -120,7 +140,33 @@ def _guard_async(func: Callable[P, Awaitable[R]], gate: Gate,
 
 async def _ask_async(client: AsyncSignoffClient, gate: Gate, sent: dict[str, Any]) -> ApprovalRequest:
     asked = await client.request(**gate.fields(sent))
-    return settle(await client.wait(asked.id, timeout=gate.timeout))
+    waited = await client.wait(asked.id, timeout=gate.timeout)
+    if waited.is_pending:
+        try:
+            cancelled = await client.cancel(asked.id, reason=_gave_up(gate))
+        except APIError as e:
+            if e.error != "already_decided":
+                raise
+            return settle(await client.get(asked.id))  # decided just before the cancel: it holds
+        raise WaitTimedOut(cancelled)
+    return settle(waited)
+
+
+def _gave_up(gate: Gate) -> str:
+    waited = f" after {gate.timeout:g} s" if gate.timeout else ""
+    return f"the agent stopped waiting{waited}"
+
+
+def _withdraw(cancel: Callable[[], ApprovalRequest], get: Callable[[], ApprovalRequest]) -> ApprovalRequest:
+    """Cancel a request nobody decided in time, so no later click acts on it; a decision that won
+    the race with the cancel stands."""
+    try:
+        cancelled = cancel()
+    except APIError as e:
+        if e.error != "already_decided":
+            raise
+        return get()
+    raise WaitTimedOut(cancelled)
 
 
 class _LazyClient:

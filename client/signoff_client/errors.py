@@ -28,6 +28,11 @@ class APIError(SignoffError):
         return f"{self.status} {self.error}: {self.detail}" + (f" ({named})" if named else "")
 
 
+class Unreachable(SignoffError, ConnectionError):
+    """The server could not be reached, or the connection broke, and retrying was not safe or did
+    not help within the client's `retry_for` seconds; the httpx error is the `__cause__`."""
+
+
 class _Outcome(SignoffError):
     """A request that ended (or stayed) other than approved; `.request` is its last known state."""
 

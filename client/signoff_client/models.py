@@ -25,7 +25,7 @@ class ApprovalRequest:
     action: str
     summary: str
     args: dict[str, Any] = field(default_factory=dict)
-    context: dict[str, Any] | None = None
+    context: dict[str, Any] | str | None = None  # an object, or the agent's text
     urgency: str | None = None
     requester: str | None = None
     approvers: tuple[str, ...] = ()
@@ -52,7 +52,8 @@ class ApprovalRequest:
         return cls(
             id=str(data["id"]), status=str(data["status"]), action=str(data["action"]),
             summary=str(data["summary"]), args=_object(data, "args") or {},
-            context=_object(data, "context"), urgency=data.get("urgency"), requester=data.get("requester"),
+            context=_text_or_object(data, "context"), urgency=data.get("urgency"),
+            requester=data.get("requester"),
             approvers=_strings(data, "approvers"), eligible_approvers=_strings(data, "eligible_approvers"),
             channel=data.get("channel"), dm=data.get("dm"), created_at=_moment(data, "created_at"),
             decided_by=data.get("decided_by"), decided_at=_moment(data, "decided_at"),
@@ -82,6 +83,11 @@ def _object(data: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     if value is not None and not isinstance(value, dict):
         raise ValueError(f"{name} must be an object or null, got {type(value).__name__}")
     return value
+
+
+def _text_or_object(data: Mapping[str, Any], name: str) -> dict[str, Any] | str | None:
+    value = data.get(name)
+    return value if isinstance(value, str) else _object(data, name)
 
 
 def _strings(data: Mapping[str, Any], name: str) -> tuple[str, ...]:

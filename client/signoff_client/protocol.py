@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,10 @@ from signoff_client.errors import APIError
 from signoff_client.models import ApprovalRequest
 
 MAX_POLL_SECONDS = 60
+# Answers that mean "not now" (the web process restarting behind a proxy, the database down).
+RETRY_STATUSES = frozenset({502, 503, 504})
+MAX_BACKOFF = 10.0  # seconds between tries at most (a Retry-After is honoured up to 30)
+MAX_ATTEMPTS = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,17 +33,28 @@ class Call:
 
 def create(
     *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None,
-    context: Mapping[str, Any] | None, urgency: str, channel: str | None, dm: bool | None,
+    context: Mapping[str, Any] | str | None, urgency: str, channel: str | None, dm: bool | None,
     requester: str | None, idempotency_key: str | None, callback_url: str | None,
+    allowed_decisions: Sequence[str] | None = None, args_schema: Mapping[str, Any] | None = None,
+    response_schema: Mapping[str, Any] | None = None, timeout: float | None = None,
+    on_timeout: str | None = None,
 ) -> Call:
-    """`POST /v1/requests`; fields left None are omitted so the server's defaults apply."""
+    """`POST /v1/requests`; fields left None are omitted so the server's defaults apply.
+
+    `timeout` (seconds) and `on_timeout` give the request its own deadline on the server, within
+    what its policy rule allows."""
     if isinstance(approvers, str):
         raise TypeError("approvers must be a list of approvers, not one string")
     body: dict[str, Any] = {
         "action": action, "summary": summary, "approvers": list(approvers), "urgency": urgency,
-        "args": None if args is None else dict(args), "context": None if context is None else dict(context),
+        "args": None if args is None else dict(args),
+        "context": dict(context) if isinstance(context, Mapping) else context,
         "channel": channel, "dm": dm, "requester": requester, "idempotency_key": idempotency_key,
+        "timeout": None if timeout is None else max(1, math.ceil(timeout)), "on_timeout": on_timeout,
         "callback_url": callback_url,
+        "allowed_decisions": None if allowed_decisions is None else list(allowed_decisions),
+        "args_schema": None if args_schema is None else dict(args_schema),
+        "response_schema": None if response_schema is None else dict(response_schema),
     }
     return Call(method="POST", path="/v1/requests", json={k: v for k, v in body.items() if v is not None})
 
@@ -93,6 +109,33 @@ def get_run(run_id: str) -> Call:
     if not run_id:
         raise ValueError("run_id must not be empty")
     return Call(method="GET", path=f"/v1/runs/{quote(run_id, safe='')}")
+
+
+def idempotent(call: Call) -> bool:
+    """Whether sending `call` twice does what sending it once does: reads, a cancel (with the same
+    reason), a create that carries an idempotency_key."""
+    return (call.method == "GET" or (call.method == "POST" and call.path.endswith("/cancel"))
+            or bool(call.json and call.json.get("idempotency_key")))
+
+
+def retry_delay(call: Call, *, attempt: int, error: httpx.HTTPError | None = None,
+                response: httpx.Response | None = None) -> float | None:
+    """Seconds to wait before sending `call` again after try number `attempt` (0-based) failed
+    with `error` or answered `response`; None when it must not be retried."""
+    if attempt + 1 >= MAX_ATTEMPTS:
+        return None
+    backoff = min(MAX_BACKOFF, 0.25 * 2 ** attempt)
+    if error is not None:
+        # A refused connection sent nothing: safe for any call. Anything later may have been applied.
+        sent_nothing = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        return backoff if isinstance(error, httpx.TransportError) and (sent_nothing or idempotent(call)) \
+            else None
+    if response is None or response.status_code not in RETRY_STATUSES or not idempotent(call):
+        return None
+    try:
+        return min(30.0, max(backoff, float(response.headers.get("Retry-After", ""))))
+    except ValueError:
+        return backoff
 
 
 def read_json(response: httpx.Response) -> dict[str, Any]:

@@ -153,7 +153,7 @@ def inbox_graph(*, wrapped: bool) -> Any:
     (decide("edit", args={"command": "ls", "args": ["-la"]}),
      {"type": "edit", "args": {"action": "run_command", "args": {"command": "ls", "args": ["-la"]}}}),
     (decide("respond", message="use find instead"), {"type": "response", "args": "use find instead"}),
-    (decide("reject", message="no"), {"type": "ignore", "args": None}),
+    (decide("reject", message="no"), {"type": "ignore", "args": "no"}),
 ])
 def test_agent_inbox_round_trip(wrapped: bool, decision: Any, expected: dict[str, Any]) -> None:
     graph, config = inbox_graph(wrapped=wrapped), thread()

@@ -164,3 +164,18 @@ def test_signoff_answer_shape() -> None:
     assert resume_value("signoff", [item], [decide("respond", message="later", by="system")]) == {
         "type": "respond", "args": {"eur": 5}, "message": "later", "by": "system",
         "at": "2025-03-01T12:00:00+00:00"}
+
+
+def test_state_on_breakpoint_cards_hides_secret_named_keys_at_any_depth() -> None:
+    from bot.agents.payloads import REDACTED, redact_state
+
+    state = {"draft": {"to": "a@example.com", "Authorization": "Bearer x"}, "api_key": "k", "keys": [1],
+             "monkey": "ok", "apiKey": "k2", "session_cookie": "c", "db_password": "p", "refresh_token": "t",
+             "items": [{"client_secret": "s", "name": "n"}]}
+    shown = redact_state(state)
+    assert shown["draft"] == {"to": "a@example.com", "Authorization": REDACTED}
+    assert shown["monkey"] == "ok" and shown["items"] == [{"client_secret": REDACTED, "name": "n"}]
+    assert all(shown[k] == REDACTED for k in ("api_key", "keys", "apiKey", "session_cookie", "db_password",
+                                              "refresh_token"))
+    assert redact_state(state, show=["draft", "monkey"]) == {"draft": shown["draft"], "monkey": "ok"}
+    assert "draft" not in redact_state(state, hide=["draft"])

@@ -9,7 +9,10 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 # Our own tokens are the only things allowed inside <…> in mrkdwn.
-_TOKEN = re.compile(r"<@[UW][A-Z0-9]+>|<!date\^\d+\^[^|<>]*\|[^<>]*>")
+_TOKEN = re.compile(
+    r"<@[UW][A-Z0-9]+>|<!date\^\d+\^[^|<>]*\|[^<>]*>|<!subteam\^S[A-Z0-9]+>|<!here>"
+    r"|<https?://[^|<>\s]+\|[^<>]*>"
+)
 _ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 
 

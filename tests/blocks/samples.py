@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from blocks.card import Card, CardItem
+from blocks.card import Card, CardItem, Deadline, Failure
 
 CREATED = datetime(2026, 11, 21, 13, 50, tzinfo=UTC)
 DECIDED = datetime(2026, 11, 21, 14, 2, tzinfo=UTC)
@@ -63,6 +63,39 @@ def cards() -> dict[str, Card]:
             status="cancelled", decided_by="agent:billing-bot", decided_at=DECIDED
         ),
         "expired": pending(status="expired", decided_by="system", decided_at=DECIDED),
+        **stakes(),
+    }
+
+
+DEADLINE = datetime(2026, 11, 21, 17, 50, tzinfo=UTC)
+LEAD = "U0TEAMLEAD1"
+
+
+def stakes() -> dict[str, Card]:
+    """The cards the issue asks for: quorum progress, escalation, deadlines, after-decision failures."""
+    full = pending(
+        requester=None, agent="billing-bot", rule="refunds-over-100", quorum=2,
+        link="https://agents.example.com/runs/run_42", groups=("S0BILLING",),
+        args={"order_id": "4312", "amount": 120, "query": "LIKE '%*promo*%' <b>", "note": ":x: _keep_"},
+        deadlines=(Deadline(at=DEADLINE, outcome="escalate", to=(LEAD,)),
+                   Deadline(at=DEADLINE.replace(hour=21), outcome="reject")),
+    )
+    two = {APPROVER: CREATED.replace(minute=55), "U0APPROVER2": DECIDED}
+    return {
+        "pending_agent_deadline": full,
+        "quorum_progress": replace(full, approved_by=(APPROVER,), urgency="high"),
+        "escalated": replace(full, escalated_to=(LEAD,), approvers=(APPROVER, "U0APPROVER2", LEAD),
+                             deadlines=full.deadlines[1:]),
+        "pending_quiet": replace(full, mention="none", deadlines=()),
+        "quorum_approved": replace(full, status="approved", approved_by=tuple(two), voted_at=two,
+                                   decided_by="U0APPROVER2", decided_at=DECIDED,
+                                   edited_args={**full.args, "amount": 100}),
+        "approved_resume_failed": replace(
+            full, status="approved", decided_by=APPROVER, decided_at=DECIDED, quorum=1,
+            failure=Failure(what="resume", final=False, error="ConnectionError: checkpointer <down>")),
+        "approved_callback_gave_up": replace(
+            full, status="approved", decided_by=APPROVER, decided_at=DECIDED, quorum=1,
+            failure=Failure(what="callback", final=True, error="HTTP 500 after 8 attempts")),
     }
 
 

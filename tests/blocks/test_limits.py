@@ -84,7 +84,7 @@ def test_nasty_decided_card_keeps_every_limit_without_buttons(status: str) -> No
     blocks = approval_card(card)
     check_message(blocks)
     assert _actions(blocks) == []
-    assert blocks[-1]["block_id"] == ids.BLOCK_OUTCOME
+    assert blocks[1]["block_id"] == ids.BLOCK_OUTCOME  # the outcome comes right under the header
     assert units(card_text(card)) < 300
 
 
@@ -127,8 +127,8 @@ def test_empty_and_blank_text_never_makes_an_empty_block() -> None:
     blocks = approval_card(card)
     check_message(blocks)
     check_view(details_modal(card))
-    assert blocks[0]["text"]["text"] == "🟡 Approval needed: (unnamed action)"
-    assert not any(block["type"] == "context" for block in blocks)
+    assert blocks[0]["text"]["text"] == "🟡 (unnamed action)"
+    assert [b["block_id"] for b in blocks if b["type"] == "context"] == [ids.BLOCK_FIELDS]
 
 
 def test_nasty_reject_modal_keeps_every_limit() -> None:
@@ -146,7 +146,7 @@ def test_nasty_reject_modal_keeps_every_limit() -> None:
 
 
 def test_header_is_cut_to_150_and_says_so_with_view_details() -> None:
-    blocks = approval_card(samples.pending(action="a" * 1000))
+    blocks = approval_card(samples.pending(summary="a" * 1000))
     header = blocks[0]["text"]["text"]
     assert units(header) == 150
     assert header.endswith("a…")
@@ -161,13 +161,13 @@ def test_nothing_cut_means_no_view_details_button() -> None:
     ]
 
 
-def test_exactly_twenty_arguments_fit_and_twenty_one_do_not() -> None:
-    twenty = approval_card(samples.pending(args={f"k{n}": n for n in range(20)}))
-    assert [b["block_id"] for b in twenty if b["block_id"].startswith("arg")] == [
-        f"arg_{n}" for n in range(20)
-    ]
-    assert len(_actions(twenty)[0]["elements"]) == 2
-    more = approval_card(samples.pending(args={f"k{n}": n for n in range(21)}))
+def test_exactly_eight_arguments_fit_in_two_grids_and_nine_do_not() -> None:
+    eight = approval_card(samples.pending(args={f"k{n}": n for n in range(8)}))
+    grids = [b for b in eight if b["block_id"].startswith("arg")]
+    assert [b["block_id"] for b in grids] == ["arg_0", "arg_1"]
+    assert [len(b["fields"]) for b in grids] == [10, 6]  # key | value per argument
+    assert len(_actions(eight)[0]["elements"]) == 2
+    more = approval_card(samples.pending(args={f"k{n}": n for n in range(9)}))
     [note] = [b for b in more if b["block_id"] == ids.BLOCK_ARGS_MORE]
     assert note["elements"][0]["text"].startswith("+1 more arguments")
     assert len(_actions(more)[0]["elements"]) == 3

@@ -29,13 +29,13 @@ UTC_PLUS_ONE = timezone(timedelta(hours=1))
 def test_summary_with_pings_is_escaped_everywhere() -> None:
     card = samples.pending(summary=PING)
     blocks = approval_card(card)
-    summary = next(b for b in blocks if b["block_id"] == "summary")
-    assert summary["text"]["text"] == PING_ESCAPED
-    assert summary["text"]["verbatim"] is True  # no server-side @channel parsing either
+    header = next(b for b in blocks if b["block_id"] == "header")
+    assert header["text"]["type"] == "plain_text"  # never parsed: no ping, no formatting
+    assert header["text"]["text"] == "🟡 " + PING
     assert PING_ESCAPED in card_text(card)
     modal = details_modal(card)
     reject = reject_modal(request_id=card.request_id, summary=PING)
-    for payload in (blocks, card_text(card), modal, reject):
+    for payload in (blocks[1:], card_text(card), modal, reject):
         dumped = json.dumps(payload)
         assert "<!channel" not in dumped
         assert "<@U1>" not in dumped
@@ -60,10 +60,10 @@ def test_user_text_is_escaped_in_every_place_it_shows_up() -> None:
 
 
 def test_header_is_plain_text_so_it_is_shown_as_typed() -> None:
-    header = approval_card(samples.pending(action="a<b>&c"))[0]
+    header = approval_card(samples.pending(summary="a<b>&c *x*"))[0]
     assert header["text"] == {
         "type": "plain_text",
-        "text": "🟡 Approval needed: a<b>&c",
+        "text": "🟡 a<b>&c *x*",
         "emoji": True,
     }
 
@@ -77,14 +77,42 @@ def test_header_is_plain_text_so_it_is_shown_as_typed() -> None:
         ("deploy-bot", "deploy-bot"),
         ("u0lowercase", "u0lowercase"),
         ("U0ABC> <!here", "U0ABC&gt; &lt;!here"),
-        (None, "_unknown_"),
+        (None, "_an unnamed agent_"),
     ],
 )
 def test_requester_is_a_mention_only_when_it_looks_like_a_user_id(
     requester: str | None, shown: str
 ) -> None:
-    fields = approval_card(samples.pending(requester=requester))[2]["fields"]
-    assert fields[0]["text"] == f"*Requested by*\n{shown}"
+    status = approval_card(samples.pending(requester=requester))[1]["text"]["text"]
+    assert f"*Requested by* {shown} · <!date^" in status
+
+
+def test_an_agent_without_a_named_person_is_the_requester() -> None:
+    status = approval_card(samples.pending(requester=None, agent="billing-bot"))[1]["text"]["text"]
+    assert "*Requested by* billing-bot (agent) · " in status
+
+
+def test_agent_argument_text_is_plain_text_so_it_never_formats() -> None:
+    query = "LIKE '%*promo*%' :x: <!here>"
+    blocks = approval_card(samples.pending(args={"query": query}))
+    [grid] = [b for b in blocks if b["block_id"] == "arg_0"]
+    assert grid["fields"][0] == {"type": "mrkdwn", "text": "*query*", "verbatim": True}
+    assert grid["fields"][1] == {"type": "plain_text", "text": query, "emoji": False}
+
+
+def test_a_channel_card_mentions_its_approvers_and_groups_unless_told_not_to() -> None:
+    card = samples.pending(groups=("S0LEADS",))
+    text = card_text(card)
+    assert text.startswith("<!subteam^S0LEADS> <@U0APPROVER1> <@U0APPROVER2> Approval needed: ")
+    assert "Refund $120 to order #4312" in text and "`issue_refund`" in text and "approve or reject" in text
+    waiting = approval_card(card)[1]["text"]["text"]
+    assert "*Waiting on* <!subteam^S0LEADS>, <@U0APPROVER1>, <@U0APPROVER2>" in waiting
+    quiet = samples.pending(mention="none")
+    assert "<@" not in card_text(quiet)
+    assert "<@U0APPROVER" not in approval_card(quiet)[1]["text"]["text"]
+    assert card_text(samples.pending(mention="here")).startswith("<!here> Approval needed")
+    with pytest.raises(ValueError):
+        samples.pending(mention="everyone")
 
 
 def test_slack_date_is_a_token_with_a_utc_fallback() -> None:
@@ -130,7 +158,7 @@ def test_rejection_reason_is_quoted_line_by_line() -> None:
     card = samples.pending(
         status="rejected", decided_by="U1", decided_at=samples.DECIDED, reason="no\n<way> & never"
     )
-    outcome = approval_card(card)[-1]["text"]["text"]
+    outcome = approval_card(card)[1]["text"]["text"]
     assert outcome == (
         f"❌ *Rejected* by <@U1>, {slack_date(samples.DECIDED)}\n> no\n> &lt;way&gt; &amp; never"
     )
@@ -175,3 +203,34 @@ def test_card_is_keyword_only_and_frozen() -> None:
     card = samples.pending()
     with pytest.raises(AttributeError):
         card.status = "approved"  # type: ignore[misc]
+
+
+def test_a_quorum_decision_names_every_approver_with_their_time_and_the_edit() -> None:
+    blocks = approval_card(samples.stakes()["quorum_approved"])
+    outcome = blocks[1]["text"]["text"]
+    first, second = (slack_date(t) for t in samples.stakes()["quorum_approved"].voted_at.values())
+    assert outcome.startswith(f"✅ *Approved* by <@U0APPROVER1>, {first} and <@U0APPROVER2>, {second}")
+    assert "✏️ *Edited:* *amount:* 120 → 100" in outcome
+
+
+def test_a_failure_after_the_decision_is_one_clear_line_under_the_outcome() -> None:
+    card = samples.stakes()["approved_resume_failed"]
+    blocks = approval_card(card)
+    assert blocks[2]["block_id"] == "signoff_failure"
+    assert blocks[2]["text"]["text"] == (
+        "⚠️ *Approved, but the agent could not be resumed* "
+        "(ConnectionError: checkpointer &lt;down&gt;). Signoff retries it with backoff."
+    )
+    assert card_text(card).endswith("— but the agent could not be resumed")
+    gave_up = approval_card(samples.stakes()["approved_callback_gave_up"])[2]["text"]["text"]
+    assert "callback could not be delivered" in gave_up and "gave up" in gave_up
+
+
+def test_an_items_string_arguments_sit_in_code_spans_so_they_never_format() -> None:
+    from blocks.card import CardItem
+
+    item = CardItem(action="run_sql", args={"q": "LIKE '%*promo*%'\n`x`"},
+                    allowed=("approve", "edit", "reject"))
+    blocks = approval_card(samples.pending(items=(item, item)))
+    text = next(b for b in blocks if b["block_id"] == "item_0")["text"]["text"]
+    assert text.endswith("*q:* `LIKE '%*promo*%' ˋxˋ`")

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 FIELDS = {"action", "summary", "approvers", "args", "context", "urgency", "channel", "dm", "requester",
-          "idempotency_key", "callback_url"}
+          "idempotency_key", "callback_url", "allowed_decisions", "args_schema", "response_schema"}
 UNKNOWN_APPROVERS = {"@ghosts", "nobody@example.com"}
 
 

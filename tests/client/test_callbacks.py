@@ -106,3 +106,13 @@ def test_a_signed_body_that_is_not_a_json_object_is_refused():
 def test_an_empty_secret_is_refused_rather_than_trusted():
     with pytest.raises(CallbackVerificationError, match="no secret"):
         verify_callback(signed(secret=""), BODY, "", now=NOW)
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "9" * 400, "1" + "0" * 20])
+def test_an_enormous_timestamp_is_a_verification_error_not_a_value_error(value):
+    assert "X-Signoff-Timestamp" in refused({**signed(), "X-Signoff-Timestamp": value})
+
+
+def test_a_signed_body_nested_past_the_parser_is_refused():
+    body = b"[" * 100_000 + b"]" * 100_000
+    assert "not JSON" in refused(signed(body), body)

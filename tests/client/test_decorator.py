@@ -51,7 +51,7 @@ def test_approved_runs_once_with_the_original_arguments(refunds, standin, approv
         "action": "issue_refund", "summary": "Refund $340 to order #1234", "approvers": ["@finance"],
         "args": {"order": 1234, "amount": 340, "currency": "USD", "note": ""}, "urgency": "high",
         "channel": "C0APPROVALS", "context": {"ticket": "T-9"}, "requester": "billing-bot",
-        "idempotency_key": "refund-1234"}]
+        "idempotency_key": "refund-1234", "allowed_decisions": ["approve", "edit", "reject"]}]
     assert issue_refund.__name__ == "issue_refund" and issue_refund.__doc__ == "Refund an order."
 
 
@@ -92,7 +92,8 @@ def test_still_pending_at_the_timeout_raises_wait_timed_out(client, standin):
     with pytest.raises(WaitTimedOut) as caught:
         drop_table("users")
     assert isinstance(caught.value, TimeoutError) and isinstance(caught.value, SignoffError)
-    assert caught.value.request.is_pending and ran == []
+    # Withdrawn, so an approval arriving after the agent gave up cannot act on anything.
+    assert caught.value.request.status == "cancelled" and ran == []
     assert standin.bodies[0]["summary"] == 'drop_table(name="users")'
 
 

@@ -15,7 +15,7 @@ EXAMPLES = ROOT / "examples"
 
 
 def test_the_example_policy_routes_each_runtime_s_tool_calls():
-    policy = load_policy(EXAMPLES / "policy.yml")
+    policy = load_policy(EXAMPLES / "agents-policy.yml")
     calls = [("Bash", {"command": "make deploy"}), ("Read", {"file_path": "x"}),
              ("issue_refund", {"order": 1, "amount": 20}), ("issue_refund", {"order": 1, "amount": 340})]
     routed = [match(policy, action=name, args=args, requester=None, urgency=None).rule.name

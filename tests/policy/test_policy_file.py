@@ -239,3 +239,14 @@ def test_values_are_read_as_written():
     assert (r.approvers, r.separation_of_duties, r.allow_request_approvers) == (("U1",), False, True)
     assert r.escalations[0].after == timedelta(hours=1, minutes=30) and r.escalations[0].notify == "both"
     assert (r.timeout, r.on_timeout, r.notify_mode) == (timedelta(days=1), "approve", "channel")
+
+
+def test_a_rule_says_whom_its_card_mentions_and_whether_approve_asks_first():
+    text = ("rules:\n  - name: quiet\n    match: {action: x}\n    approvers: [U1]\n    mention: none\n"
+            "    confirm: true\n" + DEFAULT)
+    p = parse_policy(text)
+    assert (p.rules[0].mention, p.rules[0].confirm) == ("none", True)
+    assert (p.default.mention, p.default.confirm) == ("approvers", None)
+    bad = text.replace("mention: none", "mention: everyone")
+    assert error(bad).startswith("policy.yml:5: ")
+    assert "everyone" in error(bad)

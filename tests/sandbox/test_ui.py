@@ -21,11 +21,11 @@ def test_page_renders_a_card_with_buttons(sandbox: SlackSandbox, client: WebClie
     ts = client.chat_postMessage(channel="C1", text="Refund?", blocks=card())["ts"]
     html = page(sandbox)
     assert "<h4>Refund $340</h4>" in html
-    assert "<b>Refund</b> for <b>@alice</b> &amp; team" in html
+    assert "<b>Refund</b> for <span class=mention>@alice</span> &amp; team" in html
     assert "action=/_sandbox/click" in html
     assert f"name='ts' value='{ts}'" in html
     assert "<button class='primary'>Approve</button>" in html
-    assert "http-equiv=refresh" in html
+    assert "location.reload()" in html
 
 
 def test_page_escapes_everything(sandbox: SlackSandbox, client: WebClient) -> None:
@@ -88,7 +88,7 @@ def test_modal_form_submit_and_field_errors(
     html = page(sandbox)
     assert "action=/_sandbox/submit" in html
     assert "<textarea form=modal-form name=in0 required" in html
-    assert "http-equiv=refresh" not in html  # typing must not be wiped by a reload
+    assert "location.reload" not in html  # typing must not be wiped by a reload
 
     [view] = sandbox.views("U1")
     answer = httpx.post(
@@ -123,3 +123,70 @@ def test_control_endpoints_drive_a_sandbox_from_another_process(
     httpx.post(f"{base}/reset")
     assert sandbox.messages("C3") == []
     assert sandbox.calls() == []
+
+
+def test_page_renders_mrkdwn_as_slack_shows_it(sandbox: SlackSandbox, client: WebClient) -> None:
+    text = (":alarm_clock: Reminder for <@U1> and <!here>\n> quoted &lt;line&gt;\n"
+            "```SELECT '*promo*'\nFROM t```\n"
+            "at <!date^1795269000^{date_short_pretty} at {time}|2026-11-21 13:50 UTC> :no_such_code:")
+    client.chat_postMessage(channel="C1", text=text)
+    html = page(sandbox)
+    assert "⏰ Reminder for <span class=mention>@alice</span> and <span class=mention>@here</span>" in html
+    assert "<blockquote>quoted &lt;line&gt;</blockquote>" in html
+    assert "<pre><code>SELECT '*promo*'<br>FROM t</code></pre>" in html  # nothing formats in code
+    assert "```" not in html
+    date = "<time data-ts='1795269000' data-fmt='{date_short_pretty} at {time}'>2026-11-21 13:50 UTC</time>"
+    assert date in html
+    assert ":no_such_code:" in html
+
+
+def test_plain_text_without_emoji_stays_as_typed(sandbox: SlackSandbox, client: WebClient) -> None:
+    blocks = [{"type": "section", "fields": [
+        {"type": "plain_text", "text": ":x: *not bold*", "emoji": False},
+        {"type": "plain_text", "text": ":x: yes", "emoji": True}]}]
+    client.chat_postMessage(channel="C1", text="t", blocks=blocks)
+    html = page(sandbox)
+    assert ":x: *not bold*" in html and "❌ yes" in html
+
+
+def test_a_button_with_confirm_asks_first(sandbox: SlackSandbox, client: WebClient) -> None:
+    confirm = {"title": {"type": "plain_text", "text": "Approve this?"},
+               "text": {"type": "plain_text", "text": "issue_refund: $120"},
+               "confirm": {"type": "plain_text", "text": "Approve"},
+               "deny": {"type": "plain_text", "text": "Cancel"}}
+    button = {"type": "button", "action_id": "approve", "value": "r1", "style": "primary",
+              "text": {"type": "plain_text", "text": "Approve"}, "confirm": confirm}
+    client.chat_postMessage(channel="C1", text="t",
+                            blocks=[{"type": "actions", "block_id": "a", "elements": [button]}])
+    html = page(sandbox)
+    assert "<dialog class=confirm><h3>Approve this?</h3><p>issue_refund: $120</p>" in html
+    assert "type=button class='primary' onclick='this.nextElementSibling.showModal()'" in html
+
+
+def test_a_modal_shows_hints_placeholders_and_no_submit_it_did_not_ask_for(
+    sandbox: SlackSandbox, receiver: Receiver, client: WebClient
+) -> None:
+    details = {"type": "modal", "callback_id": "details", "title": {"type": "plain_text", "text": "Details"},
+               "close": {"type": "plain_text", "text": "Close"},
+               "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "all of it"}}]}
+    hinted = reason_modal()
+    hinted["blocks"][0]["hint"] = {"type": "plain_text", "text": "The agent will see it."}
+    hinted["blocks"][0]["element"]["placeholder"] = {"type": "plain_text", "text": "Why not?"}
+    views = [hinted, details]
+
+    def open_next(payload: Json) -> None:
+        client.views_open(trigger_id=payload["trigger_id"], view=views.pop())
+
+    receiver.answer = open_next
+    ts = client.chat_postMessage(channel="C1", text="Refund?", blocks=card())["ts"]
+    click = {"user": "U1", "channel": "C1", "ts": ts, "action_id": "deny"}
+    httpx.post(f"{sandbox.url}/_sandbox/click", data=click)
+    html = page(sandbox)
+    assert "all of it" in html and ">Close</button>" in html
+    assert "form=modal-form class=primary" not in html  # no stray Submit
+    [view] = sandbox.views("U1")
+    httpx.post(f"{sandbox.url}/_sandbox/close", data={"user": "U1", "view_id": view["id"]})
+    httpx.post(f"{sandbox.url}/_sandbox/click", data=click)
+    html = page(sandbox)
+    assert "placeholder='Why not?'" in html and "<div class=hint>The agent will see it.</div>" in html
+    assert "<button form=modal-form class=primary>Deny</button>" in html

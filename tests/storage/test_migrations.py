@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -19,9 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from bot.cli import main
+from bot.core.audit import GENESIS, event_hash
 from bot.core.lifecycle import Verdict
 from bot.storage import schema, tables
 from bot.storage.db import Database, make_engine
+from tests.conftest import AUDIT_KEY
 from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
 
 REFUND = {"action": "send refund of $340 to customer 8821", "approved": False}
@@ -34,7 +37,8 @@ def stack_url(database_url: str) -> str:
 
 
 def cli(url: str, *args: str, **env: str):
-    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": url, "SLACK_BOT_TOKEN": "", **env})
+    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": url, "SLACK_BOT_TOKEN": "",
+                                                          "SIGNOFF_AUDIT_KEY": AUDIT_KEY, **env})
 
 
 def diff(engine: Engine) -> list[object]:
@@ -75,11 +79,29 @@ def kept(before: dict[str, list[dict[str, object]]], after: dict[str, list[dict[
 
 def made_before_migrations(engine: Engine) -> None:
     """Turn a database at head into what create_all left before migrations: revision 0001's tables,
-    rows kept, and no version table."""
+    rows kept, its audit chain unkeyed, and no version table."""
     with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_requests_created_by_status"))  # what revision 0003 added
         for column in ("item_routes", "item_approvals"):  # what revision 0002 added
             conn.execute(text(f"ALTER TABLE requests DROP COLUMN {column}"))
+        conn.execute(text("ALTER TABLE audit_head DROP COLUMN keyed_from"))  # what 0003 added
+        unkeyed_chain(conn)
         conn.execute(text("DROP TABLE alembic_version"))
+
+
+def unkeyed_chain(conn) -> None:
+    """Rewrite the stored chain as plain SHA-256, as Signoff wrote it before revision 0003."""
+    prev = GENESIS
+    events = conn.execute(text("SELECT seq, at, request_id, kind, actor, data FROM audit_events "
+                               "ORDER BY seq")).all()
+    for seq, at, request_id, kind, actor, data in events:
+        data = json.loads(data) if isinstance(data, str) else data
+        h = event_hash(seq=seq, at=at, request_id=request_id, kind=kind, actor=actor, data=data,
+                       prev_hash=prev)
+        conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                     {"p": prev, "h": h, "s": seq})
+        prev = h
+    conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
 
 
 @pytest.mark.parametrize("made_by", ["revisions", "create_all"])
@@ -139,8 +161,8 @@ def test_a_database_made_before_migrations_upgrades_with_every_row_intact(stack,
     pending = next(r["id"] for r in after["requests"] if r["status"] == "pending" and not r["run_id"])
     assert stack.w.service.decide(pending, actor="U0ALICE", verdict=Verdict.APPROVE).status == "approved"
     r = cli(database_url, "audit", "verify")
-    decided = len(before["audit_events"]) + 1  # the decision after the upgrade chains on
-    assert r.exit_code == 0 and f"{decided} events, chain intact" in r.output, r.output
+    decided = len(before["audit_events"]) + 1  # the decision after the upgrade chains on, keyed
+    assert r.exit_code == 0 and f"{decided} events, chain intact (1 keyed)" in r.output, r.output
 
 
 def test_web_and_worker_stamp_a_database_made_before_migrations_then_ask_for_the_upgrade(database_url):

@@ -1,0 +1,35 @@
+"""The decision in the graph's own state: a state that declares `signoff_decisions` gets each one.
+
+    from typing import TypedDict
+    from bot.agents.decisions import SignoffDecisions
+
+    class State(TypedDict):
+        draft: dict
+        signoff_decisions: SignoffDecisions   # Annotated[list[dict], operator.add]: appended, never replaced
+
+Each decision is appended as {request_id, interrupt_id, status, decision, by, reason, at, items}
+with the resume (`Command(update=..., resume=...)`), and before a breakpoint continues or ends,
+so the checkpoint itself records who decided what.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any
+
+DECISIONS_KEY = "signoff_decisions"
+# The reducer appends: without one, each update would replace the list (the seeds' P18).
+SignoffDecisions = Annotated[list[dict[str, Any]], operator.add]
+
+
+def declares_decisions(channels: Any) -> bool:
+    """Whether a graph's state has the decisions key (pass `graph.channels`)."""
+    return DECISIONS_KEY in channels
+
+
+def decision_record(*, request_id: str, interrupt_id: str | None, status: str, decision: str | None,
+                    by: str | None, reason: str | None, at: str | None,
+                    items: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """The entry appended to the state's decisions list for one ended request."""
+    return {"request_id": request_id, "interrupt_id": interrupt_id, "status": status,
+            "decision": decision, "by": by, "reason": reason, "at": at, "items": items}

@@ -1,0 +1,1 @@
+"""Operating Signoff: start-up checks and `signoff doctor`."""

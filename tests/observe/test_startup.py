@@ -1,0 +1,97 @@
+"""`signoff web` / `worker` that cannot start say why in one line, and the running line waits for the port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.embedded_redis import free_port
+from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET
+
+
+def _env(tmp_path: Path, sandbox, **more: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SIGNOFF_HOST", "PORT", "REDIS_URL", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    return env | {"SIGNOFF_DATA_DIR": str(tmp_path), "SLACK_API_URL": sandbox.api_url,
+                  "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                  "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}", "SIGNOFF_AUDIT_KEY": AUDIT_KEY,
+                  "SIGNOFF_PORT": str(free_port()), **more}
+
+
+def _fails(command: str, env: dict[str, str], cwd: Path) -> str:
+    done = subprocess.run([sys.executable, "-m", "bot.cli", command], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_a_busy_port_is_one_line_naming_the_port(sandbox, redis_server, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _fails("web", _env(tmp_path, sandbox, SIGNOFF_PORT=str(port), REDIS_URL=redis_server.url),
+                      tmp_path)
+    assert f"port {port}" in line and "already in use" in line and "SIGNOFF_PORT" in line
+
+
+@pytest.mark.parametrize("command", ["web", "worker"])
+def test_an_unreachable_redis_is_one_line(command, sandbox, tmp_path):
+    line = _fails(command, _env(tmp_path, sandbox, REDIS_URL=f"redis://:secret@127.0.0.1:{free_port()}/0"),
+                  tmp_path)
+    assert "cannot reach Redis" in line and "REDIS_URL" in line and "secret" not in line
+
+
+@pytest.mark.parametrize("command", ["web", "worker"])
+def test_an_unreachable_database_is_one_line(command, sandbox, redis_server, tmp_path):
+    url = f"postgresql+psycopg://signoff:hunter2@127.0.0.1:{free_port()}/signoff"
+    line = _fails(command, _env(tmp_path, sandbox, REDIS_URL=redis_server.url, DATABASE_URL=url), tmp_path)
+    assert "cannot open the database" in line and "DATABASE_URL" in line and "hunter2" not in line
+
+
+def test_a_postgres_url_is_one_line_with_the_url_to_use(sandbox, redis_server, tmp_path):
+    url = "postgres://signoff:hunter2@db.internal:5432/signoff"
+    line = _fails("web", _env(tmp_path, sandbox, REDIS_URL=redis_server.url, DATABASE_URL=url), tmp_path)
+    assert "postgresql+psycopg://signoff:***@db.internal:5432/signoff" in line and "hunter2" not in line
+
+
+def test_the_running_line_comes_once_the_port_answers(sandbox, redis_server, tmp_path):
+    port = free_port()
+    env = _env(tmp_path, sandbox, SIGNOFF_PORT=str(port), REDIS_URL=redis_server.url)
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "web"], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        seen = []
+        while not seen or "Signoff is running" not in seen[-1]:
+            seen.append(proc.stderr.readline())  # blocks until the process says something
+            assert seen[-1], "".join(seen)  # the process ended without saying it runs
+        assert str(port) in seen[-1]
+        # Said only after binding: the port answers at once.
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_json_logs_are_one_object_per_line(sandbox, redis_server, tmp_path):
+    import json
+
+    env = _env(tmp_path, sandbox, REDIS_URL=redis_server.url, SIGNOFF_LOG_FORMAT="json",
+               SIGNOFF_POLICY_FILE=str(Path(__file__).parents[1] / "policy_refunds.yaml"))
+    script = ("from bot.cli import main; main(['policy', 'explain', '--action', 'x'], standalone_mode=False);"
+              "import logging; logging.getLogger('signoff.lifecycle').info('created req_1', "
+              "extra={'step': 'created', 'request_id': 'req_1', 'agent': 'a', 'rule': 'r'})")
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, check=True)
+    [line] = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
+    assert line["step"] == "created" and line["request_id"] == "req_1" and line["level"] == "info"

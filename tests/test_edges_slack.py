@@ -1,0 +1,149 @@
+"""Hardened edges on the Slack side: late clicks, unknown channels, interactions from elsewhere."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from blocks import ids
+from tests.conftest import CHANNEL
+from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
+from tests.test_graph_hitl import TIDY, click
+from tests.test_graph_runs import start
+from tests.test_slack_verification import click_body, sign
+from workers import cards, runtime
+
+
+def test_a_click_on_an_item_already_answered_tells_the_clicker_who_answered(stack):
+    run = start(stack, "batched", TIDY)
+    [req] = run["pending_requests"]
+    assert click(stack, "U0BOB", req["id"], ids.ACTION_APPROVE, 1).status_code == 200
+    late = click(stack, "U0ALICE", req["id"], ids.ACTION_APPROVE, 1)
+    assert late.status_code == 200
+    [told] = stack.ephemerals("U0ALICE")
+    assert "Already answered" in told["text"] and "<@U0BOB>" in told["text"]
+
+
+def stored_ids(stack) -> list[str]:
+    from sqlmodel import select
+
+    from bot.storage.tables import ApprovalRequest
+    with stack.w.db.read() as s:
+        return [r.id for r in s.exec(select(ApprovalRequest))]
+
+
+def new_request(stack, channel):
+    return stack.api.post("/v1/requests", json={"action": "a", "summary": "s", "approvers": ["U0ALICE"],
+                                                "channel": channel})
+
+
+def test_an_unknown_channel_is_422_naming_it_and_nothing_is_stored(stack):
+    r = new_request(stack, "C0NOSUCH")
+    assert r.status_code == 422 and "C0NOSUCH" in r.json()["fields"]["channel"]
+    stack.sandbox.add_channel("C0NOBOT", name="nobot", is_member=False)
+    r = new_request(stack, "C0NOBOT")
+    assert r.status_code == 422 and "not in this channel" in r.json()["fields"]["channel"]
+    stack.sandbox.add_channel("C0OLD", name="old", is_archived=True)
+    r = new_request(stack, "C0OLD")
+    assert r.status_code == 422 and "archived" in r.json()["fields"]["channel"]
+    assert stored_ids(stack) == []
+
+
+def test_slack_down_while_checking_the_channel_is_503_and_nothing_is_stored(stack):
+    stack.sandbox.fail_next("conversations.info", error="internal_error")
+    r = new_request(stack, "C0OTHER")
+    assert r.status_code == 503 and r.headers["Retry-After"] and stored_ids(stack) == []
+
+
+def events_of(stack, request_id, kind):
+    from sqlmodel import select
+
+    from bot.storage.tables import AuditEvent
+    with stack.w.db.read() as s:
+        query = select(AuditEvent).where(AuditEvent.request_id == request_id, AuditEvent.kind == kind)
+        if request_id is None:
+            query = select(AuditEvent).where(AuditEvent.request_id.is_(None), AuditEvent.kind == kind)
+        return [e.data for e in s.exec(query)]
+
+
+def test_a_posted_card_shows_posted(stack):
+    req = stack.create()
+    assert req["delivery"]["state"] == "pending"
+    stack.run_jobs()
+    got = stack.api.get(f"/v1/requests/{req['id']}").json()
+    assert got["delivery"] == {"state": "posted", "detail": None}
+
+
+@pytest.mark.parametrize(("flags", "error"), [({"is_member": False}, "not_in_channel"),
+                                              ({"is_archived": True}, "is_archived")])
+def test_a_channel_that_refuses_the_card_falls_back_to_dms_and_says_so(stack, flags, error):
+    req = stack.create()  # the channel was fine when the request was made
+    stack.sandbox.change_channel(CHANNEL, **flags)
+    stack.run_jobs()
+    for user in ("U0ALICE", "U0BOB"):
+        [dm] = stack.sandbox.messages(stack.sandbox.dm_channel(user))
+        assert req["id"] in str(dm["blocks"])
+    [failed] = events_of(stack, req["id"], "delivery_failed")
+    assert failed["error"] == error and failed["channel"] == CHANNEL
+    delivery = stack.api.get(f"/v1/requests/{req['id']}").json()["delivery"]
+    assert delivery["state"] == "fallback_dm" and error in delivery["detail"]
+    listed = stack.api.get("/v1/requests").json()["requests"]
+    assert listed[0]["delivery"]["state"] == "fallback_dm"
+    runtime.install(stack.context)
+    cards.post_cards(req["id"])  # running the card job again neither retries the channel nor records it twice
+    assert len(events_of(stack, req["id"], "delivery_failed")) == 1
+    assert len(stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))) == 1
+    # The DM copies work like any card.
+    dm = stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))[0]
+    stack.sandbox.click("U0ALICE", dm["channel"], dm["ts"], ids.ACTION_APPROVE, value=req["id"])
+    stack.run_jobs()
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"
+
+
+def signed_post(stack, payload: dict, *, form: bool = True) -> httpx.Response:
+    body = (httpx.QueryParams({"payload": json.dumps(payload)}).__str__() if form else json.dumps(payload))
+    headers = sign(body, int(time.time()))
+    if not form:
+        headers["Content-Type"] = "application/json"
+    return httpx.post(f"{stack.url}/slack/events", content=body.encode(), headers=headers)
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"team": {"id": "T0ELSEWHERE"}}, "team 'T0ELSEWHERE'"),
+    ({"api_app_id": "A0OTHERAPP"}, "api_app_id 'A0OTHERAPP'"),
+    ({"team": None}, "team None"),
+])
+def test_a_click_from_another_workspace_or_app_is_refused_and_audited(stack, change, why):
+    req = stack.create()
+    stack.run_jobs()
+    ours = json.loads(httpx.QueryParams(click_body(req["id"]))["payload"])
+    r = signed_post(stack, {**ours, **change})
+    assert r.status_code == 403 and why in r.json()["detail"]
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "pending"
+    [refused] = events_of(stack, None, "refused_interaction")
+    assert why in refused["why"] and refused["type"] == "block_actions"
+    # The same click from our own workspace still decides.
+    assert signed_post(stack, ours).status_code == 200
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"
+
+
+def test_an_event_from_another_workspace_gets_200_and_nothing_is_done(stack):
+    event = {"type": "event_callback", "team_id": "T0ELSEWHERE", "api_app_id": "A0SIGNOFF",
+             "event_id": "Ev1", "event_time": int(time.time()),
+             "event": {"type": "app_home_opened", "user": "U0ALICE", "tab": "home"}}
+    r = signed_post(stack, event, form=False)
+    assert r.status_code == 200
+    time.sleep(0.3)  # the Home tab would be published after the ack
+    assert stack.sandbox.calls("views.publish") == []
+    assert len(events_of(stack, None, "refused_interaction")) == 1
+    ours = signed_post(stack, {**event, "team_id": "T0SANDBOX", "event_id": "Ev2"}, form=False)
+    assert ours.status_code == 200 and stack.views("U0ALICE")
+
+
+def test_a_graph_asking_with_args_nested_too_deep_fails_visibly_and_stores_nothing(stack):
+    run = start(stack, "deep", {"amount": 1})
+    assert run["status"] == "failed" and "items[0].args" in run["error"] and "limit is 32" in run["error"]
+    assert stored_ids(stack) == []

@@ -1,0 +1,60 @@
+"""LangGraph semantics: a rejected breakpoint ends the thread; the decision lands in the state."""
+
+from __future__ import annotations
+
+import json
+
+from bot.core.lifecycle import Verdict
+from tests import graph_apps
+from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
+from tests.test_graph_runs import run_of, start
+
+
+def thread_state(stack, run):
+    graph = stack.w.registry.get(run["graph"])
+    return graph.get_state({"configurable": {"thread_id": run["thread_id"]}})
+
+
+def test_a_rejected_breakpoint_ends_the_thread_and_the_checkpoint_records_it(stack):
+    run = start(stack, "recorded_breakpoint", {"action": "rotate keys", "approved": False,
+                                               "api_token": "xoxb-very-secret"})
+    [req] = run["pending_requests"]
+    card = json.dumps(stack.card(req["id"])["blocks"])
+    assert "rotate keys" in card and "xoxb-very-secret" not in card and "[redacted]" in card
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.REJECT, reason="not today")
+    stack.run_jobs()
+    assert run_of(stack, run)["status"] == "stopped" and graph_apps.effects() == []
+    state = thread_state(stack, run)
+    assert state.next == ()  # ended: a later resume cannot run the gated node
+    [entry] = state.values["signoff_decisions"]
+    assert (entry["request_id"], entry["status"], entry["by"], entry["reason"]) == (
+        req["id"], "rejected", "U0ALICE", "not today")
+
+
+def test_an_approved_breakpoint_continues_with_the_decision_in_the_state(stack):
+    run = start(stack, "recorded_breakpoint", {"action": "rotate keys", "approved": False})
+    [req] = run["pending_requests"]
+    stack.w.service.decide(req["id"], actor="U0BOB", verdict=Verdict.APPROVE)
+    stack.run_jobs()
+    assert run_of(stack, run)["status"] == "done" and graph_apps.effects() == ["executed rotate keys"]
+    [entry] = thread_state(stack, run).values["signoff_decisions"]
+    assert (entry["decision"], entry["by"]) == ("approve", "U0BOB")
+
+
+def test_a_plain_interrupt_may_ask_for_approved_reason_and_by(stack):
+    run = start(stack, "decision", {"action": "wipe the cache"})
+    [req] = run["pending_requests"]
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.REJECT, reason="peak hours")
+    stack.run_jobs()
+    assert graph_apps.effects() == ["answer approved=False reason=peak hours by=U0ALICE"]
+    done = run_of(stack, run)
+    assert done["status"] == "done" and done["result"]["approved"] is False
+    [entry] = done["result"]["signoff_decisions"]  # Command(update=..., resume=...)
+    assert entry["request_id"] == req["id"] and entry["reason"] == "peak hours"
+    assert "wipe the cache" in json.dumps(req)
+
+
+def test_a_registration_may_show_only_some_state_keys_on_breakpoint_cards(stack):
+    run = start(stack, "shown_breakpoint", {"action": "rotate keys", "approved": False, "api_token": "t"})
+    [req] = run["pending_requests"]
+    assert req["context"]["state"] == {"action": "rotate keys"}
