@@ -154,3 +154,22 @@ def test_who_decides_must_resolve_to_one_person(stack, ui):
     r = decide(ui, req, by="bob@example.com")
     assert r.status_code == 503 and r.headers["retry-after"]
     assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "pending"
+
+
+def test_an_approve_carrying_arguments_is_refused_and_changes_nothing(stack, ui):
+    req = refund(stack, 340)
+    r = decide(ui, req, args={"amount": 5000})
+    assert r.status_code == 422 and "args" in r.json()["fields"], r.text
+    got = stack.api.get(f"/v1/requests/{req['id']}").json()
+    assert (got["status"], got["edited_args"]) == ("pending", None)
+
+
+def test_the_token_that_asked_cannot_decide_its_own_request(stack, ui):
+    r = ui.post("/v1/requests", json={"action": "issue_refund", "summary": "Refund $340",
+                                      "args": {"amount": 340}, "requester": "billing-bot"})
+    assert r.status_code == 201, r.text
+    req = r.json()
+    answer = decide(ui, req)
+    assert answer.status_code == 403, answer.text
+    assert ui.get(f"/v1/requests/{req['id']}").json()["status"] == "pending"
+    assert any(kind == "refused_click" for kind, _, _ in events(stack, req["id"]))

@@ -137,6 +137,18 @@ def test_an_edit_that_breaks_a_condition_type_is_refused(stack):
     assert request(stack, req["id"])["status"] == "pending"
 
 
+def test_an_edit_is_matched_with_the_urgency_the_request_asked_for_not_the_one_a_rule_set(stack):
+    r = stack.api.post("/v1/requests", json={
+        "action": "pay", "summary": "s", "args": {"amount": 10}, "urgency": "low",
+        "allowed_decisions": ["approve", "edit", "reject"]})
+    assert r.status_code == 201, r.text
+    req = r.json()
+    assert (req["rule"], req["urgency"]) == ("pay", "high")  # the rule raised it
+    with pytest.raises(Exception, match="low-big"):
+        stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.EDIT, args={"amount": 5000})
+    assert request(stack, req["id"])["status"] == "pending"
+
+
 # 4. Separation of duties holds however the requester is spelled.
 @pytest.mark.parametrize("spelling", ["<@U0ALICE|alice>", "<@U0ALICE>", " U0ALICE", "\u00a0U0ALICE",
                                       "U0ALICE\u200b", "ALICE@example.com", " alice@EXAMPLE.com "])

@@ -95,15 +95,17 @@ class ItemRoute:
     eligible: tuple[str, ...]
     quorum: int = 1
     separation_of_duties: bool = True
+    urgency: str | None = None  # as the request asked, before any rule raised it: an edit re-matches on it
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
         return {"rule": self.rule, "eligible": list(self.eligible), "quorum": self.quorum,
-                "separation_of_duties": self.separation_of_duties}
+                "separation_of_duties": self.separation_of_duties, "urgency": self.urgency}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ItemRoute:
         """Read the stored form back."""
         return cls(rule=str(data["rule"]), eligible=tuple(data.get("eligible") or ()),
                    quorum=int(data.get("quorum", 1)),
-                   separation_of_duties=bool(data.get("separation_of_duties", True)))
+                   separation_of_duties=bool(data.get("separation_of_duties", True)),
+                   urgency=data.get("urgency"))

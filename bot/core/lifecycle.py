@@ -124,6 +124,11 @@ def decide(
     """The transition for `actor` answering item `index` (the only item when None)."""
     check_can_decide(state, actor=actor, index=index)
     i = item_index(state, index)
+    if args is not None and verdict is not DecisionType.EDIT:
+        # Arguments change only through an edit, which is checked against the item's rule and schema;
+        # an approve carrying arguments would run them unchecked.
+        raise InvalidInput(f"only an edit changes the arguments; a {verdict.value} takes none",
+                           fields={"args": f"not allowed with {verdict.value}"})
     _check_comment(state.items[i], verdict=verdict, reason=reason)
     route, taken = state.route_of(i), state.item_decisions[i]
     if taken is not None:

@@ -32,10 +32,13 @@ def combined_route(rules: Sequence[Rule], *, resolve: Resolve) -> Route:
     distinct = list({r.name: r for r in rules}.values())
     steps = sorted((Step(after=e.after, to=tuple(resolve(e.to)), notify=e.notify, rule=r.name)
                     for r in distinct for e in r.escalations), key=lambda s: s.after)
-    timeout = min((r.timeout for r in distinct if r.timeout is not None), default=None)
+    timeouts = [r.timeout for r in distinct if r.timeout is not None]
     effects = {r.on_timeout if r.timeout is not None else "wait" for r in distinct}
-    on_timeout = "reject" if "reject" in effects or timeout is None else (
+    on_timeout = "reject" if "reject" in effects or not timeouts else (
         "approve" if effects == {"approve"} else "wait")
+    # Rejecting early is always allowed; approving early never: no item is approved by the system
+    # before its own rule's timeout, so an approving deadline is the latest of them.
+    timeout = (max if on_timeout == "approve" else min)(timeouts) if timeouts else None
     reminders = [r.remind_every for r in distinct if r.remind_every is not None]
     return Route(rule=" + ".join(r.name for r in distinct), quorum=max(r.quorum for r in distinct),
                  separation_of_duties=any(r.separation_of_duties for r in distinct),
@@ -69,6 +72,11 @@ def with_request_deadline(
         raise InvalidInput(
             f"on_timeout {effect} is laxer than policy rule {route.rule!r} ({ruled}); a request may only "
             "make what happens at its deadline stricter", fields={"on_timeout": f"{ruled} or stricter"})
+    if effect == "approve" and timeout is not None and route.timeout is not None and timeout < route.timeout:
+        raise InvalidInput(
+            f"a shorter deadline would approve sooner than policy rule {route.rule!r} does "
+            f"({format_duration(route.timeout)}); shorten it only with on_timeout reject or wait",
+            fields={"timeout": "shorter than the rule's approving deadline"})
     return replace(route, timeout=timeout or route.timeout, on_timeout=effect)
 
 
@@ -78,8 +86,7 @@ def escalated(routes: Sequence[ItemRoute], steps: Sequence[Step]) -> list[ItemRo
     for route in routes:
         added = [u for step in steps if step.rule in (None, route.rule) for u in step.to]
         eligible = tuple(dict.fromkeys([*route.eligible, *added]))
-        out.append(ItemRoute(rule=route.rule, eligible=eligible, quorum=route.quorum,
-                             separation_of_duties=route.separation_of_duties))
+        out.append(replace(route, eligible=eligible))
     return out
 
 
@@ -96,11 +103,13 @@ def requester_identity(requester: str | None, requester_id: str | None) -> str |
 
 
 def is_stranded(state: RequestState) -> bool:
-    """Some open item could be approved only by the requester, whom separation of duties forbids:
-    nobody can decide it, so the request escalates at once instead of waiting for its first level."""
+    """Some open item has fewer people who may approve it than its quorum (the requester, whom
+    separation of duties forbids, does not count): nobody can decide it, so the request escalates
+    at once instead of waiting for its first level."""
     for i in state.open_items():
         route = state.route_of(i)
-        if route.separation_of_duties and not set(route.eligible) - {state.requester}:
+        able = set(route.eligible) - ({state.requester} if route.separation_of_duties else set())
+        if len(able) < route.quorum:  # fewer people who may approve than approvals needed
             return True
     return False
 

@@ -187,7 +187,8 @@ class ApprovalService:
         asking = [r for r in rules if r.auto is None]
         eligible_by_rule = {r.name: tuple(self.directory.resolve(self._approvers(new, r))) for r in asking}
         item_routes = [ItemRoute(rule=r.name, eligible=eligible_by_rule.get(r.name, ()), quorum=r.quorum,
-                                 separation_of_duties=r.separation_of_duties) for r in rules]
+                                 separation_of_duties=r.separation_of_duties, urgency=new.urgency)
+                       for r in rules]
         eligible = list(dict.fromkeys(u for r in asking for u in eligible_by_rule[r.name]))
         now = self.clock()
         lead = asking[0] if asking else rules[0]  # where the card goes: the first rule that asks
@@ -309,7 +310,7 @@ class ApprovalService:
         try:
             lifecycle.check_can_decide(repo.state_of(row), actor=actor, index=index)
         except NotAuthorized as refused:
-            self._audit_refusal(row, refused)
+            self.audit_refusal(row, refused)
             raise
         return row
 
@@ -346,9 +347,10 @@ class ApprovalService:
         state = repo.state_of(row)
         i = lifecycle.item_index(state, index)
         check_finite(args, where="args")
-        item, routed = state.items[i], state.route_of(i).rule
+        item, route = state.items[i], state.route_of(i)
+        routed = route.rule
         rule = self._rule_of(Item(action=item.action, args=args), requester=row.requester,
-                             urgency=row.urgency, agent=row.created_by)
+                             urgency=route.urgency or row.urgency, agent=row.created_by)
         if rule.name != routed:
             raise InvalidInput(
                 f"this edit puts {item.action} under policy rule {rule.name!r} ({describe(rule)}), not "
@@ -375,7 +377,7 @@ class ApprovalService:
         try:
             make(repo.state_of(seen), self.clock())  # raises for an ended request or a refused actor
         except NotAuthorized as refused:
-            self._audit_refusal(seen, refused)
+            self.audit_refusal(seen, refused)
             raise
         for _ in range(5):
             applied = self._apply(request_id, make)
@@ -427,7 +429,7 @@ class ApprovalService:
                                created_at=t.decided_at))
         return delivery_id
 
-    def _audit_refusal(self, row: ApprovalRequest, refused: NotAuthorized) -> None:
+    def audit_refusal(self, row: ApprovalRequest, refused: NotAuthorized) -> None:
         """Record a refused click in its own transaction (the refused one changed nothing)."""
         event = lifecycle.refused_click(repo.state_of(row), actor=refused.actor, why=str(refused))
         with self.db.write() as s:

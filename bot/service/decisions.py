@@ -22,6 +22,7 @@ from bot.errors import (
     AlreadyVoted,
     IdempotencyConflict,
     InvalidInput,
+    NotAuthorized,
     StaleDecision,
 )
 from bot.service.approvals import ApprovalService
@@ -85,6 +86,13 @@ class DecisionDesk:
             return seen, True
         row = self.service.get(d.request_id)
         actor = self.person(d.by, field="by")
+        if row.created_by == d.via:
+            # One token must not both ask and answer: a UI that decides for people never approves
+            # what it asked for itself, whoever it names.
+            refused = NotAuthorized(f"{d.via} created request {row.id}; the token that asks cannot also "
+                                    "decide it", actor=actor)
+            self.service.audit_refusal(row, refused)
+            raise refused
         _check_forms(row, d)
         if row.status == Status.PENDING:
             self._check_checkpoint(row, d)

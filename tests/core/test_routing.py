@@ -14,8 +14,10 @@ from bot.core.routing import (
     names_a_person,
     requester_identity,
     route_for,
+    with_request_deadline,
 )
 from bot.core.vocabulary import Status
+from bot.errors import InvalidInput
 from bot.policy.model import Escalation, Rule
 
 
@@ -95,3 +97,27 @@ def test_a_route_resolves_escalation_targets_and_keeps_the_rules_timing():
     assert (route.remind_every, route.timeout) == (timedelta(minutes=10), timedelta(hours=2))
     [step] = route.escalations
     assert (step.after, step.to, step.notify) == (timedelta(hours=1), ("U_LEADS",), "both")
+
+
+def test_an_approving_deadline_is_the_latest_of_the_rules_never_the_earliest():
+    soon = Rule(name="soon", line=1, approvers=("U1",), timeout=timedelta(hours=1), on_timeout="approve")
+    late = Rule(name="late", line=2, approvers=("U2",), timeout=timedelta(hours=5), on_timeout="approve")
+    route = combined_route([soon, late], resolve=list)
+    assert (route.on_timeout, route.timeout) == ("approve", timedelta(hours=5))
+    strict = Rule(name="strict", line=3, approvers=("U3",), timeout=timedelta(hours=3), on_timeout="reject")
+    assert combined_route([soon, strict], resolve=list).timeout == timedelta(hours=1)  # rejecting early
+
+
+def test_a_request_cannot_bring_its_auto_approval_forward():
+    route = combined_route([Rule(name="lax", line=1, approvers=("U1",), timeout=timedelta(hours=24),
+                                 on_timeout="approve")], resolve=list)
+    with pytest.raises(InvalidInput, match="approve sooner"):
+        with_request_deadline(route, timeout=timedelta(seconds=1), on_timeout=None, max_timeout=None)
+    sooner = with_request_deadline(route, timeout=timedelta(hours=1), on_timeout="reject", max_timeout=None)
+    assert (sooner.timeout, sooner.on_timeout) == (timedelta(hours=1), "reject")
+
+
+def test_too_few_people_for_the_quorum_is_stranded():
+    routes = [ItemRoute(rule="pair", eligible=("U0ALICE", "U0BOB"), quorum=2)]
+    assert is_stranded(state(["U0ALICE", "U0BOB"], requester="U0ALICE", routes=routes))
+    assert not is_stranded(state(["U0ALICE", "U0BOB"], requester="nightly-bot", routes=routes))
