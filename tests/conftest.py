@@ -187,6 +187,13 @@ def _eventually(read: Any, n: int, timeout: float = 10.0) -> list[dict[str, Any]
     return got
 
 
+def process_env(slack_api_url: str) -> dict[str, str]:
+    """What a `signoff` process a test starts needs to talk to the sandbox and sign its audit chain."""
+    return {"SLACK_API_URL": slack_api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}",
+            "SIGNOFF_AUDIT_KEY": AUDIT_KEY}
+
+
 def make_settings(database_url: str, redis_url: str, sandbox: SlackSandbox, tmp: Path,
                   **overrides: Any) -> Settings:
     overrides = {"callback_secrets": {"test-agent": (CALLBACK_SECRET,)}, "audit_key": AUDIT_KEY} | overrides

@@ -17,7 +17,7 @@ import pytest
 
 from bot.embedded_redis import free_port
 from slack_sandbox.server import SlackSandbox
-from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET
+from tests.conftest import process_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -113,9 +113,7 @@ def test_dev_children_die_with_it_when_it_is_killed(dev: Running):
 
 def test_web_stops_the_redis_it_started_on_sigterm(tmp_path: Path, sandbox_server: SlackSandbox):
     web = _start(tmp_path, "web", extra_env={
-        "SLACK_API_URL": sandbox_server.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SIGNOFF_API_TOKENS": f"agent:{API_TOKEN}",
-        "SIGNOFF_AUDIT_KEY": AUDIT_KEY,
+        **process_env(sandbox_server.api_url),
     })
     try:
         kids = web.children()

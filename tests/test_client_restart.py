@@ -16,7 +16,7 @@ import pytest
 from bot.core.lifecycle import Verdict
 from bot.embedded_redis import free_port
 from signoff_client import SignoffClient, SignoffError, Unreachable
-from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from tests.conftest import API_TOKEN, CHANNEL, process_env
 
 
 class Web:
@@ -27,9 +27,7 @@ class Web:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": s.database_url, "REDIS_URL": s.redis_url or "",
-                    "SLACK_API_URL": s.slack_api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
-                    "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}",
-                    "SIGNOFF_AUDIT_KEY": AUDIT_KEY,
+                    **process_env(s.slack_api_url),
                     "SIGNOFF_DATA_DIR": str(tmp_path), "SIGNOFF_PORT": str(self.port)}
         self.proc: subprocess.Popen[bytes] | None = None
 

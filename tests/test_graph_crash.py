@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.lifecycle import Verdict
 from tests import graph_apps
-from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from tests.conftest import CHANNEL, process_env
 from workers import graphs as graph_jobs
 
 
@@ -26,9 +26,7 @@ def worker(stack, tmp_path, slow: str = "3", lease: str = "2", **extra: str) -> 
     """A real `signoff worker` process on the test stack's database, Redis and Slack sandbox."""
     s = stack.w.settings
     env = {**os.environ, "DATABASE_URL": s.database_url, "REDIS_URL": s.redis_url or "",
-           "SLACK_API_URL": s.slack_api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
-           "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}",
-           "SIGNOFF_AUDIT_KEY": AUDIT_KEY,
+           **process_env(s.slack_api_url),
            "SIGNOFF_GRAPHS": ",".join(f"{k}={v}" for k, v in graph_apps.GRAPHS.items()),
            "SIGNOFF_CHECKPOINT_URL": s.checkpoint_url or "", "SIGNOFF_DEFAULT_APPROVERS": "U0ALICE",
            "SIGNOFF_DATA_DIR": str(tmp_path), "SIGNOFF_RESUME_LEASE": lease, "SIGNOFF_TEST_SLOW": slow,

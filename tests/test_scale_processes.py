@@ -25,7 +25,7 @@ from blocks import ids
 from bot.embedded_redis import EmbeddedRedis, free_port
 from slack_sandbox.interactions import Interactions
 from slack_sandbox.server import SlackSandbox
-from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET, _fresh_pg_database
+from tests.conftest import API_TOKEN, SIGNING_SECRET, _fresh_pg_database, process_env
 from tests.servers import Postgres
 from workers import queues
 
@@ -43,9 +43,7 @@ def _env(tmp: Path, *, database_url: str, redis_url: str, sandbox: SlackSandbox,
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     return env | {
         "SIGNOFF_DATA_DIR": str(tmp / "data"), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "SLACK_API_URL": sandbox.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}", "SIGNOFF_AUDIT_KEY": AUDIT_KEY,
+        **process_env(sandbox.api_url),
         "SIGNOFF_PORT": str(port), "PYTHONUNBUFFERED": "1",
     }
 

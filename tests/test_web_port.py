@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from bot.embedded_redis import free_port
-from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET
+from tests.conftest import process_env
 
 
 def _listening_on_all_interfaces(port: int) -> bool:
@@ -24,9 +24,7 @@ def test_web_listens_on_the_platform_port_on_every_interface(sandbox, redis_serv
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SIGNOFF_HOST", "SIGNOFF_PORT", "REDIS_URL")}
     env |= {"PORT": str(port), "SIGNOFF_PORT": str(free_port()), "REDIS_URL": redis_server.url,
-            "SIGNOFF_DATA_DIR": str(tmp_path), "SLACK_API_URL": sandbox.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}", "SIGNOFF_AUDIT_KEY": AUDIT_KEY}
+            "SIGNOFF_DATA_DIR": str(tmp_path), **process_env(sandbox.api_url)}
     # cwd is empty so no developer's .env changes what the process reads.
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "web"], env=env, cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

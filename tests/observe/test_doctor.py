@@ -14,7 +14,7 @@ import yaml
 from bot.observe import heartbeat
 from bot.slack.scopes import BOT_SCOPES
 from bot.storage.db import Database
-from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from tests.conftest import CHANNEL, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "tests" / "policy_refunds.yaml"
@@ -23,9 +23,7 @@ POLICY = ROOT / "tests" / "policy_refunds.yaml"
 def doctor(tmp_path: Path, sandbox, redis_url: str, db_url: str, *args: str, **env: str):
     dropped = ("REDIS_URL", "DATABASE_URL", "SIGNOFF_POLICY_FILE", "PROMETHEUS_MULTIPROC_DIR")
     base = {k: v for k, v in os.environ.items() if k not in dropped}
-    base |= {"SIGNOFF_DATA_DIR": str(tmp_path), "SLACK_API_URL": sandbox.api_url,
-             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-             "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}", "SIGNOFF_AUDIT_KEY": AUDIT_KEY,
+    base |= {"SIGNOFF_DATA_DIR": str(tmp_path), **process_env(sandbox.api_url),
              "REDIS_URL": redis_url, "DATABASE_URL": db_url, "SIGNOFF_POLICY_FILE": str(POLICY),
              "SIGNOFF_DEFAULT_CHANNEL": CHANNEL, **env}
     return subprocess.run([sys.executable, "-m", "bot.cli", "doctor", *args], env=base, cwd=tmp_path,

@@ -12,15 +12,13 @@ import httpx
 import pytest
 
 from bot.embedded_redis import free_port
-from tests.conftest import API_TOKEN, AUDIT_KEY, BOT_TOKEN, SIGNING_SECRET
+from tests.conftest import process_env
 
 
 def _env(tmp_path: Path, sandbox, **more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("SIGNOFF_HOST", "PORT", "REDIS_URL", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
-    return env | {"SIGNOFF_DATA_DIR": str(tmp_path), "SLACK_API_URL": sandbox.api_url,
-                  "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                  "SIGNOFF_API_TOKENS": f"test-agent:{API_TOKEN}", "SIGNOFF_AUDIT_KEY": AUDIT_KEY,
+    return env | {"SIGNOFF_DATA_DIR": str(tmp_path), **process_env(sandbox.api_url),
                   "SIGNOFF_PORT": str(free_port()), **more}
 
 
