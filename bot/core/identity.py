@@ -28,9 +28,20 @@ def normalise(name: str) -> str:
     return text
 
 
+def slack_user_id(name: str) -> str | None:
+    """The Slack user id a normalised name is (`U…`, `W…`, `@U…`), or None."""
+    m = _USER_ID.match(name)
+    return m.group(1) if m else None
+
+
+def is_email(name: str) -> bool:
+    """Whether a normalised name is an email address."""
+    return bool(_EMAIL.match(name))
+
+
 def is_person(name: str) -> bool:
     """Whether a normalised name can only mean a person: a Slack user id or an email.
 
     Anything else (`billing-bot`, `nightly-etl`) names a program, which never clicks a button.
     """
-    return bool(_USER_ID.match(name) or _EMAIL.match(name))
+    return slack_user_id(name) is not None or is_email(name)

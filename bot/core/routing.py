@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.deadlines import Route, Step
-from bot.core.identity import is_person, normalise
 from bot.core.items import ItemRoute
 from bot.core.lifecycle import RequestState
 from bot.errors import InvalidInput
@@ -17,11 +16,6 @@ from bot.policy.durations import format_duration
 from bot.policy.model import Rule
 
 Resolve = Callable[[Sequence[str]], list[str]]  # approver names -> Slack user ids; raises on a bad one
-
-
-def route_for(rule: Rule, *, resolve: Resolve) -> Route:
-    """The rule's timing, with escalation targets resolved to Slack users now (fail early)."""
-    return combined_route([rule], resolve=resolve)
 
 
 def combined_route(rules: Sequence[Rule], *, resolve: Resolve) -> Route:
@@ -88,12 +82,6 @@ def escalated(routes: Sequence[ItemRoute], steps: Sequence[Step]) -> list[ItemRo
         eligible = tuple(dict.fromkeys([*route.eligible, *added]))
         out.append(replace(route, eligible=eligible))
     return out
-
-
-def names_a_person(requester: str | None) -> bool:
-    """Whether the requester, however spelled, is a person (a user id, a `<@U…>` mention or an email),
-    not a bot or service name; only a person can be resolved to a Slack user and kept from approving."""
-    return bool(requester) and is_person(normalise(requester or ""))
 
 
 def requester_identity(requester: str | None, requester_id: str | None) -> str | None:

@@ -10,11 +10,10 @@ from collections.abc import Callable, Sequence
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.core.identity import is_email, normalise, slack_user_id
 from bot.errors import InvalidInput, Unavailable
 
-_USER_ID = re.compile(r"^<?@?([UW][A-Z0-9]{2,})>?$")
 _GROUP_ID = re.compile(r"^<?!?subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$|^(S[A-Z0-9]{2,})$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Slack's answers that mean "no such user/group"; any other error means Slack could not answer,
 # and a check that needed the answer must refuse (503), never treat the name as unknown or skip.
 _NOT_FOUND = {"user_not_found", "users_not_found", "no_such_subteam", "subteam_not_found",
@@ -103,10 +102,11 @@ class SlackDirectory:
         return found
 
     def _resolve_one(self, entry: str) -> list[str]:
-        if m := _USER_ID.match(entry):
-            return [self._user(m.group(1))]
-        if _EMAIL.match(entry):
-            return [self._email(entry)]
+        name = normalise(entry)  # one spelling of a person, as the requester check uses
+        if user := slack_user_id(name):
+            return [self._user(user)]
+        if is_email(name):
+            return [self._email(name)]
         if m := _GROUP_ID.match(entry):
             return self._group_members(m.group(1) or m.group(2), entry)
         return self._group_members(self._group_id(entry.lstrip("@")), entry)

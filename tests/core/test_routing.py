@@ -5,15 +5,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.deadlines import Step
+from bot.core.identity import is_person, normalise
 from bot.core.items import DecisionType, Item, ItemDecision, ItemRoute
 from bot.core.lifecycle import RequestState
 from bot.core.routing import (
     combined_route,
     escalated,
     is_stranded,
-    names_a_person,
     requester_identity,
-    route_for,
     with_request_deadline,
 )
 from bot.core.vocabulary import Status
@@ -24,12 +23,12 @@ from bot.policy.model import Escalation, Rule
 @pytest.mark.parametrize("spelling", ["U0ALICE", "W0ALICE", "<@U0ALICE>", "alice@example.com",
                                       "ALICE@Example.COM"])
 def test_every_spelling_of_a_person_counts_as_a_person(spelling):
-    assert names_a_person(spelling)
+    assert is_person(normalise(spelling))
 
 
-@pytest.mark.parametrize("spelling", [None, "", "billing-bot", "agent:refunds"])
+@pytest.mark.parametrize("spelling", ["", "billing-bot", "agent:refunds"])
 def test_bot_and_service_names_are_not_people(spelling):
-    assert not names_a_person(spelling)
+    assert not is_person(normalise(spelling))
 
 
 def state(eligible, *, requester, sod=True, routes=None, decisions=None):
@@ -91,7 +90,7 @@ def test_a_route_resolves_escalation_targets_and_keeps_the_rules_timing():
     rule = Rule(name="keys", line=3, quorum=2, separation_of_duties=False, remind_every=timedelta(minutes=10),
                 escalations=(Escalation(after=timedelta(hours=1), to=("@leads",), notify="both"),),
                 timeout=timedelta(hours=2), on_timeout="wait")
-    route = route_for(rule, resolve=lambda names: [f"U_{n.lstrip('@').upper()}" for n in names])
+    route = combined_route([rule], resolve=lambda names: [f"U_{n.lstrip('@').upper()}" for n in names])
     assert (route.rule, route.quorum, route.on_timeout) == ("keys", 2, "wait")
     assert route.separation_of_duties is False
     assert (route.remind_every, route.timeout) == (timedelta(minutes=10), timedelta(hours=2))
