@@ -14,6 +14,7 @@ from bot.core.lifecycle import Verdict
 from bot.storage.tables import AuditEvent
 from tests import graph_apps
 from tests.conftest import CHANNEL, _fresh_pg_database
+from tests.graph_fixtures import effects_file  # noqa: F401 - fixture
 from tests.servers import Postgres
 
 pytestmark = pytest.mark.postgres
@@ -38,9 +39,6 @@ def stack_overrides():
     return {"graphs": graph_apps.GRAPHS, "default_approvers": ("U0ALICE",), "default_channel": CHANNEL}
 
 
-@pytest.fixture(autouse=True)
-def effects_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("SIGNOFF_TEST_EFFECTS", str(tmp_path / "effects.log"))
 
 
 def assert_unavailable(response: httpx.Response) -> None:

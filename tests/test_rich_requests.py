@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,6 +12,7 @@ from bot.core.lifecycle import Verdict
 from bot.errors import AlreadyDecided
 from signoff_client import SignoffClient, WaitTimedOut, requires_approval
 from tests.conftest import API_TOKEN, CHANNEL, OTHER_TOKEN
+from tests.test_client_e2e import card_of_next_request
 
 REFUND_SCHEMA = {"type": "object", "required": ["order", "amount"],
                  "properties": {"order": {"type": "integer"}, "amount": {"type": "integer", "maximum": 500}}}
@@ -21,16 +21,6 @@ REFUND_SCHEMA = {"type": "object", "required": ["order", "amount"],
 @pytest.fixture
 def stack_overrides():
     return {"api_scopes": {OTHER_TOKEN: frozenset({"decide"})}}
-
-
-def next_card(stack):
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        stack.run_jobs()
-        if messages := stack.sandbox.messages(CHANNEL):
-            return messages[-1]
-        time.sleep(0.05)
-    raise AssertionError("no card was posted")
 
 
 def request_id_of(card):
@@ -53,7 +43,7 @@ def test_the_decorator_runs_with_the_arguments_edited_in_slack(stack):
 
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(issue_refund, 1234, 340)
-        card = next_card(stack)
+        card = card_of_next_request(stack)
         req_id = request_id_of(card)
         stack.sandbox.click("U0ALICE", CHANNEL, card["ts"], ids.ACTION_EDIT,
                             value=ids.button_value(req_id, 0))
@@ -81,7 +71,7 @@ def test_a_decorator_that_stops_waiting_cancels_so_a_late_approval_does_nothing(
         drop_table("users")
     req = stack.api.get(f"/v1/requests/{caught.value.request.id}").json()
     assert req["status"] == "cancelled" and "stopped waiting" in req["reason"]
-    card = next_card(stack)
+    card = card_of_next_request(stack)
     assert "Cancelled" in json.dumps(card["blocks"]) and ids.ACTION_APPROVE not in json.dumps(card["blocks"])
     with pytest.raises(AlreadyDecided):
         stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
@@ -93,7 +83,7 @@ def test_an_api_request_may_ask_for_a_form_answer_and_the_decision_api_checks_it
     req = stack.create(action="pick_tier", approvers=["U0ALICE"], allowed_decisions=["respond", "reject"],
                        response_schema=schema, context="The customer asked twice; be kind.")
     assert [i["allowed"] for i in req["items"]] == [["respond", "reject"]]
-    card = next_card(stack)
+    card = card_of_next_request(stack)
     assert "The customer asked twice; be kind." in json.dumps(card["blocks"])
     ui = stack.api.__class__(base_url=stack.url, headers={"Authorization": f"Bearer {OTHER_TOKEN}"})
     body = {"decision": "respond", "by": "U0ALICE", "expected_version": 0, "idempotency_key": "a1"}
@@ -121,7 +111,7 @@ def test_a_request_whose_forms_do_not_fit_is_refused_and_nothing_is_stored(stack
 
 
 def approve_click(stack, req):
-    card = next_card(stack)
+    card = card_of_next_request(stack)
     stack.sandbox.click("U0ALICE", CHANNEL, card["ts"], ids.ACTION_APPROVE,
                         value=ids.button_value(req["id"], 0))
     [view] = stack.views("U0ALICE")
