@@ -173,3 +173,11 @@ def test_the_token_that_asked_cannot_decide_its_own_request(stack, ui):
     assert answer.status_code == 403, answer.text
     assert ui.get(f"/v1/requests/{req['id']}").json()["status"] == "pending"
     assert any(kind == "refused_click" for kind, _, _ in events(stack, req["id"]))
+
+
+@pytest.mark.parametrize("by", ["U0ALICE", "<@U0ALICE>", "ALICE@Example.com", " alice@example.com\u00a0"])
+def test_the_requester_cannot_decide_through_the_api_in_any_spelling(stack, ui, by):
+    req = refund(stack, 340, requester="<@U0ALICE|alice>")
+    r = decide(ui, req, by=by)
+    assert r.status_code == 403, r.text
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "pending"
