@@ -10,8 +10,10 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from blocks import ids
+from bot import wiring
 from bot.cli import main
 from bot.core.lifecycle import Verdict
+from bot.errors import AlreadyDecided
 from bot.storage.tables import AuditEvent
 from tests.conftest import CHANNEL
 from workers import deadlines, runtime
@@ -97,6 +99,31 @@ def test_the_requester_cannot_approve_and_a_request_only_they_could_approve_esca
     assert got["escalation_level"] == 1 and "U0CAROL" in got["eligible_approvers"]
     stack.sandbox.click("U0CAROL", CHANNEL, ts, ids.ACTION_APPROVE)
     assert get(stack, req)["status"] == "approved"
+
+
+def test_late_clicks_are_answered_from_what_is_known_and_refusals_are_still_audited(stack, clock):
+    """Clicks are checked against a remembered state once a request has ended; a pending one is
+    read every time, so someone an escalation adds is not refused by what an earlier click saw."""
+    req = stack.create(action="rotate_keys", approvers=[], requester="U0ALICE", summary="Rotate keys")
+    stack.run_jobs()
+    ts = stack.card(req["id"])["ts"]
+    stack.sandbox.click("U0CAROL", CHANNEL, ts, ids.ACTION_APPROVE)  # not an approver yet
+    assert "Only this request's approvers" in stack.ephemerals("U0CAROL")[0]["text"]
+    stack.sweep()  # only the requester could decide it: escalated to U0CAROL at once
+    stack.sandbox.click("U0CAROL", CHANNEL, ts, ids.ACTION_APPROVE)
+    assert (get(stack, req)["status"], get(stack, req)["decided_by"]) == ("approved", "U0CAROL")
+    for _ in range(2):  # an approver again, the requester, someone who never was an approver
+        for user in ("U0CAROL", "U0ALICE", "U0DAVE"):
+            stack.sandbox.click(user, CHANNEL, ts, ids.ACTION_APPROVE)
+    assert ["Already approved" in e["text"] for e in stack.ephemerals("U0CAROL", 3)] == [False, True, True]
+    assert all("separation of duties" in e["text"] for e in stack.ephemerals("U0ALICE", 2))
+    assert all("approvers can decide" in e["text"] for e in stack.ephemerals("U0DAVE", 2))
+    assert len(events(stack, req["id"], "refused_click")) == 1 + 2 + 2  # the refusals, not the late clicks
+    # Another process (here: a second service on the same store) answers the same way.
+    other = wiring.build(stack.w.settings, clock=clock)
+    with pytest.raises(AlreadyDecided):
+        other.service.decide(req["id"], actor="U0CAROL", verdict=Verdict.APPROVE)
+    other.db.engine.dispose()
 
 
 @pytest.mark.parametrize("requester", ["U0ALICE", "<@U0ALICE>", "alice@example.com", "ALICE@Example.COM"])

@@ -7,6 +7,7 @@ the commit. The deadline half (reminders, escalations, timeouts) is `bot.service
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -60,6 +61,7 @@ class ApprovalService:
         self.check_callback_url = check_callback_url
         self.policy = policy or Policy.permissive()
         self.deadlines = DeadlineService(self)  # the deadline half, firing through `transition`
+        self._ended = _EndedStates()  # what a late click is checked against, without a read
 
     def create(self, new: NewRequest, *, agent: str) -> tuple[ApprovalRequest, bool]:
         """Store a request and queue its cards; (request, False) when the idempotency key was seen."""
@@ -284,6 +286,14 @@ class ApprovalService:
             raise NotFound(f"no request with id {request_id!r}")
         return row
 
+    def decision_state(self, request_id: str) -> RequestState:
+        """What a decision on the request is checked against: read from the store, or for a request
+        that has ended, remembered (an ended request never changes again, so any process may keep
+        it; a pending one is always read). Most late clicks are answered from here."""
+        if (state := self._ended.get(request_id)) is not None:
+            return state
+        return self._ended.remember(repo.state_of(self.get(request_id)))
+
     def list(self, *, status: str | None = None, limit: int = 100,
              agent: str | None = None) -> list[ApprovalRequest]:
         """Requests, newest first; only `agent`'s when given."""
@@ -310,7 +320,7 @@ class ApprovalService:
         try:
             lifecycle.check_can_decide(repo.state_of(row), actor=actor, index=index)
         except NotAuthorized as refused:
-            self.audit_refusal(row, refused)
+            self.audit_refusal(repo.state_of(row), refused)
             raise
         return row
 
@@ -318,11 +328,13 @@ class ApprovalService:
         self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None,
         index: int | None = None, args: Mapping[str, Any] | None = None, answer: Any = None,
         expected_version: int | None = None, note: Mapping[str, Any] | None = None,
+        known: RequestState | None = None,
     ) -> ApprovalRequest:
         """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided.
 
         `expected_version`: refuse (StaleDecision) unless the request is still at that version;
-        `note`: added to the audit event's data (e.g. which UI the decision came through).
+        `note`: added to the audit event's data (e.g. which UI the decision came through);
+        `known`: the request as the caller just read it (`decision_state`), to skip a read.
         """
         if verdict is Verdict.EDIT and args is not None:
             self._check_edit(request_id, actor=actor, index=index, args=args)
@@ -337,7 +349,7 @@ class ApprovalService:
                                     f"{expected_version}: reload it and decide again", request_id=state.id)
             return replace(t, event=replace(t.event, data={**t.event.data, **note})) if note else t
 
-        return self.transition(request_id, make)
+        return self.transition(request_id, make, known=known)
 
     def _check_edit(self, request_id: str, *, actor: str, index: int | None,
                     args: Mapping[str, Any]) -> None:
@@ -367,17 +379,18 @@ class ApprovalService:
 
     def transition(
         self, request_id: str, make: Callable[[RequestState, datetime], Transition],
-        seen: ApprovalRequest | None = None,
+        known: RequestState | None = None,
     ) -> ApprovalRequest:
         """Apply a transition exactly once: the UPDATE, its audit event and the callback outbox row
         commit together; the jobs that follow are queued after the commit."""
-        # Most late clicks meet a request that has already ended: answer them from a plain read,
-        # without queueing for the write lock. The conditional UPDATE stays the guard.
-        seen = seen or self.get(request_id)  # a caller that just read the row passes it
+        # Most late clicks meet a request that has already ended: answer them from what is known
+        # (a plain read, or an ended request remembered) without queueing for the write lock. The
+        # conditional UPDATE stays the guard.
+        state = known or self.decision_state(request_id)
         try:
-            make(repo.state_of(seen), self.clock())  # raises for an ended request or a refused actor
+            make(state, self.clock())  # raises for an ended request or a refused actor
         except NotAuthorized as refused:
-            self.audit_refusal(seen, refused)
+            self.audit_refusal(state, refused)
             raise
         for _ in range(5):
             applied = self._apply(request_id, make)
@@ -385,8 +398,7 @@ class ApprovalService:
                 break
         else:
             raise SignoffError(f"request {request_id} keeps changing under us; try again")
-        t, delivery_id = applied
-        ended = self.get(request_id)
+        t, delivery_id, ended = applied
         if t.final:
             _observe_end(ended)
             self.jobs.request_ended(request_id, delivery_id=delivery_id, resume=ended.run_id is not None,
@@ -397,9 +409,10 @@ class ApprovalService:
 
     def _apply(
         self, request_id: str, make: Callable[[RequestState, datetime], Transition]
-    ) -> tuple[Transition, str | None] | None:
-        """One attempt; None when someone changed the request between our read and our UPDATE
-        (PostgreSQL read committed; SQLite holds its write lock from the read on)."""
+    ) -> tuple[Transition, str | None, ApprovalRequest] | None:
+        """One attempt: (the transition, its callback delivery, the request after it); None when
+        someone changed the request between our read and our UPDATE (PostgreSQL read committed;
+        SQLite holds its write lock from the read on)."""
         now = self.clock()
         with self.db.write() as s:
             row = repo.get_request(s, request_id)
@@ -414,7 +427,10 @@ class ApprovalService:
                 delivery_id = self._queue_callback(s, row, t)
                 if row.run_id is not None:
                     repo.set_resume_state(s, request_id, ResumeState.QUEUED)
-        return t, delivery_id
+            s.refresh(row)  # the request as committed, read on the connection already held
+        if t.final:
+            self._ended.remember(repo.state_of(row))
+        return t, delivery_id, row
 
     def _queue_callback(self, s: Session, row: ApprovalRequest, t: Transition) -> str | None:
         if row.callback_url is None:
@@ -429,11 +445,34 @@ class ApprovalService:
                                created_at=t.decided_at))
         return delivery_id
 
-    def audit_refusal(self, row: ApprovalRequest, refused: NotAuthorized) -> None:
+    def audit_refusal(self, state: RequestState, refused: NotAuthorized) -> None:
         """Record a refused click in its own transaction (the refused one changed nothing)."""
-        event = lifecycle.refused_click(repo.state_of(row), actor=refused.actor, why=str(refused))
+        event = lifecycle.refused_click(state, actor=refused.actor, why=str(refused))
         with self.db.write() as s:
             repo.append_event(s, event, at=self.clock())
+
+
+class _EndedStates:
+    """The decision states of requests that have ended, newest kept: safe to share between
+    threads and to keep however long, because an ended request's decision never changes."""
+
+    SIZE = 10_000
+
+    def __init__(self) -> None:
+        self._states: dict[str, RequestState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, request_id: str) -> RequestState | None:
+        return self._states.get(request_id)
+
+    def remember(self, state: RequestState) -> RequestState:
+        """Keep `state` if its request has ended; returns it either way."""
+        if state.status is not Status.PENDING:
+            with self._lock:
+                self._states[state.id] = state
+                if len(self._states) > self.SIZE:
+                    del self._states[next(iter(self._states))]
+        return state
 
 
 def _most_urgent(urgencies: Sequence[str | None]) -> str | None:

@@ -72,7 +72,8 @@ class DeadlineService:
         reason = f"no decision within {waited} (policy rule {route.rule!r}: on timeout {route.on_timeout})"
         with contextlib.suppress(AlreadyDecided):  # a click got there first: it stands
             self.approvals.transition(row.id, lambda state, now: lifecycle.system_decision(
-                state, status=status, reason=reason, now=now, kind="expired", rule=route.rule), seen=row)
+                state, status=status, reason=reason, now=now, kind="expired", rule=route.rule),
+                known=repo.state_of(row))
 
     def _advance(self, row: ApprovalRequest, route: Route, next_due: Due, *, now: datetime) -> bool:
         """Move to the due escalation level / reminder count, iff nobody changed the request."""

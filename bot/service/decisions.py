@@ -91,7 +91,7 @@ class DecisionDesk:
             # what it asked for itself, whoever it names.
             refused = NotAuthorized(f"{d.via} created request {row.id}; the token that asks cannot also "
                                     "decide it", actor=actor)
-            self.service.audit_refusal(row, refused)
+            self.service.audit_refusal(repo.state_of(row), refused)
             raise refused
         _check_forms(row, d)
         if row.status == Status.PENDING:

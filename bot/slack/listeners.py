@@ -17,7 +17,7 @@ from blocks.forms import parse_form
 from blocks.home import home_view
 from blocks.modals import approve_modal, edit_modal, respond_modal
 from bot.core.items import Item
-from bot.core.lifecycle import Verdict
+from bot.core.lifecycle import RequestState, Verdict
 from bot.errors import (
     AlreadyDecided,
     AlreadyVoted,
@@ -29,6 +29,7 @@ from bot.errors import (
 )
 from bot.service import ApprovalService
 from bot.slack.delivery import card_for
+from bot.storage import repo
 from bot.storage.tables import ApprovalRequest
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,13 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
         # returns, the click is durable.
         try:
             request_id, index = _target(_action_value(body))
-            if _item(service.get(request_id), index).approve_comment != "none":
+            state = service.decision_state(request_id)  # a late click on an ended request: no read
+            if _item_of(state, index).approve_comment != "none":
                 ack()  # the request asks for a comment with Approve: a modal, like Reject
                 later(_open_modal, service, client, body, _approve_view)
                 return
-            service.decide(request_id, actor=_clicker(body), verdict=Verdict.APPROVE, index=index)
+            service.decide(request_id, actor=_clicker(body), verdict=Verdict.APPROVE, index=index,
+                           known=state)
         except SignoffError as e:
             ack()
             later(_tell, service, client, body, explain(e))
@@ -226,11 +229,15 @@ def _target(value: str) -> tuple[str, int | None]:
 
 
 def _item(row: ApprovalRequest, index: int | None) -> Item:
-    items = [Item.from_json(i) for i in row.items]
+    return _item_of(repo.state_of(row), index)
+
+
+def _item_of(state: RequestState, index: int | None) -> Item:
+    items = state.items
     if index is None and len(items) == 1:
         return items[0]
     if index is None or not 0 <= index < len(items):
-        raise InvalidInput(f"request {row.id} has no item {index}")
+        raise InvalidInput(f"request {state.id} has no item {index}")
     return items[index]
 
 
