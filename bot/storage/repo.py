@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from bot.core import audit
@@ -132,16 +132,20 @@ def apply_transition(s: Session, t: Transition) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
+def append_event(s: Session, event: Event, *, at: datetime) -> None:
     """Chain `event` after the current head, inside the caller's transaction (a Database.write()
-    session, which carries SIGNOFF_AUDIT_KEY)."""
+    session, which carries SIGNOFF_AUDIT_KEY). Three statements, every decision and request pays
+    them: bump the head and read it back, insert the event, point the head at it."""
     # Bumping the head first takes its row lock (PostgreSQL) before we read the previous hash,
-    # so concurrent writers append one after another instead of forking the chain.
-    s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
-    head = s.exec(select(AuditHead).where(AuditHead.id == 1)).one()
-    s.refresh(head)
+    # so concurrent writers append one after another instead of forking the chain. RETURNING
+    # reads the head as this statement left it (never a copy cached earlier in the session).
+    seq, prev_hash, keyed_from = s.execute(
+        update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1)
+        .returning(col(AuditHead.seq), col(AuditHead.hash), col(AuditHead.keyed_from))
+        .execution_options(synchronize_session=False)
+    ).one()
     fields = dict(
-        seq=head.seq,
+        seq=seq,
         at=at.isoformat(timespec="microseconds"),
         request_id=event.request_id,
         kind=event.kind,
@@ -149,18 +153,15 @@ def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
         data=dict(event.data),
     )
     key = s.info.get("audit_key")
-    if head.keyed_from is None or (key is None and head.seq >= head.keyed_from):
+    if keyed_from is None or (key is None and seq >= keyed_from):
         # Fail closed: an event we cannot MAC is not written, and neither is what it records.
         raise SignoffError("the audit chain is keyed and this process has no SIGNOFF_AUDIT_KEY")
-    record = audit.Record(**fields, prev_hash=head.hash, hash="")  # type: ignore[arg-type]
-    digest = audit.link(record, keyed_from=head.keyed_from, key=key.encode() if key else None)
+    record = audit.Record(**fields, prev_hash=prev_hash, hash="")  # type: ignore[arg-type]
+    digest = audit.link(record, keyed_from=keyed_from, key=key.encode() if key else None)
     assert digest is not None
-    row = AuditEvent(**fields, prev_hash=head.hash, hash=digest)  # type: ignore[arg-type]
-    s.add(row)
-    head.hash = digest
-    s.add(head)
-    s.flush()
-    return row
+    s.execute(insert(AuditEvent).values(**fields, prev_hash=prev_hash, hash=digest))
+    s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=digest)
+              .execution_options(synchronize_session=False))
 
 
 def add_message(
