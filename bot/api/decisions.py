@@ -7,13 +7,14 @@ decision goes through `DecisionDesk` → `ApprovalService.decide`, the path a cl
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.api.routes import _ERRORS, authenticate
 from bot.api.schemas import ErrorOut, RequestOut
@@ -161,12 +162,29 @@ def install_decision_api(app: FastAPI, desk: DecisionDesk) -> None:
             f"name:token:{DECIDE} to let this UI decide for people")).model_dump(exclude_none=True),
             status_code=403)
 
-    @app.middleware("http")
-    async def _no_store(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        if path.startswith("/v1/approvals/") or (path.startswith("/v1/requests/")
-                                                 and path.endswith("/decision")):
-            # A UI must never show a cached queue or outcome: someone else may have decided since.
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(NoStore)
+
+
+class NoStore:
+    """`Cache-Control: no-store` on what the decision API answers: a UI must never show a cached
+    queue or outcome, someone else may have decided since. Pure ASGI: other paths pass untouched
+    (Starlette's BaseHTTPMiddleware cost every request, clicks included, a task group and a
+    stream)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path.startswith("/v1/approvals/") or (path.startswith("/v1/requests/")
+                                                      and path.endswith("/decision"))):
+            await self.app(scope, receive, send)
+            return
+
+        async def no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
+            await send(message)
+
+        await self.app(scope, receive, no_store)
