@@ -330,7 +330,7 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     few, few_clicks = max(1, args.requests // 5), max(1, args.clicks // 5)
     log(f"clicks one at a time: {few_clicks} clicks on {few} new cards")
     cards = cards_for(stack, few, at_once=args.create_concurrency)
-    one_by_one, _ = click_run(
+    one_by_one, one_cpu = click_run(
         stack, click_payloads(stack, cards, clicks=few_clicks, seed=args.seed), concurrency=1
     )
     signed_one = signed_floor(stack, total=few_clicks, concurrency=1)
@@ -343,7 +343,9 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         f"{args.concurrency} at a time"
     )
     health = healthz_floor(stack, total=args.clicks, concurrency=args.concurrency)
+    web_before = cpu_tree_ms(stack.web.pid)
     signed = signed_floor(stack, total=args.clicks, concurrency=args.concurrency)
+    floor_cpu = round((cpu_tree_ms(stack.web.pid) - web_before) / max(1, args.clicks), 2)
     ephemerals_before = len(stack.sandbox.ephemerals())
     log(
         f"clicks under load: {args.clicks} Approve clicks on {len(cards)} cards, {args.concurrency} at a time"
@@ -357,6 +359,8 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "click_ack_one_at_a_time": one_by_one.summary(),
         "signed_url_verification_one_at_a_time": signed_one.summary(),
         "cpu_ms_per_click": cpu,
+        "cpu_ms_per_click_one_at_a_time": one_cpu,
+        "web_cpu_ms_per_signed_url_verification": floor_cpu,
         "click_outcome": outcome,
     }
 
