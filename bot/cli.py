@@ -126,7 +126,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     os.environ["REDIS_URL"] = settings.redis_url or ""
     click.echo(f"web: {workers} worker processes on {settings.host}:{settings.port}", err=True)
     uvicorn.run("bot.api.asgi:app_from_env", factory=True, workers=workers, host=settings.host,
-                port=settings.port, log_level="warning", http="bot.api.asgi:NoDelayH11Protocol")
+                port=settings.port, log_level="warning", http="bot.api.asgi:NoDelayHttpToolsProtocol")
 
 
 def _preflight(check: Callable[[], None]) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import socket
 
 from fastapi import FastAPI
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bot.errors import InvalidSettings
 from bot.settings import load_settings
@@ -29,8 +29,9 @@ def app_from_env() -> FastAPI:
     return w.web_app()
 
 
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with Nagle's algorithm off on every connection.
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol (httptools' C parser) with Nagle's algorithm off on every
+    connection.
 
     With several workers uvicorn binds the listening socket itself with protocol 0, and asyncio
     turns TCP_NODELAY on only for sockets that say IPPROTO_TCP; without it a response written in
