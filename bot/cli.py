@@ -274,7 +274,8 @@ def _work(settings: Settings, *, burst: bool) -> None:
         click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
     from workers.deadlines import Sweeper
 
-    Sweeper(w.job_context(), interval=settings.sweep_interval).start()
+    Sweeper(w.job_context(), interval=settings.sweep_interval,
+            deadline_interval=settings.deadline_interval).start()
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
     rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis, name=name)
