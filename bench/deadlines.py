@@ -243,8 +243,9 @@ def append_events(s: Any, events: Sequence[dict[str, Any]]) -> None:
 
 
 def plant(parts: Parts, deadlines_at: Sequence[datetime]) -> dict[str, datetime]:
-    """Store one pending request per deadline with its card in the sandbox, and schedule its timeout
-    through RQJobs.schedule_deadline, as ApprovalService.create does. Returns {request id: deadline}."""
+    """Store one pending request per deadline with its card in the sandbox (and, on a Signoff from
+    before deadlines were found by the sweeper alone, schedule its RQ job as create() did then).
+    Returns {request id: deadline}."""
     rows = [
         new_row(parts, action=EXPIRE_ACTION, deadline=d, timeout=EXPIRE_TIMEOUT, n=n)
         for n, d in enumerate(deadlines_at)
@@ -293,9 +294,11 @@ def plant(parts: Parts, deadlines_at: Sequence[datetime]) -> dict[str, datetime]
         s.flush()
         s.execute(insert(SlackMessage), messages)
         append_events(s, events)
+    schedule = getattr(parts.w.jobs, "schedule_deadline", None)  # before d46bcff: one RQ job each
     for row in sorted(rows, key=lambda r: r.next_deadline_at or datetime.max):
         assert row.next_deadline_at is not None
-        parts.w.jobs.schedule_deadline(row.id, row.next_deadline_at)
+        if schedule is not None:
+            schedule(row.id, row.next_deadline_at)
     return {row.id: row.next_deadline_at for row in rows if row.next_deadline_at is not None}
 
 
