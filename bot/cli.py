@@ -261,7 +261,7 @@ def _work(settings: Settings, *, burst: bool) -> None:
 
     w = _build(settings)
     _load_graphs(w)
-    _check_skew(w)
+    w.clock()  # measures the offset to the database's clock (and warns beyond SIGNOFF_MAX_CLOCK_SKEW)
     runtime.install(w.job_context())
     from workers.liveness import Heartbeat, worker_name
 
@@ -283,17 +283,6 @@ def _work(settings: Settings, *, burst: bool) -> None:
         rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
         heartbeat.stop()
-
-
-def _check_skew(w: Any) -> None:
-    """Refuse to fire deadlines on a clock that disagrees with the database's (see clock.py)."""
-    from bot.ops.clock import ClockSkew, check_skew
-
-    try:
-        skew = check_skew(w.db, w.clock, most=w.settings.max_clock_skew)
-    except ClockSkew as e:
-        raise click.ClickException(str(e)) from e
-    log.debug("clock skew against the database: %+.3f s", skew)
 
 
 @main.command()
