@@ -261,7 +261,7 @@ def _work(settings: Settings, *, burst: bool) -> None:
 
     w = _build(settings)
     _load_graphs(w)
-    _check_skew(w)
+    w.clock()  # measures the offset to the database's clock (and warns beyond SIGNOFF_MAX_CLOCK_SKEW)
     runtime.install(w.job_context())
     from workers.liveness import Heartbeat, worker_name
 
@@ -274,7 +274,8 @@ def _work(settings: Settings, *, burst: bool) -> None:
         click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
     from workers.deadlines import Sweeper
 
-    Sweeper(w.job_context(), interval=settings.sweep_interval).start()
+    Sweeper(w.job_context(), interval=settings.sweep_interval,
+            deadline_interval=settings.deadline_interval).start()
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
     rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis, name=name)
@@ -282,17 +283,6 @@ def _work(settings: Settings, *, burst: bool) -> None:
         rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
         heartbeat.stop()
-
-
-def _check_skew(w: Any) -> None:
-    """Refuse to fire deadlines on a clock that disagrees with the database's (see clock.py)."""
-    from bot.ops.clock import ClockSkew, check_skew
-
-    try:
-        skew = check_skew(w.db, w.clock, most=w.settings.max_clock_skew)
-    except ClockSkew as e:
-        raise click.ClickException(str(e)) from e
-    log.debug("clock skew against the database: %+.3f s", skew)
 
 
 @main.command()

@@ -100,6 +100,7 @@ class Settings:
     resume_lease: float = 15.0
     policy_file: Path | None = None  # None: every request goes to the approvers it names
     sweep_interval: float = 5.0
+    deadline_interval: float = 0.5  # seconds between each worker's looks for overdue deadlines
     agent_rate_limit: RateLimit | None = None  # requests each agent may create per window
     agent_max_pending: int | None = None  # pending requests each agent may have at once
     web_workers: int = 1  # WEB_CONCURRENCY: processes `signoff web` serves with
@@ -173,6 +174,8 @@ def load_settings(
         resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "15", most=60),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
         sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
+        deadline_interval=_seconds("SIGNOFF_DEADLINE_INTERVAL", get("SIGNOFF_DEADLINE_INTERVAL") or "0.5",
+                                   most=60),
         agent_rate_limit=parse_rate("SIGNOFF_AGENT_RATE_LIMIT", get("SIGNOFF_AGENT_RATE_LIMIT")),
         agent_max_pending=_count("SIGNOFF_AGENT_MAX_PENDING", get("SIGNOFF_AGENT_MAX_PENDING")),
         web_workers=_count("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), most=64) or 1,

@@ -19,6 +19,7 @@ from bot.api.waiters import Waiters
 from bot.core.lifecycle import Event
 from bot.observe.metrics import StoreCollector, render
 from bot.observe.store import read_store
+from bot.ops.clock import DatabaseClock
 from bot.policy.loader import load_policy
 from bot.service import ApprovalService, Clock, utcnow
 from bot.service.decisions import DecisionDesk
@@ -161,12 +162,18 @@ class Wiring:
         return checks
 
 
-def build(settings: Settings, *, clock: Clock = utcnow) -> Wiring:
-    """Connect to everything `settings` names; REDIS_URL must be resolved by now."""
+def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcnow) -> Wiring:
+    """Connect to everything `settings` names; REDIS_URL must be resolved by now.
+
+    "Now" is `base` (this process's clock) corrected to the database's (see bot.ops.clock);
+    a test passes its own `clock` instead, to move time.
+    """
     if settings.redis_url is None:
         raise ValueError("build() needs a redis_url; the entrypoint starts the embedded one")
     redis = Redis.from_url(settings.redis_url)
     db = Database.connect(settings.database_url, audit_key=settings.audit_key)
+    if clock is None:
+        clock = DatabaseClock.of(db, base=base, warn_over=settings.max_clock_skew)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     jobs = RQJobs(redis, lease=settings.resume_lease)
     service = ApprovalService(

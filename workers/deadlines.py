@@ -1,9 +1,18 @@
-"""Deadline jobs: fire what is due; and the sweeper that finds in SQL what Redis lost."""
+"""Deadlines: the sweeper thread of every worker fires what is due, in batches, and finds in SQL
+what Redis lost.
+
+Deadlines are not RQ jobs: at 167 deadlines/s one scheduled job per deadline cost more in RQ
+(scheduler, queue, job record, result) than firing it, and RQ's scheduler releases jobs up to a
+second early and fails over in minutes. Every worker's sweeper looks on the `next_deadline_at`
+index every SIGNOFF_DEADLINE_INTERVAL seconds instead; firing is conditional and PostgreSQL's
+`SKIP LOCKED` gives concurrent sweepers different rows, so each deadline fires once.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from bot.observe import heartbeat
@@ -14,29 +23,25 @@ log = logging.getLogger(__name__)
 
 
 def fire(request_id: str) -> None:
-    """Fire a request's due reminder, escalation or timeout, then schedule its next one."""
-    ctx = runtime.current()
-    next_at = ctx.service.deadlines.fire(request_id)
-    if next_at is not None:
-        ctx.jobs.schedule_deadline(request_id, next_at)
+    """Fire a request's due reminder, escalation or timeout (a job an older Signoff scheduled;
+    the sweeper finds its next deadline)."""
+    runtime.current().service.deadlines.fire(request_id)
+
+
+def fire_due() -> int:
+    """Fire every overdue deadline found in SQL, in batches; returns how many were due.
+
+    It costs what is due, not what is pending: one indexed range query on next_deadline_at.
+    """
+    return runtime.current().service.deadlines.fire_due()
 
 
 def sweep(*, requeue: bool = True) -> int:
-    """One pass: take over dead workers' jobs, fire every overdue deadline found in SQL, and
-    (with `requeue`) requeue lost work.
-
-    It costs what is due, not what is pending: one indexed range query on next_deadline_at.
-    Firing is conditional, so a deadline the scheduled job (or another sweeper) fired is a no-op.
-    """
+    """One whole pass: take over dead workers' jobs, fire every overdue deadline, and (with
+    `requeue`) requeue lost work; returns how many deadlines were due."""
     ctx = runtime.current()
     take_over_dead(ctx)
-    fired = 0
-    for request_id in ctx.service.deadlines.due_request_ids():
-        try:
-            fire(request_id)
-            fired += 1
-        except Exception:  # noqa: BLE001 - one bad request must not stop the sweep
-            log.exception("sweeper: firing the deadline of %s failed", request_id)
+    fired = fire_due()
     if requeue:
         requeue_lost(ctx)
     return fired
@@ -81,29 +86,38 @@ def requeue_lost(ctx: runtime.JobContext) -> None:
 
 
 class Sweeper(threading.Thread):
-    """Sweeps every `interval` seconds inside each worker process.
+    """Fires deadlines every `deadline_interval` seconds inside each worker process; takes over
+    dead workers' jobs every `interval`, and requeues lost work every REQUEUE_EVERY.
 
     A thread rather than a scheduled RQ job: a job can be lost with Redis or wait out a
     scheduler failover, and then nothing would ever sweep again.
     """
 
-    # Deadlines are looked for on every pass (an indexed query); lost work less often: those
+    # Deadlines are looked for on every tick (an indexed query); lost work less often: those
     # queries scan what is pending (measured: 25 ms at 10,000), and lost work is rare.
     REQUEUE_EVERY = 60.0  # seconds
 
-    def __init__(self, context: runtime.JobContext, *, interval: float) -> None:
+    def __init__(self, context: runtime.JobContext, *, interval: float,
+                 deadline_interval: float = 0.5) -> None:
         super().__init__(name="signoff-sweeper", daemon=True)
         self.context, self.interval = context, interval
+        self.deadline_interval = min(deadline_interval, interval)
         self.stopped = threading.Event()
 
     def run(self) -> None:
         runtime.install(self.context)
-        every = max(1, round(self.REQUEUE_EVERY / self.interval))
-        passes = 0
-        while not self.stopped.wait(self.interval):
-            passes += 1
+        pass_due = requeue_due = time.monotonic() + self.interval  # the first whole pass after `interval`
+        while not self.stopped.wait(self.deadline_interval):
+            now = time.monotonic()
             try:
-                sweep(requeue=(passes - 1) % every == 0)  # the first pass, then every `every`-th
-                heartbeat.beat(self.context.jobs.redis, self.context.clock())  # alerts and doctor read it
+                if now >= pass_due:
+                    pass_due = now + self.interval
+                    requeue = now >= requeue_due
+                    if requeue:
+                        requeue_due = now + self.REQUEUE_EVERY
+                    sweep(requeue=requeue)
+                    heartbeat.beat(self.context.jobs.redis, self.context.clock())  # alerts and doctor read it
+                else:
+                    fire_due()
             except Exception:  # noqa: BLE001 - keep sweeping; Redis or the DB may be back next time
                 log.exception("sweeper pass failed")

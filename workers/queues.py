@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from redis import Redis
@@ -19,7 +19,8 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from workers import cards, deadlines, graphs, liveness, webhooks
+from bot.service.ports import Ending
+from workers import cards, graphs, liveness, webhooks
 from workers.retries import CRASH_RETRY, GRAPH_RETRY, SLACK_RETRY
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,6 @@ def escalate_job_id(request_id: str, level: int) -> str:
 def callback_job_id(delivery_id: str, attempt: int) -> str:
     """Attempt number `attempt` of a callback delivery: the same attempt queued twice runs once."""
     return f"callback-{delivery_id}-{attempt}"
-
-
-def deadline_job_id(request_id: str, at: datetime) -> str:
-    """The deadline of `request_id` due at `at`: one per request and time."""
-    return f"deadline-{request_id}-{int(at.timestamp())}"
 
 
 def start_run_job_id(run_id: str) -> str:
@@ -157,6 +153,25 @@ class RQJobs:
         self._announce(request_id)
 
     @_best_effort
+    def requests_ended(self, endings: Sequence[Ending]) -> None:
+        """request_ended for each, in one Redis round trip (a batch of timeouts)."""
+        resumes = [self.graphs.prepare_data(graphs.resume, (e.request_id,), retry=GRAPH_RETRY,
+                                            job_id=resume_job_id(e.request_id)) for e in endings if e.resume]
+        updates = [self.cards.prepare_data(cards.update_cards, (e.request_id,), retry=SLACK_RETRY,
+                                           job_id=update_cards_job_id(e.request_id, e.version))
+                   for e in endings]
+        callbacks = [self.callbacks.prepare_data(webhooks.deliver_callback, (e.delivery_id, 1),
+                                                 retry=CRASH_RETRY, job_id=callback_job_id(e.delivery_id, 1))
+                     for e in endings if e.delivery_id is not None]
+        with self.redis.pipeline() as p:
+            for queue, batch in ((self.graphs, resumes), (self.cards, updates), (self.callbacks, callbacks)):
+                if batch:
+                    queue.enqueue_many(batch, pipeline=p)
+            for e in endings:
+                p.publish(ENDED_CHANNEL, e.request_id)
+            p.execute()
+
+    @_best_effort
     def _announce(self, request_id: str) -> None:
         self.redis.publish(ENDED_CHANNEL, request_id)
 
@@ -169,17 +184,6 @@ class RQJobs:
         else:
             self.callbacks.enqueue_in(timedelta(seconds=delay), func, delivery_id, attempt,
                                       job_id=job_id, retry=CRASH_RETRY)
-
-    @_best_effort
-    def schedule_deadline(self, request_id: str, at: datetime) -> None:
-        """Fire the request's next deadline at `at`.
-
-        One id per request and time: a job that reschedules itself must not reuse its own id
-        (RQ marks the shared id finished, dropping the new schedule). No `ttl` on purpose: a
-        scheduled job whose data expired is dropped silently by RQ.
-        """
-        self.deadlines.enqueue_at(at, deadlines.fire, request_id,
-                                  job_id=deadline_job_id(request_id, at), retry=CRASH_RETRY)
 
     @_best_effort
     def escalated(self, request_id: str, *, from_level: int, to_level: int) -> None:

@@ -140,14 +140,15 @@ def worker_heartbeat(client: Redis, *, now: datetime, most: float) -> Check:
 
 
 def clock_skew(db: Database, clock: Callable[[], datetime], *, most: float) -> Check:
-    """This machine's clock agrees with the database's (deadlines compare the two)."""
+    """This machine's clock agrees with the database's (logs and Slack signatures use it)."""
     try:
         skew = measure_skew(db, clock)
     except SQLAlchemyError as e:
         return Check("clock", FAIL, f"cannot read the database's clock ({e.__class__.__name__})")
     if abs(skew) > most:
         return Check("clock", FAIL, f"{skew:+.1f} s from the database's clock (more than "
-                     f"SIGNOFF_MAX_CLOCK_SKEW={most:g} s): sync it with NTP")
+                     f"SIGNOFF_MAX_CLOCK_SKEW={most:g} s): deadlines follow the database's, but logs "
+                     "and Slack's signature window follow this one; sync it with NTP")
     return Check("clock", OK, f"{skew:+.3f} s from the database's clock")
 
 

@@ -104,9 +104,7 @@ class ApprovalService:
             self.jobs.request_ended(row.id, delivery_id=delivery_id, resume=row.run_id is not None,
                                     version=decided.version)
             return decided, True
-        self.jobs.post_cards(row.id)
-        if row.next_deadline_at is not None:
-            self.jobs.schedule_deadline(row.id, row.next_deadline_at)
+        self.jobs.post_cards(row.id)  # its deadlines are found by the sweeper on next_deadline_at
         return self.get(row.id) if any(verdicts) else row, True
 
     def _auto_decide(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -14,14 +15,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Ending:
+    """A request that ended, and what must follow it (see Jobs.request_ended)."""
+
+    request_id: str
+    delivery_id: str | None
+    resume: bool
+    version: int
+
+
 class Jobs(Protocol):
     """Background work the service asks for once its transaction has committed."""
 
     def post_cards(self, request_id: str) -> None: ...
-
-    def schedule_deadline(self, request_id: str, at: datetime) -> None:
-        """Fire the request's next reminder, escalation or timeout at `at`."""
-        ...
 
     def escalated(self, request_id: str, *, from_level: int, to_level: int) -> None:
         """Tell the people added by these escalation levels, and everyone on the card."""
@@ -37,6 +44,10 @@ class Jobs(Protocol):
 
     def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
         """Update every card, deliver the callback, resume the graph, wake long-polling agents."""
+        ...
+
+    def requests_ended(self, endings: Sequence[Ending]) -> None:
+        """request_ended for many requests at once (a batch of timeouts)."""
         ...
 
 

@@ -66,6 +66,28 @@ def due_request_ids(s: Session, *, now: datetime, limit: int) -> list[str]:
     return list(s.exec(query))
 
 
+def lock_due_requests(s: Session, *, now: datetime, limit: int) -> list[ApprovalRequest]:
+    """Lock and load up to `limit` requests whose next deadline is at or before `now`, oldest first.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent sweepers take disjoint rows and never wait
+    on each other's rows; the caller appends the audit events (the chain head's lock) after every
+    row is held, so a batch and a click (row, then head) cannot deadlock. SQLite ignores the
+    clause: its write transaction already holds the one writer's lock.
+    """
+    query = (select(ApprovalRequest)
+             .where(col(ApprovalRequest.next_deadline_at) <= now)
+             .order_by(col(ApprovalRequest.next_deadline_at), col(ApprovalRequest.id)).limit(limit)
+             .with_for_update(skip_locked=True))
+    return list(s.exec(query))
+
+
+def lock_requests(s: Session, request_ids: Sequence[str]) -> list[ApprovalRequest]:
+    """Lock and load these requests (waiting for another transaction that holds one)."""
+    query = (select(ApprovalRequest).where(col(ApprovalRequest.id).in_(request_ids))
+             .order_by(col(ApprovalRequest.id)).with_for_update())
+    return list(s.exec(query))
+
+
 def set_resume_state(s: Session, request_id: str, state: ResumeState) -> None:
     """Record where resuming the graph with this request's decision stands."""
     s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id)
@@ -134,33 +156,40 @@ def apply_transition(s: Session, t: Transition) -> bool:
 
 def append_event(s: Session, event: Event, *, at: datetime) -> None:
     """Chain `event` after the current head, inside the caller's transaction (a Database.write()
-    session, which carries SIGNOFF_AUDIT_KEY). Three statements, every decision and request pays
-    them: bump the head and read it back, insert the event, point the head at it."""
+    session, which carries SIGNOFF_AUDIT_KEY)."""
+    append_events(s, [event], at=at)
+
+
+def append_events(s: Session, events: Sequence[Event], *, at: datetime) -> None:
+    """Chain `events` in order after the current head, moving the head once (a batch of timeouts).
+
+    Three statements however many events, every decision and request pays them: bump the head
+    and read it back, insert the events, point the head at the last one."""
+    if not events:
+        return
     # Bumping the head first takes its row lock (PostgreSQL) before we read the previous hash,
     # so concurrent writers append one after another instead of forking the chain. RETURNING
     # reads the head as this statement left it (never a copy cached earlier in the session).
-    seq, prev_hash, keyed_from = s.execute(
-        update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1)
+    last, prev, keyed_from = s.execute(
+        update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + len(events))
         .returning(col(AuditHead.seq), col(AuditHead.hash), col(AuditHead.keyed_from))
         .execution_options(synchronize_session=False)
     ).one()
-    fields = dict(
-        seq=seq,
-        at=at.isoformat(timespec="microseconds"),
-        request_id=event.request_id,
-        kind=event.kind,
-        actor=event.actor,
-        data=dict(event.data),
-    )
     key = s.info.get("audit_key")
-    if keyed_from is None or (key is None and seq >= keyed_from):
+    if keyed_from is None or (key is None and last >= keyed_from):
         # Fail closed: an event we cannot MAC is not written, and neither is what it records.
         raise SignoffError("the audit chain is keyed and this process has no SIGNOFF_AUDIT_KEY")
-    record = audit.Record(**fields, prev_hash=prev_hash, hash="")  # type: ignore[arg-type]
-    digest = audit.link(record, keyed_from=keyed_from, key=key.encode() if key else None)
-    assert digest is not None
-    s.execute(insert(AuditEvent).values(**fields, prev_hash=prev_hash, hash=digest))
-    s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=digest)
+    rows = []
+    for seq, event in enumerate(events, start=last - len(events) + 1):
+        fields = dict(seq=seq, at=at.isoformat(timespec="microseconds"), request_id=event.request_id,
+                      kind=event.kind, actor=event.actor, data=dict(event.data))
+        record = audit.Record(**fields, prev_hash=prev, hash="")  # type: ignore[arg-type]
+        digest = audit.link(record, keyed_from=keyed_from, key=key.encode() if key else None)
+        assert digest is not None
+        rows.append({**fields, "prev_hash": prev, "hash": digest})
+        prev = digest
+    s.execute(insert(AuditEvent), rows)
+    s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=prev)
               .execution_options(synchronize_session=False))
 
 

@@ -1,0 +1,112 @@
+"""Deadlines fired in batches: many due at once, a click inside a batch, two sweepers on one batch;
+on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+from sqlmodel import select
+
+from bot.core import lifecycle
+from bot.core.lifecycle import Verdict
+from bot.service import NewRequest
+from bot.service.deadlines import BATCH
+from bot.storage import repo
+from bot.storage.audit_export import verify
+from bot.storage.tables import AuditEvent
+from tests.test_policies import POLICY
+from workers import deadlines, runtime
+
+
+@pytest.fixture
+def stack_url(database_url: str) -> str:
+    """The stack in this module runs on SQLite and on PostgreSQL."""
+    return database_url
+
+
+@pytest.fixture
+def stack_overrides():
+    return {"policy_file": POLICY}
+
+
+def pending(stack, n):
+    """n requests under mid-refunds (timeout 30m, reject), created straight through the service."""
+    new = NewRequest(action="issue_refund", summary="Refund $340", args={"amount": 340},
+                     requester="billing-bot")
+    return [stack.w.service.create(new, agent="test-agent")[0].id for _ in range(n)]
+
+
+def kinds(stack):
+    with stack.w.db.read() as s:
+        return Counter((e.request_id, e.kind) for e in s.exec(select(AuditEvent)))
+
+
+def status(stack, request_id):
+    return stack.w.service.get(request_id).status
+
+
+def test_more_due_than_a_batch_all_fire_once_in_one_pass(stack, clock):
+    ids = pending(stack, BATCH * 2 + 5)
+    stack.run_jobs()  # the cards
+    clock.advance(minutes=31)
+    assert stack.sweep() == len(ids)  # one pass, several batches, then the card updates it queued
+    seen = kinds(stack)
+    assert all(status(stack, i) == "expired" and seen[(i, "expired")] == 1 for i in ids)
+    assert verify(stack.w.db).ok
+    assert all("Expired" in str(stack.card(i)["blocks"]) for i in ids[:3] + ids[-3:])
+    assert stack.sweep() == 0  # nothing left due
+
+
+def test_a_request_decided_before_the_batch_keeps_its_decision(stack, clock):
+    ids = pending(stack, 3)
+    clock.advance(minutes=31)
+    stack.w.service.decide(ids[1], actor="U0ALICE", verdict=Verdict.APPROVE)
+    stack.sweep()
+    assert [status(stack, i) for i in ids] == ["expired", "approved", "expired"]
+    assert kinds(stack)[(ids[1], "expired")] == 0
+
+
+def test_a_click_in_flight_during_the_batch_wins_and_the_batch_skips_it(stack, clock):
+    ids = pending(stack, 5)
+    clock.advance(minutes=31)
+    runtime.install(stack.context)
+    swept = threading.Thread(target=deadlines.fire_due)
+    # A click that holds its row (its UPDATE done, not yet committed) while the sweeper runs.
+    with stack.w.db.write() as s:
+        [row] = repo.lock_requests(s, [ids[2]])
+        t = lifecycle.decide(repo.state_of(row), actor="U0BOB", verdict=Verdict.APPROVE, reason=None,
+                             now=clock(), index=None, args=None, answer=None)
+        assert repo.apply_transition(s, t)
+        repo.append_event(s, t.event, at=clock())
+        swept.start()
+        time.sleep(0.5)  # PostgreSQL: the batch skips the held row; SQLite: it waits for the writer
+    swept.join(timeout=30)
+    deadlines.fire_due()  # the next tick: the clicked request is no longer due
+    assert [status(stack, i) for i in ids] == ["expired", "expired", "approved", "expired", "expired"]
+    seen = kinds(stack)
+    assert seen[(ids[2], "expired")] == 0 and seen[(ids[2], "decided")] == 1
+    assert verify(stack.w.db).ok
+
+
+def test_two_sweepers_on_one_batch_fire_each_deadline_once(stack, clock):
+    ids = pending(stack, BATCH + 20)
+    clock.advance(minutes=31)
+    runtime.install(stack.context)
+    barrier = threading.Barrier(2)
+
+    def sweeper():
+        barrier.wait()
+        deadlines.fire_due()
+
+    racers = [threading.Thread(target=sweeper) for _ in range(2)]
+    for r in racers:
+        r.start()
+    for r in racers:
+        r.join(timeout=60)
+    stack.run_jobs()
+    seen = kinds(stack)
+    assert all(status(stack, i) == "expired" and seen[(i, "expired")] == 1 for i in ids)
+    assert verify(stack.w.db).ok
