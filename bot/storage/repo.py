@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from bot.core import audit
@@ -16,6 +16,9 @@ from bot.core.routing import requester_identity
 from bot.core.vocabulary import ResumeState
 from bot.errors import SignoffError
 from bot.storage.tables import ApprovalRequest, AuditEvent, AuditHead, SlackMessage
+
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 def get_request(s: Session, request_id: str) -> ApprovalRequest | None:
@@ -136,12 +139,15 @@ def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
     """Chain `event` after the current head, inside the caller's transaction (a Database.write()
     session, which carries SIGNOFF_AUDIT_KEY)."""
     # Bumping the head first takes its row lock (PostgreSQL) before we read the previous hash,
-    # so concurrent writers append one after another instead of forking the chain.
-    s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
-    head = s.exec(select(AuditHead).where(AuditHead.id == 1)).one()
-    s.refresh(head)
+    # so concurrent writers append one after another instead of forking the chain; RETURNING
+    # reads the head as that UPDATE left it (on PostgreSQL, after waiting for a concurrent
+    # appender: the row it re-read). Core statements, not the ORM's flush and refresh: this runs
+    # in every state change, and the ORM's unit of work was most of its cost.
+    head = s.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
+                     .returning(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.keyed_from)).one()
+    seq, prev_hash, keyed_from = head
     fields = dict(
-        seq=head.seq,
+        seq=seq,
         at=at.isoformat(timespec="microseconds"),
         request_id=event.request_id,
         kind=event.kind,
@@ -149,18 +155,15 @@ def append_event(s: Session, event: Event, *, at: datetime) -> AuditEvent:
         data=dict(event.data),
     )
     key = s.info.get("audit_key")
-    if head.keyed_from is None or (key is None and head.seq >= head.keyed_from):
+    if keyed_from is None or (key is None and seq >= keyed_from):
         # Fail closed: an event we cannot MAC is not written, and neither is what it records.
         raise SignoffError("the audit chain is keyed and this process has no SIGNOFF_AUDIT_KEY")
-    record = audit.Record(**fields, prev_hash=head.hash, hash="")  # type: ignore[arg-type]
-    digest = audit.link(record, keyed_from=head.keyed_from, key=key.encode() if key else None)
+    record = audit.Record(**fields, prev_hash=prev_hash, hash="")  # type: ignore[arg-type]
+    digest = audit.link(record, keyed_from=keyed_from, key=key.encode() if key else None)
     assert digest is not None
-    row = AuditEvent(**fields, prev_hash=head.hash, hash=digest)  # type: ignore[arg-type]
-    s.add(row)
-    head.hash = digest
-    s.add(head)
-    s.flush()
-    return row
+    s.execute(insert(_EVENTS).values(**fields, prev_hash=prev_hash, hash=digest))
+    s.execute(update(_HEAD).where(_HEAD.c.id == 1).values(hash=digest))
+    return AuditEvent(**fields, prev_hash=prev_hash, hash=digest)  # type: ignore[arg-type]
 
 
 def add_message(
