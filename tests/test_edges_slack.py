@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
+from slack_sdk import WebClient
 
 from blocks import ids
+from bot.core.lifecycle import Verdict
+from bot.slack import delivery
+from bot.storage import recovery, repo
 from tests.conftest import CHANNEL
 from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
 from tests.test_graph_hitl import TIDY, click
@@ -147,3 +153,34 @@ def test_a_graph_asking_with_args_nested_too_deep_fails_visibly_and_stores_nothi
     run = start(stack, "deep", {"amount": 1})
     assert run["status"] == "failed" and "items[0].args" in run["error"] and "limit is 32" in run["error"]
     assert stored_ids(stack) == []
+
+
+def test_a_posted_card_is_recorded_as_showing_its_version(stack):
+    stack.create()
+    stack.run_jobs()
+    with stack.w.db.read() as s:
+        assert recovery.stale_cards(s, before=stack.w.clock() + timedelta(hours=1)) == []
+
+
+class _DecidedWhilePosting(WebClient):
+    """Slack answers chat.postMessage, and the approver clicks before the worker records the copy."""
+
+    def __init__(self, stack: Any, request_id: str) -> None:
+        super().__init__(token=stack.w.slack.token, base_url=stack.w.slack.base_url)
+        self._stack, self._request_id = stack, request_id
+
+    def chat_postMessage(self, **kwargs: Any) -> Any:  # noqa: N802 - slack_sdk's name
+        sent = super().chat_postMessage(**kwargs)
+        self._stack.w.service.decide(self._request_id, actor="U0ALICE", verdict=Verdict.APPROVE)
+        return sent
+
+
+def test_a_decision_while_the_card_is_posted_leaves_the_card_final(stack):
+    req = stack.create()
+    client = _DecidedWhilePosting(stack, req["id"])
+    delivery.post_cards(stack.w.db, client, req["id"], clock=stack.w.clock, policy=stack.w.service.policy)
+    [card] = stack.sandbox.messages(CHANNEL)
+    assert ids.ACTION_APPROVE not in json.dumps(card["blocks"])  # the buttons are gone
+    with stack.w.db.read() as s:
+        row = repo.get_request(s, req["id"])
+        assert row is not None and row.status == "approved" and row.cards_version == row.version

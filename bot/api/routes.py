@@ -69,10 +69,16 @@ def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits
                  responses={200: {"model": RequestOut, "description": "idempotent replay"}, **_LIMITED})
     async def create_request(body: CreateRequest, agent: Agent) -> JSONResponse:
         new = new_request(body)  # its item, when it allows more than approve/reject
-        if limits is not None and limits.active:
-            await run_in_threadpool(limits.check, agent)
-        row, created = await run_in_threadpool(service.create, new, agent=agent)
-        [out] = await shown([row])
+
+        def create() -> tuple[RequestOut, bool]:
+            # One trip to the thread pool for the whole create: each trip is a hand-off between
+            # threads, and an agent's request used to make three.
+            if limits is not None and limits.active:
+                limits.check(agent)
+            row, created = service.create(new, agent=agent)
+            return RequestOut.of(row, delivery=service.card_deliveries([row])[row.id]), created
+
+        out, created = await run_in_threadpool(create)
         return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
 
     async def shown(rows: list[ApprovalRequest]) -> list[RequestOut]:
@@ -80,16 +86,17 @@ def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits
         deliveries = await run_in_threadpool(service.card_deliveries, rows)
         return [RequestOut.of(r, delivery=deliveries[r.id]) for r in rows]
 
-    async def own(request_id: str, agent: str) -> ApprovalRequest:
-        """The request if this agent created it; another agent's is as good as absent."""
-        row = await run_in_threadpool(service.get, request_id)
+    def own(request_id: str, agent: str) -> tuple[ApprovalRequest, RequestOut]:
+        """The request (and its API view) if this agent created it; another agent's is as good as
+        absent. Row and cards are read in one session."""
+        row, delivery = service.get_shown(request_id)
         if row.created_by != agent:
             raise NotFound(f"no request with id {request_id!r}")
-        return row
+        return row, RequestOut.of(row, delivery=delivery)
 
     @router.get("/requests/{request_id}", response_model=RequestOut)
     async def get_request(request_id: str, agent: Agent) -> RequestOut:
-        return (await shown([await own(request_id, agent)]))[0]
+        return (await run_in_threadpool(own, request_id, agent))[1]
 
     @router.get("/requests/{request_id}/wait", response_model=RequestOut)
     async def wait_for_request(
@@ -97,16 +104,15 @@ def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits
         timeout: Annotated[int, Query(ge=1, le=60, description="seconds to wait at most")] = 30,
     ) -> RequestOut:
         """The request as soon as it is no longer pending, or still `pending` after `timeout` s."""
-        row = await own(request_id, agent)
-        if row.status == Status.PENDING:
-            async with waiters.watch(request_id) as ended:
-                # Read again once subscribed: an end between the first read and now is not missed.
-                row = await run_in_threadpool(service.get, request_id)
-                if row.status == Status.PENDING:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(ended, timeout)
-                    row = await run_in_threadpool(service.get, request_id)
-        return (await shown([row]))[0]
+        # Subscribed before the first read, so an end between that read and the wait is not
+        # missed, and one read serves the ownership check, the status and a decided answer.
+        async with waiters.watch(request_id) as ended:
+            row, out = await run_in_threadpool(own, request_id, agent)
+            if row.status != Status.PENDING:
+                return out
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended, timeout)
+        return (await run_in_threadpool(own, request_id, agent))[1]
 
     @router.post("/requests/{request_id}/cancel", response_model=RequestOut,
                  responses={409: {"model": ErrorOut, "description": "already decided"}})

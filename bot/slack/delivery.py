@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlmodel import Session, select
 
 from blocks.card import Card, CardItem, Deadline, Failure, approval_card, card_text
 from blocks.text import clip_escaped, escape, one_line
@@ -23,7 +25,7 @@ from bot.policy.durations import format_duration
 from bot.policy.model import Policy, Rule
 from bot.storage import repo
 from bot.storage.db import Database
-from bot.storage.tables import ApprovalRequest, Run
+from bot.storage.tables import ApprovalRequest, Run, SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +113,42 @@ def failure_after_decision(history: Sequence[audit.Record], *, run: Run | None) 
 def load_card(db: Database, request_id: str, *, policy: Policy | None = None,
               client: WebClient | None = None) -> Card:
     """The card for a request as every copy should show it now (`client` names its groups)."""
-    row, _ = _load(db, request_id)
+    return _card_of(_snapshot(db, request_id), policy=policy, client=client)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Snapshot:
+    """What a card job needs of one request, read in one session."""
+
+    row: ApprovalRequest
+    posted: list[SlackMessage]
+    history: list[audit.Record]
+    run: Run | None
+
+    @property
+    def channel_failed(self) -> bool:
+        """Whether the channel refused the card for good (the approvers get DMs instead)."""
+        return any(r.kind == "delivery_failed" for r in self.history)
+
+
+def _snapshot(db: Database, request_id: str) -> _Snapshot:
+    # One read session for the row, its copies, its events and its run: each job used to open
+    # three to five, and the sessions, not the queries, were most of a card job's CPU.
     with db.read() as s:
-        history = list(repo.audit_records(s, request_id=request_id))
-        run = s.get(Run, row.run_id) if row.run_id else None
+        row = repo.get_request(s, request_id)
+        if row is None:
+            raise NotFound(f"no request with id {request_id!r}")
+        return _Snapshot(row=row, posted=repo.messages_for(s, request_id),
+                         history=list(repo.audit_records(s, request_id=request_id)),
+                         run=s.get(Run, row.run_id) if row.run_id else None)
+
+
+def _card_of(snap: _Snapshot, *, policy: Policy | None, client: WebClient | None) -> Card:
+    row = snap.row
     rule = _rule_named(policy, row.rule)
     pending = row.status == Status.PENDING.value
     handles = _handles(client, row, rule) if client is not None and pending else {}
-    return card_for(row, history=history, run=run, rule=rule, handles=handles)
+    return card_for(row, history=snap.history, run=snap.run, rule=rule, handles=handles)
 
 
 def _rule_named(policy: Policy | None, name: str | None) -> Rule | None:
@@ -188,40 +218,64 @@ def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Calla
     A channel that refuses the card for good gets a `delivery_failed` audit event once, and the
     approvers get the card by DM instead: a request nobody sees would only wait for its deadline.
     """
-    row, posted = _load(db, request_id)
+    snap = _snapshot(db, request_id)
+    row, posted = snap.row, snap.posted
     done = {m.channel for m in posted} | {m.recipient for m in posted if m.recipient}
-    gone = _channel_failed(db, request_id)
+    gone = snap.channel_failed
     targets: list[tuple[str | None, str]] = []  # (recipient, channel or user id)
     if row.channel and row.channel not in done and not gone:
         targets.append((None, row.channel))
     if row.dm or gone:
         targets.extend((u, u) for u in row.eligible if u not in done)
-    for recipient, where in targets:
+    # Every copy shows the state read above; a change since is caught below and updated.
+    card = _card_of(snap, policy=policy, client=client)
+    message = _message(card)
+    marked: bool | None = None  # whether the copies showed the current version when last recorded
+    for n, (recipient, where) in enumerate(targets):
         try:
-            _post_one(db, client, row, recipient=recipient, where=where, clock=clock, policy=policy)
+            last = n == len(targets) - 1
+            marked = _post_one(db, client, row, recipient=recipient, where=where, clock=clock, policy=policy,
+                               message=message, mark=last)
         except ChannelGone as e:
             _record_failure(db, row, error=e.error, clock=clock)
             targets.extend((u, u) for u in row.eligible if u not in done and (u, u) not in targets)
     if targets:
         observed.posted(request_id=row.id, agent=row.created_by, rule=row.rule, created_at=row.created_at,
                         now=clock(), copies=len(targets))
-    now, _ = _load(db, request_id)
-    if now.version == row.version:
+    if marked is None:  # nothing posted now (all there already, or the last one refused)
         with db.write() as s:
-            repo.mark_cards(s, request_id, version=row.version)  # what every copy shows
-    else:
+            marked = _mark_if_current(s, row)
+    if not marked:
         # Something changed while we were posting (a decision, a vote): bring the copies in step.
         update_cards(db, client, request_id, policy=policy)
 
 
+def _mark_if_current(s: Session, row: ApprovalRequest) -> bool:
+    """Record that every copy shows `row.version`, if that is still the request's version."""
+    current = s.exec(select(ApprovalRequest.version).where(ApprovalRequest.id == row.id)).one()
+    if current != row.version:
+        return False
+    repo.mark_cards(s, row.id, version=row.version)  # what every copy shows
+    return True
+
+
+def _message(card: Card) -> dict[str, Any]:
+    """chat.postMessage / chat.update arguments showing `card` (the same for every copy)."""
+    return {"text": card_text(card), "blocks": approval_card(card)}
+
+
 def _post_one(
     db: Database, client: WebClient, row: ApprovalRequest, *, recipient: str | None, where: str,
-    clock: Callable[[], datetime], policy: Policy | None = None,
-) -> None:
-    card = load_card(db, row.id, policy=policy, client=client)
+    clock: Callable[[], datetime], policy: Policy | None = None, message: dict[str, Any] | None = None,
+    mark: bool = False,
+) -> bool | None:
+    """Post one copy (`message`, else the card as it is now); with `mark`, in the same transaction,
+    record that the copies show `row.version` if it is still current (returned; None without)."""
+    if message is None:
+        message = _message(load_card(db, row.id, policy=policy, client=client))
     try:
         channel = client.conversations_open(users=where)["channel"]["id"] if recipient else where
-        sent = client.chat_postMessage(channel=channel, text=card_text(card), blocks=approval_card(card))
+        sent = client.chat_postMessage(channel=channel, **message)
     except SlackApiError as e:
         error = str(e.response.get("error"))
         if recipient is None and error in CHANNEL_GONE:
@@ -233,11 +287,7 @@ def _post_one(
         data = {"channel": sent["channel"], "ts": sent["ts"], "recipient": recipient}
         repo.append_event(s, Event(kind="posted", actor="system", request_id=row.id, data=data),
                           at=clock())
-
-
-def _channel_failed(db: Database, request_id: str) -> bool:
-    with db.read() as s:
-        return bool(repo.card_records(s, [request_id])[request_id][1])
+        return _mark_if_current(s, row) if mark else None
 
 
 def _record_failure(db: Database, row: ApprovalRequest, *, error: str, clock: Callable[[], datetime]) -> None:
@@ -251,12 +301,13 @@ def _record_failure(db: Database, row: ApprovalRequest, *, error: str, clock: Ca
 
 def update_cards(db: Database, client: WebClient, request_id: str, *, policy: Policy | None = None) -> None:
     """Rewrite every copy of the card to the request's current state."""
-    row, posted = _load(db, request_id)
-    card = load_card(db, request_id, policy=policy, client=client)
+    snap = _snapshot(db, request_id)
+    row = snap.row
+    message = _message(_card_of(snap, policy=policy, client=client))
     failures = []
-    for m in posted:
+    for m in snap.posted:
         try:
-            client.chat_update(channel=m.channel, ts=m.ts, text=card_text(card), blocks=approval_card(card))
+            client.chat_update(channel=m.channel, ts=m.ts, **message)
         except SlackApiError as e:
             failures.append(f"{m.channel}/{m.ts}: {e.response.get('error')}")
     if failures:
