@@ -25,7 +25,7 @@ from bot.service import ApprovalService, Clock, utcnow
 from bot.service.decisions import DecisionDesk
 from bot.service.limits import AgentLimits
 from bot.settings import Settings
-from bot.slack.app import SlackEndpoint, build_bolt_app
+from bot.slack.app import Guard, SlackEndpoint, build_bolt_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.identity import SlackIdentity
@@ -101,8 +101,13 @@ class Wiring:
     def bolt_app(self) -> App:
         """The Bolt app (verifies the bot token with auth.test on construction)."""
         assert self.settings.slack_signing_secret is not None
+        guard = self.guard() if self.settings.slack_app_token is not None else None
         return build_bolt_app(client=self.slack, signing_secret=self.settings.slack_signing_secret,
-                              service=self.service)
+                              service=self.service, socket_mode=guard)
+
+    def guard(self) -> Guard:
+        """What refuses payloads for another workspace or app (asks Slack who we are: auth.test)."""
+        return Guard(SlackIdentity.learn(self.slack), self.audit)
 
     def web_app(self, bolt: App | None = None) -> FastAPI:
         """The HTTP app; without the Slack endpoint in Socket Mode."""
@@ -110,8 +115,7 @@ class Wiring:
         if self.settings.slack_app_token is None:
             assert self.settings.slack_signing_secret is not None
             endpoint = SlackEndpoint(bolt or self.bolt_app(),
-                                     signing_secret=self.settings.slack_signing_secret,
-                                     identity=SlackIdentity.learn(self.slack), audit=self.audit)
+                                     signing_secret=self.settings.slack_signing_secret, guard=self.guard())
         assert self.settings.redis_url is not None
         waiters = Waiters(self.settings.redis_url, channel=ENDED_CHANNEL)
         app = build_web_app(service=self.service, api_tokens=self.settings.api_tokens,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from slack_bolt import BoltRequest
 from slack_sdk import WebClient
 
 from blocks import ids
+from bot import wiring
 from bot.core.lifecycle import Verdict
 from bot.slack import delivery
 from bot.storage import recovery, repo
@@ -184,3 +187,27 @@ def test_a_decision_while_the_card_is_posted_leaves_the_card_final(stack):
     with stack.w.db.read() as s:
         row = repo.get_request(s, req["id"])
         assert row is not None and row.status == "approved" and row.cards_version == row.version
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"team": {"id": "T0ELSEWHERE"}}, "team 'T0ELSEWHERE'"),
+    ({"api_app_id": "A0OTHERAPP"}, "api_app_id 'A0OTHERAPP'"),
+])
+def test_in_socket_mode_a_click_for_another_workspace_or_app_is_refused_and_audited(
+        stack, clock, change, why):
+    """Socket Mode deliveries come over Slack's websocket, not through the HTTP endpoint's check:
+    Bolt itself must refuse them."""
+    socket_mode = wiring.build(replace(stack.w.settings, slack_app_token="xapp-1-A0SIGNOFF-1-socket"),
+                               clock=clock)
+    bolt = socket_mode.bolt_app()
+    req = stack.create()
+    stack.run_jobs()
+    ours = json.loads(httpx.QueryParams(click_body(req["id"]))["payload"])
+    r = bolt.dispatch(BoltRequest(body={**ours, **change}, mode="socket_mode"))
+    assert r.status == 403 and why in json.loads(r.body)["detail"]
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "pending"
+    [refused] = events_of(stack, None, "refused_interaction")
+    assert why in refused["why"]
+    assert bolt.dispatch(BoltRequest(body=ours, mode="socket_mode")).status == 200
+    assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"
+    socket_mode.db.engine.dispose()

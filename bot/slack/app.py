@@ -17,8 +17,13 @@ from bot.slack import listeners
 from bot.slack.identity import SlackIdentity, origin
 
 
-def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalService) -> App:
-    """Bolt with Signoff's listeners; `client` decides which Slack (real or sandbox) it talks to."""
+def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalService,
+                   socket_mode: Guard | None = None) -> App:
+    """Bolt with Signoff's listeners; `client` decides which Slack (real or sandbox) it talks to.
+
+    `socket_mode`: in Socket Mode, Bolt itself refuses what is not for this app (HTTP deliveries
+    are refused by SlackEndpoint before Bolt sees them).
+    """
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -30,20 +35,50 @@ def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalS
         # deliveries are not signed): verifying again here only costs CPU on every click.
         request_verification_enabled=False,
     )
+    if socket_mode is not None:
+        app.use(socket_mode.middleware)
     after_ack = ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-ack")
     listeners.register(app, service, after_ack=after_ack)
     return app
 
 
+class Guard:
+    """Refuses, and audits, a payload meant for another workspace, organisation or app."""
+
+    def __init__(self, identity: SlackIdentity, audit: Callable[[Event], None]) -> None:
+        self.identity = identity
+        self.audit = audit  # records a refused interaction in its own transaction
+
+    def refusal(self, payload: dict) -> BoltResponse | None:
+        """The answer for a payload that is not for us (audited), or None to go on."""
+        why = self.identity.foreign(payload)
+        if why is None:
+            return None
+        user = payload.get("user")
+        who = user.get("id") if isinstance(user, dict) else None
+        data = {**origin(payload), "type": str(payload.get("type"))[:60], "why": why}
+        self.audit(Event(kind="refused_interaction", actor=f"slack:{str(who)[:40]}", request_id=None,
+                         data=data))
+        # Events get the 200 Slack expects, with nothing done (anything else only makes Slack
+        # retry); interactions a 403.
+        if payload.get("type") in _INTERACTIONS:
+            return _error(403, "forbidden", why)
+        return BoltResponse(status=200, body="")
+
+    def middleware(self, body: dict, next_: Callable[[], BoltResponse]) -> BoltResponse | None:
+        """Bolt middleware (Socket Mode): stop here unless the payload is for us."""
+        if (refused := self.refusal(body)) is not None:
+            return refused
+        return next_()
+
+
 class SlackEndpoint:
     """Turns a raw HTTP request into a Bolt dispatch, refusing forged or malformed ones first."""
 
-    def __init__(self, app: App, *, signing_secret: str, identity: SlackIdentity,
-                 audit: Callable[[Event], None]) -> None:
+    def __init__(self, app: App, *, signing_secret: str, guard: Guard) -> None:
         self.app = app
         self.verifier = SignatureVerifier(signing_secret)
-        self.identity = identity
-        self.audit = audit  # records a refused interaction in its own transaction
+        self.guard = guard
 
     def handle(self, *, body: bytes, query: str, headers: dict[str, str | Sequence[str]]) -> BoltResponse:
         """Verify, parse and dispatch; answers 401 / 400 without touching any state."""
@@ -58,26 +93,14 @@ class SlackEndpoint:
         parsed = _parse(text, str(headers.get("content-type", "")))
         if isinstance(parsed, str):
             return _error(400, "malformed payload", parsed)
-        if why := self.identity.foreign(parsed):
-            return self._refuse(parsed, why)
+        if (refused := self.guard.refusal(parsed)) is not None:
+            return refused
         # Verified and parsed above: hand Bolt the parsed body rather than have it parse the text
         # again (a card's payload echoes the whole message). Bolt takes a parsed body only in
         # its socket_mode requests, which differ from HTTP ones in nothing but skipping the
         # signature check this endpoint already made (Bolt's own is off, see build_bolt_app).
         return self.app.dispatch(BoltRequest(body=parsed, query=query, headers=dict(headers),
                                              mode="socket_mode"))
-
-    def _refuse(self, payload: dict, why: str) -> BoltResponse:
-        """Audit a payload for another workspace or app; events get the 200 Slack expects, with
-        nothing done (a non-200 only makes Slack retry), interactions a 403."""
-        user = payload.get("user")
-        who = user.get("id") if isinstance(user, dict) else None
-        data = {**origin(payload), "type": str(payload.get("type"))[:60], "why": why}
-        self.audit(Event(kind="refused_interaction", actor=f"slack:{str(who)[:40]}", request_id=None,
-                         data=data))
-        if payload.get("type") in _INTERACTIONS:
-            return _error(403, "forbidden", why)
-        return BoltResponse(status=200, body="")
 
 
 def _parse(body: str, content_type: str) -> dict | str:
