@@ -278,6 +278,9 @@ def _work(settings: Settings, *, burst: bool) -> None:
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
     rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis, name=name)
+    # RQ doubles its wait between reconnects up to 60 s: after a 30 s outage the worker would
+    # sleep ~30 s more with the owed jobs already queued. Try every second instead.
+    rq_worker.max_connection_wait_time = queues.RECONNECT_EVERY
     try:
         rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
+
+from redis.exceptions import RedisError
 
 from bot.observe import heartbeat
 from bot.storage import recovery
@@ -21,9 +25,16 @@ def fire(request_id: str) -> None:
         ctx.jobs.schedule_deadline(request_id, next_at)
 
 
-def sweep(*, requeue: bool = True) -> int:
+# Work SQL says is owed is queued again only once this old: younger, its own enqueue may still be
+# on the way (between the commit and the enqueue) and queueing it too would run it twice.
+GRACE = timedelta(seconds=30)
+# After an outage the rows whose enqueue failed are known: only the commit -> enqueue gap is left.
+RECOVERY_GRACE = timedelta(seconds=2)
+
+
+def sweep(*, requeue: bool = True, grace: timedelta = GRACE) -> int:
     """One pass: take over dead workers' jobs, fire every overdue deadline found in SQL, and
-    (with `requeue`) requeue lost work.
+    (with `requeue`) requeue lost work older than `grace`.
 
     It costs what is due, not what is pending: one indexed range query on next_deadline_at.
     Firing is conditional, so a deadline the scheduled job (or another sweeper) fired is a no-op.
@@ -38,7 +49,7 @@ def sweep(*, requeue: bool = True) -> int:
         except Exception:  # noqa: BLE001 - one bad request must not stop the sweep
             log.exception("sweeper: firing the deadline of %s failed", request_id)
     if requeue:
-        requeue_lost(ctx)
+        requeue_lost(ctx, grace=grace)
     return fired
 
 
@@ -54,30 +65,37 @@ def take_over_dead(ctx: runtime.JobContext) -> None:
         log.exception("sweeper: taking over dead workers' jobs failed")
 
 
-def requeue_lost(ctx: runtime.JobContext) -> None:
+def requeue_lost(ctx: runtime.JobContext, *, grace: timedelta = GRACE) -> int:
     """Queue again what SQL says is owed but has no live job: cards, card updates, escalation
-    notices, resumes, callbacks. A job still queued, running, backing off or failed for good is
-    left alone, so this never runs a job twice at once nor resets its retries."""
-    jobs, grace = ctx.jobs, ctx.clock() - timedelta(seconds=30)
+    notices, resumes, callbacks; returns how many. A job still queued, running, backing off or
+    failed for good is left alone, so this never runs a job twice at once nor resets its
+    retries; and of the sweepers that find one missing at once, only the one that claims it queues it."""
+    jobs, before = ctx.jobs, ctx.clock() - grace
     with ctx.db.read() as s:
-        lost_cards, stale_cards = recovery.lost_cards(s, before=grace), recovery.stale_cards(s, before=grace)
-        unnotified, resumes = recovery.unnotified(s), recovery.resumes_queued(s, before=grace)
-        lost_callbacks = recovery.lost_callbacks(s, before=grace)
+        lost_cards = recovery.lost_cards(s, before=before)
+        stale_cards = recovery.stale_cards(s, before=before)
+        unnotified, resumes = recovery.unnotified(s), recovery.resumes_queued(s, before=before)
+        lost_callbacks = recovery.lost_callbacks(s, before=before)
+    owed: list[tuple[str, Callable[[], None]]] = []
     for request_id in lost_cards:
-        if not jobs.is_live(queues.post_cards_job_id(request_id)):
-            jobs.post_cards(request_id)
+        owed.append((queues.post_cards_job_id(request_id), partial(jobs.post_cards, request_id)))
     for request_id, version in stale_cards:
-        if not jobs.is_live(queues.update_cards_job_id(request_id, version)):
-            jobs.request_changed(request_id, version)
+        owed.append((queues.update_cards_job_id(request_id, version),
+                     partial(jobs.request_changed, request_id, version)))
     for request_id, told, level in unnotified:
-        if not jobs.is_live(queues.escalate_job_id(request_id, level)):
-            jobs.escalated(request_id, from_level=told, to_level=level)
+        owed.append((queues.escalate_job_id(request_id, level),
+                     partial(jobs.escalated, request_id, from_level=told, to_level=level)))
     for request_id in resumes:
-        if not jobs.is_live(queues.resume_job_id(request_id)):
-            jobs.resume(request_id)
+        owed.append((queues.resume_job_id(request_id), partial(jobs.resume, request_id)))
     for delivery_id, attempts in lost_callbacks:
-        if not jobs.is_live(queues.callback_job_id(delivery_id, attempts + 1)):
-            jobs.deliver_callback(delivery_id, attempt=attempts + 1)
+        owed.append((queues.callback_job_id(delivery_id, attempts + 1),
+                     partial(jobs.deliver_callback, delivery_id, attempt=attempts + 1)))
+    queued = 0
+    for job_id, enqueue in owed:
+        if not jobs.is_live(job_id) and jobs.claim(job_id):
+            enqueue()
+            queued += 1
+    return queued
 
 
 class Sweeper(threading.Thread):
@@ -88,13 +106,17 @@ class Sweeper(threading.Thread):
     """
 
     # Deadlines are looked for on every pass (an indexed query); lost work less often: those
-    # queries scan what is pending (measured: 25 ms at 10,000), and lost work is rare.
+    # queries scan what is pending (measured: 25 ms at 10,000), and lost work is rare, except
+    # after Redis was unreachable: then on the first two passes that reach it again (the second
+    # takes what the first left inside its grace), whoever saw the outage.
     REQUEUE_EVERY = 60.0  # seconds
+    RECOVERY_PASSES = 2
 
     def __init__(self, context: runtime.JobContext, *, interval: float) -> None:
         super().__init__(name="signoff-sweeper", daemon=True)
         self.context, self.interval = context, interval
         self.stopped = threading.Event()
+        self.recovering = 0  # passes left that look for work owed since an outage
 
     def run(self) -> None:
         runtime.install(self.context)
@@ -103,7 +125,25 @@ class Sweeper(threading.Thread):
         while not self.stopped.wait(self.interval):
             passes += 1
             try:
-                sweep(requeue=(passes - 1) % every == 0)  # the first pass, then every `every`-th
+                self.sweep_once(periodic=(passes - 1) % every == 0)  # the first pass, then every `every`-th
                 heartbeat.beat(self.context.jobs.redis, self.context.clock())  # alerts and doctor read it
             except Exception:  # noqa: BLE001 - keep sweeping; Redis or the DB may be back next time
                 log.exception("sweeper pass failed")
+
+    def sweep_once(self, *, periodic: bool) -> None:
+        """One pass; lost work is looked for when `periodic`, and at once when Redis answers again
+        after this sweeper saw it down or after another process could not queue work."""
+        try:
+            if self.context.jobs.take_owed():
+                self.recovering = self.RECOVERY_PASSES
+        except RedisError:  # down: deadlines still fire from SQL; what they queue is owed too
+            self.recovering = self.RECOVERY_PASSES
+            sweep(requeue=False)
+            return
+        if not self.recovering:
+            sweep(requeue=periodic)
+            return
+        sweep(requeue=False)
+        queued = requeue_lost(self.context, grace=RECOVERY_GRACE)
+        self.recovering -= 1
+        log.warning("sweeper: Redis answers again; queued %d job(s) owed since the outage", queued)
