@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from redis.exceptions import RedisError
@@ -107,16 +107,16 @@ class Sweeper(threading.Thread):
 
     # Deadlines are looked for on every pass (an indexed query); lost work less often: those
     # queries scan what is pending (measured: 25 ms at 10,000), and lost work is rare, except
-    # after Redis was unreachable: then on the first two passes that reach it again (the second
-    # takes what the first left inside its grace), whoever saw the outage.
+    # after Redis was unreachable: then on every pass from the first that reaches it again until
+    # one whose cutoff (now - RECOVERY_GRACE) is past that moment, whoever saw the outage.
     REQUEUE_EVERY = 60.0  # seconds
-    RECOVERY_PASSES = 2
 
     def __init__(self, context: runtime.JobContext, *, interval: float) -> None:
         super().__init__(name="signoff-sweeper", daemon=True)
         self.context, self.interval = context, interval
         self.stopped = threading.Event()
-        self.recovering = 0  # passes left that look for work owed since an outage
+        self.outage = False  # a pass found Redis down
+        self.owed_before: datetime | None = None  # work owed since an outage was committed before this
 
     def run(self) -> None:
         runtime.install(self.context)
@@ -133,17 +133,21 @@ class Sweeper(threading.Thread):
     def sweep_once(self, *, periodic: bool) -> None:
         """One pass; lost work is looked for when `periodic`, and at once when Redis answers again
         after this sweeper saw it down or after another process could not queue work."""
+        now = self.context.clock()
         try:
-            if self.context.jobs.take_owed():
-                self.recovering = self.RECOVERY_PASSES
+            told = self.context.jobs.take_owed()
         except RedisError:  # down: deadlines still fire from SQL; what they queue is owed too
-            self.recovering = self.RECOVERY_PASSES
+            self.outage = True
             sweep(requeue=False)
             return
-        if not self.recovering:
+        if told or self.outage:
+            self.owed_before, self.outage = now, False  # every failed enqueue happened before now
+        if self.owed_before is None:
             sweep(requeue=periodic)
             return
         sweep(requeue=False)
         queued = requeue_lost(self.context, grace=RECOVERY_GRACE)
-        self.recovering -= 1
-        log.warning("sweeper: Redis answers again; queued %d job(s) owed since the outage", queued)
+        if now - RECOVERY_GRACE >= self.owed_before:
+            self.owed_before = None  # this pass looked at every row committed before the news
+        if queued:
+            log.warning("sweeper: Redis answers again; queued %d job(s) owed since the outage", queued)
