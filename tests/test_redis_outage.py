@@ -6,7 +6,11 @@ look for lost work only once a day here, so only the outage itself can send them
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -15,12 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from rq import Queue
+from rq import Queue, Worker
 
 from blocks import ids
 from bot.core.lifecycle import Verdict
 from bot.embedded_redis import EmbeddedRedis
-from tests.conftest import CHANNEL, Stack
+from tests.conftest import CHANNEL, Stack, process_env
 from workers import queues, runtime
 from workers.deadlines import Sweeper, requeue_lost
 
@@ -126,3 +130,37 @@ def test_sweepers_recovering_at_once_queue_each_owed_job_once(stack, redis_serve
         t.join()
     job_ids = Queue(queues.CARDS, connection=stack.w.redis).get_job_ids()
     assert sorted(job_ids) == sorted(queues.post_cards_job_id(c["id"]) for c in created)
+
+
+def test_a_worker_busy_when_redis_goes_away_serves_cards_once_it_is_back(stack, redis_server, tmp_path):
+    s = stack.w.settings
+    env = {**os.environ, **process_env(s.slack_api_url), "DATABASE_URL": s.database_url,
+           "REDIS_URL": s.redis_url or "", "SIGNOFF_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait(lambda: Worker.count(connection=stack.w.redis) >= 1), "the worker did not start"
+        job = Queue(queues.CARDS, connection=stack.w.redis).enqueue(time.sleep, 2)
+        assert wait(lambda: job.get_status() == "started"), "the worker did not take the job"
+        redis_server.stop()  # the job ends while Redis is down: RQ's loop meets the outage
+        time.sleep(3)
+        redis_server.start()
+        req = stack.create(summary="created once Redis is back")
+        assert wait(lambda: bool(cards_of(stack, req["id"]))), "the worker serves no cards after the outage"
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait(done: Callable[[], bool]) -> bool:
+    """Poll `done()` for up to DEADLINE seconds."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.05)
+    return done()
