@@ -255,9 +255,7 @@ def _supervise(settings: Settings, processes: int, *, burst: bool) -> None:
 
 
 def _work(settings: Settings, *, burst: bool) -> None:
-    from rq import SimpleWorker
-
-    from workers import graphs, queues, runtime
+    from workers import graphs, runtime
 
     w = _build(settings)
     _load_graphs(w)
@@ -266,8 +264,7 @@ def _work(settings: Settings, *, burst: bool) -> None:
     from workers.liveness import Heartbeat, worker_name
 
     # The heartbeat beats before the first job: without it a live worker's jobs look abandoned.
-    name = worker_name()
-    heartbeat = Heartbeat(w.redis, name, lease=settings.resume_lease)
+    heartbeat = Heartbeat(w.redis, worker_name(), lease=settings.resume_lease)
     heartbeat.beat()
     heartbeat.start()
     if recovered := graphs.recover():
@@ -276,13 +273,61 @@ def _work(settings: Settings, *, burst: bool) -> None:
 
     Sweeper(w.job_context(), interval=settings.sweep_interval,
             deadline_interval=settings.deadline_interval).start()
+    while _serve_jobs(w, heartbeat, burst=burst):
+        heartbeat = _new_heartbeat(w, settings)
+
+
+def _serve_jobs(w: Any, heartbeat: Any, *, burst: bool) -> bool:
+    """Run RQ's worker under `heartbeat`'s name until it stops; True when Redis went away under it.
+
+    RQ quits on a Redis error that reaches its main loop (one that ends a job, or its heartbeat
+    after one), and without this `signoff worker` would exit in an outage that found it busy.
+    """
+    from redis.exceptions import RedisError
+    from rq import SimpleWorker
+
+    from workers import queues
+
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork.
-    rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis, name=name)
+    rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis, name=heartbeat.worker)
+    # RQ doubles its wait between reconnects up to 60 s: after a 30 s outage the worker would
+    # sleep ~30 s more with the owed jobs already queued. Try every second instead.
+    rq_worker.max_connection_wait_time = queues.RECONNECT_EVERY
     try:
         rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    except RedisError as e:  # raised from RQ's teardown, when it cannot register its death
+        log.warning("worker: Redis went away under RQ's worker (%s)", e)
     finally:
         heartbeat.stop()
+    # Set by RQ's SIGTERM/SIGINT handler: a stop asked for, not a quit on a Redis error.
+    stopping = getattr(rq_worker, "_shutdown_requested_date", None) is not None
+    return not burst and not stopping
+
+
+def _new_heartbeat(w: Any, settings: Settings) -> Any:
+    """A worker name and its beating heartbeat, once Redis answers again (a stop signal meanwhile
+    ends the process: RQ's handler raises StopRequested)."""
+    import time
+
+    from redis.exceptions import RedisError
+    from rq.exceptions import StopRequested
+
+    from workers import queues
+    from workers.liveness import Heartbeat, worker_name
+
+    while True:
+        try:
+            time.sleep(queues.RECONNECT_EVERY)
+            heartbeat = Heartbeat(w.redis, worker_name(), lease=settings.resume_lease)
+            heartbeat.beat()
+        except RedisError:
+            continue
+        except StopRequested:
+            raise SystemExit(0) from None
+        heartbeat.start()
+        log.warning("worker: Redis answers again; taking jobs as %s", heartbeat.worker)
+        return heartbeat
 
 
 @main.command()

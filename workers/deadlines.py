@@ -13,7 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+
+from redis.exceptions import RedisError
 
 from bot.observe import heartbeat
 from bot.storage import recovery
@@ -36,14 +40,21 @@ def fire_due() -> int:
     return runtime.current().service.deadlines.fire_due()
 
 
-def sweep(*, requeue: bool = True) -> int:
+# Work SQL says is owed is queued again only once this old: younger, its own enqueue may still be
+# on the way (between the commit and the enqueue) and queueing it too would run it twice.
+GRACE = timedelta(seconds=30)
+# After an outage the rows whose enqueue failed are known: only the commit -> enqueue gap is left.
+RECOVERY_GRACE = timedelta(seconds=2)
+
+
+def sweep(*, requeue: bool = True, grace: timedelta = GRACE) -> int:
     """One whole pass: take over dead workers' jobs, fire every overdue deadline, and (with
-    `requeue`) requeue lost work; returns how many deadlines were due."""
+    `requeue`) requeue lost work older than `grace`; returns how many deadlines were due."""
     ctx = runtime.current()
     take_over_dead(ctx)
     fired = fire_due()
     if requeue:
-        requeue_lost(ctx)
+        requeue_lost(ctx, grace=grace)
     return fired
 
 
@@ -59,42 +70,52 @@ def take_over_dead(ctx: runtime.JobContext) -> None:
         log.exception("sweeper: taking over dead workers' jobs failed")
 
 
-def requeue_lost(ctx: runtime.JobContext) -> None:
+def requeue_lost(ctx: runtime.JobContext, *, grace: timedelta = GRACE) -> int:
     """Queue again what SQL says is owed but has no live job: cards, card updates, escalation
-    notices, resumes, callbacks. A job still queued, running, backing off or failed for good is
-    left alone, so this never runs a job twice at once nor resets its retries."""
-    jobs, grace = ctx.jobs, ctx.clock() - timedelta(seconds=30)
+    notices, resumes, callbacks; returns how many. A job still queued, running, backing off or
+    failed for good is left alone, so this never runs a job twice at once nor resets its
+    retries; and of the sweepers that find one missing at once, only the one that claims it queues it."""
+    jobs, before = ctx.jobs, ctx.clock() - grace
     with ctx.db.read() as s:
-        lost_cards, stale_cards = recovery.lost_cards(s, before=grace), recovery.stale_cards(s, before=grace)
-        unnotified, resumes = recovery.unnotified(s), recovery.resumes_queued(s, before=grace)
-        lost_callbacks = recovery.lost_callbacks(s, before=grace)
+        lost_cards = recovery.lost_cards(s, before=before)
+        stale_cards = recovery.stale_cards(s, before=before)
+        unnotified, resumes = recovery.unnotified(s), recovery.resumes_queued(s, before=before)
+        lost_callbacks = recovery.lost_callbacks(s, before=before)
+    owed: list[tuple[str, Callable[[], None]]] = []
     for request_id in lost_cards:
-        if not jobs.is_live(queues.post_cards_job_id(request_id)):
-            jobs.post_cards(request_id)
+        owed.append((queues.post_cards_job_id(request_id), partial(jobs.post_cards, request_id)))
     for request_id, version in stale_cards:
-        if not jobs.is_live(queues.update_cards_job_id(request_id, version)):
-            jobs.request_changed(request_id, version)
+        owed.append((queues.update_cards_job_id(request_id, version),
+                     partial(jobs.request_changed, request_id, version)))
     for request_id, told, level in unnotified:
-        if not jobs.is_live(queues.escalate_job_id(request_id, level)):
-            jobs.escalated(request_id, from_level=told, to_level=level)
+        owed.append((queues.escalate_job_id(request_id, level),
+                     partial(jobs.escalated, request_id, from_level=told, to_level=level)))
     for request_id in resumes:
-        if not jobs.is_live(queues.resume_job_id(request_id)):
-            jobs.resume(request_id)
+        owed.append((queues.resume_job_id(request_id), partial(jobs.resume, request_id)))
     for delivery_id, attempts in lost_callbacks:
-        if not jobs.is_live(queues.callback_job_id(delivery_id, attempts + 1)):
-            jobs.deliver_callback(delivery_id, attempt=attempts + 1)
+        owed.append((queues.callback_job_id(delivery_id, attempts + 1),
+                     partial(jobs.deliver_callback, delivery_id, attempt=attempts + 1)))
+    queued = 0
+    for job_id, enqueue in owed:
+        if not jobs.is_live(job_id) and jobs.claim(job_id):
+            enqueue()
+            queued += 1
+    return queued
 
 
 class Sweeper(threading.Thread):
     """Fires deadlines every `deadline_interval` seconds inside each worker process; takes over
-    dead workers' jobs every `interval`, and requeues lost work every REQUEUE_EVERY.
+    dead workers' jobs every `interval`, and requeues lost work every REQUEUE_EVERY, or at once
+    when Redis answers again after an outage.
 
     A thread rather than a scheduled RQ job: a job can be lost with Redis or wait out a
     scheduler failover, and then nothing would ever sweep again.
     """
 
     # Deadlines are looked for on every tick (an indexed query); lost work less often: those
-    # queries scan what is pending (measured: 25 ms at 10,000), and lost work is rare.
+    # queries scan what is pending (measured: 25 ms at 10,000), and lost work is rare, except
+    # after Redis was unreachable: then on every pass from the first that reaches it again until
+    # one whose cutoff (now - RECOVERY_GRACE) is past that moment, whoever saw the outage.
     REQUEUE_EVERY = 60.0  # seconds
 
     def __init__(self, context: runtime.JobContext, *, interval: float,
@@ -103,6 +124,8 @@ class Sweeper(threading.Thread):
         self.context, self.interval = context, interval
         self.deadline_interval = min(deadline_interval, interval)
         self.stopped = threading.Event()
+        self.outage = False  # a pass found Redis down
+        self.owed_before: datetime | None = None  # work owed since an outage was committed before this
 
     def run(self) -> None:
         runtime.install(self.context)
@@ -112,12 +135,34 @@ class Sweeper(threading.Thread):
             try:
                 if now >= pass_due:
                     pass_due = now + self.interval
-                    requeue = now >= requeue_due
-                    if requeue:
+                    periodic = now >= requeue_due
+                    if periodic:
                         requeue_due = now + self.REQUEUE_EVERY
-                    sweep(requeue=requeue)
+                    self.sweep_once(periodic=periodic)
                     heartbeat.beat(self.context.jobs.redis, self.context.clock())  # alerts and doctor read it
                 else:
                     fire_due()
             except Exception:  # noqa: BLE001 - keep sweeping; Redis or the DB may be back next time
                 log.exception("sweeper pass failed")
+
+    def sweep_once(self, *, periodic: bool) -> None:
+        """One pass; lost work is looked for when `periodic`, and at once when Redis answers again
+        after this sweeper saw it down or after another process could not queue work."""
+        now = self.context.clock()
+        try:
+            told = self.context.jobs.take_owed()
+        except RedisError:  # down: deadlines still fire from SQL; what they queue is owed too
+            self.outage = True
+            sweep(requeue=False)
+            return
+        if told or self.outage:
+            self.owed_before, self.outage = now, False  # every failed enqueue happened before now
+        if self.owed_before is None:
+            sweep(requeue=periodic)
+            return
+        sweep(requeue=False)
+        queued = requeue_lost(self.context, grace=RECOVERY_GRACE)
+        if now - RECOVERY_GRACE >= self.owed_before:
+            self.owed_before = None  # this pass looked at every row committed before the news
+        if queued:
+            log.warning("sweeper: Redis answers again; queued %d job(s) owed since the outage", queued)

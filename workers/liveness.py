@@ -51,7 +51,7 @@ class Heartbeat(threading.Thread):
 
     def __init__(self, redis: Redis, name: str, *, lease: float) -> None:
         super().__init__(name="signoff-heartbeat", daemon=True)
-        self.redis, self.key, self.lease = redis, heartbeat_key(name), lease
+        self.redis, self.worker, self.key, self.lease = redis, name, heartbeat_key(name), lease
         self.stopped = threading.Event()
 
     def beat(self) -> None:

@@ -37,6 +37,13 @@ ALL = (DEADLINES, CALLBACKS, GRAPHS, CARDS)
 # Pub/sub channel on which the web process learns that a request ended (long-poll waiters).
 ENDED_CHANNEL = "signoff:ended"
 
+# Set by a process whose queueing failed while Redis was down, as soon as Redis answers it again:
+# some sweeper then looks for the owed work at once instead of at its next once-a-minute pass.
+OWED_KEY = "signoff:owed"
+
+# How often a worker whose Redis is unreachable tries again (seconds).
+RECONNECT_EVERY = 1.0
+
 # A job in one of these states will still run (or chose to stop): queueing it again would run
 # it twice at once, or reset the retries of one that is backing off.
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.FAILED}
@@ -82,15 +89,20 @@ def later_job_id(job_id: str, delay: float) -> str:
 
 def _best_effort(method: F) -> F:
     """Enqueueing happens after the SQL commit: if Redis is down the work is not lost (the
-    sweeper re-finds it in SQL), so say so in the log instead of failing the committed action."""
+    sweeper re-finds it in SQL), so say so in the log instead of failing the committed action.
+    The first call that gets through again tells the sweepers (OWED_KEY) that work is owed."""
 
     @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: RQJobs, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(*args, **kwargs)
+            result = method(self, *args, **kwargs)
         except RedisError as e:
-            log.warning("could not queue %s%s (%s); the sweeper will redo it", method.__name__, args[1:], e)
+            self.owed = True
+            log.warning("could not queue %s%s (%s); the sweeper will redo it", method.__name__, args, e)
             return None
+        if self.owed:
+            self._report_owed()
+        return result
 
     return wrapper  # type: ignore[return-value]
 
@@ -100,6 +112,7 @@ class RQJobs:
 
     def __init__(self, redis: Redis, *, lease: float = 15.0) -> None:
         self.redis, self.lease = redis, lease  # lease: how long a dead worker still looks alive
+        self.owed = False  # a queueing failed since OWED_KEY was last set from this process
         self.cards = Queue(CARDS, connection=redis)
         self.callbacks = Queue(CALLBACKS, connection=redis)
         self.graphs = Queue(GRAPHS, connection=redis)
@@ -118,6 +131,28 @@ class RQJobs:
             young = job.started_at is not None and time.time() - job.started_at.timestamp() < self.lease
             return young or liveness.is_alive(self.redis, job.worker_name)
         return status in _LIVE
+
+    def _report_owed(self) -> None:
+        try:
+            self.redis.set(OWED_KEY, "1")
+            self.owed = False
+        except RedisError:
+            pass  # down again: the next call that gets through tells them
+
+    def take_owed(self) -> bool:
+        """Whether some process could not queue work since the last call (RedisError if Redis is
+        down); one sweeper takes the news, and any that takes it looks for the owed work."""
+        mine, self.owed = self.owed, False
+        try:
+            return bool(self.redis.delete(OWED_KEY)) or mine
+        except RedisError:
+            self.owed = self.owed or mine
+            raise
+
+    def claim(self, job_id: str) -> bool:
+        """Whether this process may queue `job_id` again: one of the sweepers that found it
+        missing at the same moment (every worker's, as Redis comes back) queues it, not all."""
+        return bool(self.redis.set(f"signoff:requeue:{job_id}", "1", nx=True, px=int(self.lease * 1000)))
 
     @property
     def queues(self) -> tuple[Queue, ...]:

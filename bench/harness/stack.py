@@ -43,6 +43,7 @@ class Stack:
     web_url: str
     redis_url: str
     redis_pid: int
+    redis_server: EmbeddedRedis  # stop() and start() it again to take Redis away (same URL)
     bot_token: str
     users: tuple[str, ...]
     web: subprocess.Popen[bytes]
@@ -118,6 +119,7 @@ def running_stack(
             web_url=web_url,
             redis_url=redis.url,
             redis_pid=redis.process.pid if redis.process else 0,
+            redis_server=redis,
             bot_token=bot_token,
             users=users,
             web=web,

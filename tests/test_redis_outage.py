@@ -1,0 +1,166 @@
+"""Redis stops and starts again: what could not be queued meanwhile goes out soon after, once.
+
+The requests are created (201, their cards owed) and decided while Redis is down; the sweepers
+look for lost work only once a day here, so only the outage itself can send them looking.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from rq import Queue, Worker
+
+from blocks import ids
+from bot.core.lifecycle import Verdict
+from bot.embedded_redis import EmbeddedRedis
+from tests.conftest import CHANNEL, Stack, process_env
+from workers import queues, runtime
+from workers.deadlines import Sweeper, requeue_lost
+
+DEADLINE = 60.0  # seconds: generous, only a missing recovery runs into it
+
+
+@pytest.fixture
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """A Redis of this test's own (the session's is shared): stopped and started again on one socket."""
+    data = Path(tempfile.mkdtemp(prefix="so-outage-"))  # short: the socket path must fit sun_path
+    server = EmbeddedRedis(data, persist=False).start()
+    yield server
+    server.stop()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def sweepers(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], list[Sweeper]]]:
+    """Start sweeper threads (two workers' worth) that look for lost work on their first pass and
+    then once a day: any sooner recovery has to come from the outage."""
+    monkeypatch.setattr(Sweeper, "REQUEUE_EVERY", 24 * 3600.0)
+    started: list[Sweeper] = []
+
+    def start(n: int) -> list[Sweeper]:
+        for _ in range(n):
+            sweeper = Sweeper(stack.context, interval=0.1)
+            sweeper.start()
+            started.append(sweeper)
+        return started
+
+    yield start
+    for sweeper in started:
+        sweeper.stopped.set()
+    for sweeper in started:
+        sweeper.join(timeout=10)
+
+
+def run_until(stack: Stack, done: Callable[[], bool]) -> bool:
+    """Run queued jobs (as a worker does) until `done()`, or give up after DEADLINE seconds."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        stack.run_jobs()
+        if done():
+            return True
+        time.sleep(0.1)
+    return done()
+
+
+def cards_of(stack: Stack, request_id: str) -> list[dict[str, object]]:
+    return [m for m in stack.sandbox.messages(CHANNEL) if request_id in str(m["blocks"])]
+
+
+def test_cards_and_decisions_owed_during_an_outage_go_out_once_redis_is_back(stack, redis_server, sweepers):
+    decided = stack.create(summary="decided while Redis is down")
+    stack.run_jobs()
+    ts = stack.card(decided["id"])["ts"]
+    sweepers(2)
+    time.sleep(0.3)  # their first (periodic) pass is behind them
+
+    redis_server.stop()
+    created = [stack.create(summary=f"Refund #{n}", args={"order": n}) for n in range(3)]
+    assert [c["delivery"]["state"] for c in created] == ["pending"] * 3  # stored; card owed
+    stack.w.service.decide(decided["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    time.sleep(0.5)  # the sweepers find Redis down
+    redis_server.start()
+
+    def owed_work_done() -> bool:
+        updated = ids.ACTION_APPROVE not in str(stack.sandbox.message(CHANNEL, ts)["blocks"])
+        return updated and all(cards_of(stack, c["id"]) for c in created)
+
+    assert run_until(stack, owed_work_done), "owed cards were not posted after Redis came back"
+    time.sleep(0.5)  # more passes: nothing is queued a second time
+    stack.run_jobs()
+    assert [len(cards_of(stack, c["id"])) for c in created] == [1, 1, 1]
+    assert stack.api.get(f"/v1/requests/{created[0]['id']}").json()["delivery"]["state"] == "posted"
+
+
+def test_a_sweeper_that_missed_the_outage_learns_of_it_from_the_web(stack, redis_server, sweepers):
+    redis_server.stop()
+    owed = stack.create(summary="created while Redis is down")
+    redis_server.start()
+    later = stack.create(summary="created once Redis is back")  # this enqueue says work is owed
+    sweepers(1)  # it never saw Redis down; its first pass leaves the 30 s grace alone
+    assert run_until(stack, lambda: bool(cards_of(stack, owed["id"]))), "the owed card was not posted"
+    assert len(cards_of(stack, owed["id"])) == 1 and len(cards_of(stack, later["id"])) == 1
+
+
+def test_sweepers_recovering_at_once_queue_each_owed_job_once(stack, redis_server):
+    redis_server.stop()
+    created = [stack.create(summary=f"Refund #{n}", args={"order": n}) for n in range(20)]
+    redis_server.start()
+    runtime.install(stack.context)
+    start = threading.Barrier(8)
+
+    def recover() -> None:  # as every worker's sweeper does on the pass after Redis returns
+        start.wait()
+        requeue_lost(stack.context, grace=timedelta(0))
+
+    threads = [threading.Thread(target=recover) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    job_ids = Queue(queues.CARDS, connection=stack.w.redis).get_job_ids()
+    assert sorted(job_ids) == sorted(queues.post_cards_job_id(c["id"]) for c in created)
+
+
+def test_a_worker_busy_when_redis_goes_away_serves_cards_once_it_is_back(stack, redis_server, tmp_path):
+    s = stack.w.settings
+    env = {**os.environ, **process_env(s.slack_api_url), "DATABASE_URL": s.database_url,
+           "REDIS_URL": s.redis_url or "", "SIGNOFF_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait(lambda: Worker.count(connection=stack.w.redis) >= 1), "the worker did not start"
+        job = Queue(queues.CARDS, connection=stack.w.redis).enqueue(time.sleep, 2)
+        assert wait(lambda: job.get_status() == "started"), "the worker did not take the job"
+        redis_server.stop()  # the job ends while Redis is down: RQ's loop meets the outage
+        time.sleep(3)
+        redis_server.start()
+        req = stack.create(summary="created once Redis is back")
+        assert wait(lambda: bool(cards_of(stack, req["id"]))), "the worker serves no cards after the outage"
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait(done: Callable[[], bool]) -> bool:
+    """Poll `done()` for up to DEADLINE seconds."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.05)
+    return done()
