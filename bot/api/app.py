@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from bot.api import lanes
 from bot.api.decisions import install_decision_api
 from bot.api.docs import install_docs
 from bot.api.gate import Gate
@@ -41,6 +42,7 @@ def build_web_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        lanes.narrow_the_api_lane()
         listener = asyncio.create_task(waiters.run())
         await waiters.ready()
         try:
@@ -67,9 +69,10 @@ def build_web_app(
         @app.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
             body = await request.body()
-            # Bolt's App is synchronous: dispatching on the event loop would serialise every click.
+            # Bolt's App is synchronous: dispatching on the event loop would serialise every click;
+            # on the urgent lane a click never waits behind agents' calls.
             with SLACK_ACK_SECONDS.time():  # what Slack waits for: the ack's latency
-                answer = await run_in_threadpool(
+                answer = await lanes.urgent(
                     slack.handle, body=body, query=request.url.query, headers=dict(request.headers)
                 )
             return Response(content=answer.body, status_code=answer.status,

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.api import lanes
 from bot.api.routes import _ERRORS, authenticate
 from bot.api.schemas import ErrorOut, RequestOut
 from bot.core.lifecycle import Verdict
@@ -146,7 +147,7 @@ def build_decisions_router(desk: DecisionDesk) -> APIRouter:
                 answer.headers["Idempotent-Replayed"] = "true"
             return answer
 
-        return await run_in_threadpool(run)
+        return await lanes.urgent(run)  # a person decided: not behind agents' calls
 
     return router
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.api import lanes
 from bot.api.asks import new_request
 from bot.api.gate import agent_for
 from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
@@ -112,7 +113,8 @@ def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits
                 return out
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended, timeout)
-        return (await run_in_threadpool(own, request_id, agent))[1]
+        # The agent's answer: on the urgent lane, not behind other agents' creates.
+        return (await lanes.urgent(own, request_id, agent))[1]
 
     @router.post("/requests/{request_id}/cancel", response_model=RequestOut,
                  responses={409: {"model": ErrorOut, "description": "already decided"}})
