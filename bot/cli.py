@@ -270,9 +270,11 @@ def _work(settings: Settings, *, burst: bool) -> None:
     if recovered := graphs.recover():
         click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
     from workers.deadlines import Sweeper
+    from workers.notices import Teller
 
     Sweeper(w.job_context(), interval=settings.sweep_interval,
             deadline_interval=settings.deadline_interval).start()
+    Teller(w.redis, w.slack).start()
     while _serve_jobs(w, heartbeat, burst=burst):
         heartbeat = _new_heartbeat(w, settings)
 

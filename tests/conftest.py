@@ -24,6 +24,7 @@ from bot.storage.db import Database
 from slack_sandbox.server import SlackSandbox
 from tests.servers import Postgres, serve
 from workers import queues, runtime
+from workers.notices import Teller
 
 SIGNING_SECRET = "sandbox-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-sandbox-test-token"
@@ -243,9 +244,13 @@ def stack(
 ) -> Iterator[Stack]:
     settings = make_settings(stack_url or sqlite_url, redis_server.url, sandbox, tmp_path, **stack_overrides)
     w = wiring.build(settings, clock=clock)
+    teller = Teller(w.redis, w.slack, wait=0.1)  # what each worker runs: it sends the ephemerals
+    teller.start()
     with serve(w.web_app()) as url:
         sandbox.events_url = f"{url}/slack/events"
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"},
                           timeout=30) as api:
             yield Stack(w=w, sandbox=sandbox, url=url, api=api, context=w.job_context())
+    teller.stop()
+    teller.join()
     w.db.engine.dispose()

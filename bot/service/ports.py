@@ -50,6 +50,10 @@ class Jobs(Protocol):
         """request_ended for many requests at once (a batch of timeouts)."""
         ...
 
+    def tell(self, channel: str, user: str, text: str) -> None:
+        """Tell `user` ephemerally in `channel` why their click changed nothing (best effort)."""
+        ...
+
 
 class Directory(Protocol):
     """Turns approver names (user ids, emails, group handles) into Slack user ids."""

@@ -9,7 +9,6 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from blocks import ids
 from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal, slack_date
@@ -272,7 +271,4 @@ def _tell(service: ApprovalService, client: WebClient, body: dict[str, Any], tex
     if channel is None:
         log.warning("cannot tell %s: %s (no channel in payload)", _clicker(body), text)
         return
-    try:
-        client.chat_postEphemeral(channel=channel, user=_clicker(body), text=text)
-    except SlackApiError as e:
-        log.warning("ephemeral to %s failed: %s", _clicker(body), e.response.get("error"))
+    service.jobs.tell(channel, _clicker(body), text)  # a worker sends it: no Slack call from web
