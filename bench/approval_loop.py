@@ -226,6 +226,22 @@ def click_run(
     return samples, spent
 
 
+def deciding_and_late(stack: Stack, cards: dict[str, str]) -> dict[str, float]:
+    """Web CPU per click, one at a time: the click that decides a card, then a late click on it
+    by someone else (the kind that is four in five of the run under load)."""
+    first, second = stack.users[0], stack.users[1]
+    deciding = [stack.clicks.block_actions(first, CHANNEL, ts, ids.ACTION_APPROVE) for ts in cards.values()]
+    late = [stack.clicks.block_actions(second, CHANNEL, ts, ids.ACTION_APPROVE) for ts in cards.values()]
+    spent = {}
+    for name, payloads in (("deciding_click", deciding), ("late_click", late)):
+        before = cpu_tree_ms(stack.web.pid)
+        for payload in payloads:
+            if (error := deliver(stack, payload)) is not None:
+                fail_with_logs(stack, f"a {name.replace('_', ' ')} failed: {error}")
+        spent[name] = round((cpu_tree_ms(stack.web.pid) - before) / max(1, len(payloads)), 2)
+    return spent
+
+
 def healthz_floor(stack: Stack, *, total: int, concurrency: int) -> Samples:
     """Baseline: GET /healthz (one SELECT 1 and one PING) at the clicks' concurrency."""
     with httpx.Client(base_url=stack.web_url, timeout=3.0, trust_env=False) as client:
@@ -334,6 +350,8 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         stack, click_payloads(stack, cards, clicks=few_clicks, seed=args.seed), concurrency=1
     )
     signed_one = signed_floor(stack, total=few_clicks, concurrency=1)
+    log(f"web CPU of a deciding click and of a late one: {args.requests} new cards, each clicked twice")
+    split = deciding_and_late(stack, cards_for(stack, args.requests, at_once=args.create_concurrency))
 
     log(f"clicks under load: creating {args.requests} requests and waiting for their cards")
     cards = cards_for(stack, args.requests, at_once=args.create_concurrency)
@@ -360,6 +378,7 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "signed_url_verification_one_at_a_time": signed_one.summary(),
         "cpu_ms_per_click": cpu,
         "cpu_ms_per_click_one_at_a_time": one_cpu,
+        "web_cpu_ms_one_at_a_time": split,
         "web_cpu_ms_per_signed_url_verification": floor_cpu,
         "click_outcome": outcome,
     }
