@@ -284,10 +284,13 @@ def _post_one(
     with db.write() as s:
         repo.add_message(s, request_id=row.id, channel=sent["channel"], ts=sent["ts"],
                          recipient=recipient, at=clock())
+        # The request's row before the audit head, in the order a decision takes them: the other
+        # order deadlocked with a click on PostgreSQL (each holding what the other waited for).
+        current = _mark_if_current(s, row) if mark else None
         data = {"channel": sent["channel"], "ts": sent["ts"], "recipient": recipient}
         repo.append_event(s, Event(kind="posted", actor="system", request_id=row.id, data=data),
                           at=clock())
-        return _mark_if_current(s, row) if mark else None
+        return current
 
 
 def _record_failure(db: Database, row: ApprovalRequest, *, error: str, clock: Callable[[], datetime]) -> None:
