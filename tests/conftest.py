@@ -87,6 +87,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _fresh_pg_database(request.getfixturevalue("postgres"))
 
 
+def on_every_database() -> Any:
+    """A module's `stack_url` fixture that runs its stack on SQLite and on PostgreSQL; in the
+    module: `stack_url = on_every_database()`."""
+
+    @pytest.fixture
+    def stack_url(database_url: str) -> str:
+        return database_url
+
+    return stack_url
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'signoff.db'}"

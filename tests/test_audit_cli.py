@@ -20,13 +20,9 @@ from bot.errors import NotAuthorized, SignoffError
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import ApprovalRequest
-from tests.conftest import AUDIT_KEY
+from tests.conftest import AUDIT_KEY, on_every_database
 
-
-@pytest.fixture
-def stack_url(database_url: str) -> str:
-    """The stack in this module runs on SQLite and on PostgreSQL."""
-    return database_url
+stack_url = on_every_database()  # SQLite and PostgreSQL
 
 
 @pytest.fixture

@@ -11,16 +11,14 @@ from sqlmodel import select
 from bot.ops.clock import DatabaseClock, database_now
 from bot.storage.db import Database
 from bot.storage.tables import AuditEvent
-from tests.conftest import AUDIT_KEY
+from tests.conftest import AUDIT_KEY, on_every_database
 from tests.test_policies import POLICY
 from workers import deadlines, runtime
 
 FAST = timedelta(seconds=45)
 
 
-@pytest.fixture
-def stack_url(database_url: str) -> str:
-    return database_url
+stack_url = on_every_database()  # SQLite and PostgreSQL
 
 
 @pytest.fixture

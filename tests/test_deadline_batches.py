@@ -17,14 +17,11 @@ from bot.service.deadlines import BATCH
 from bot.storage import repo
 from bot.storage.audit_export import verify
 from bot.storage.tables import AuditEvent
+from tests.conftest import on_every_database
 from tests.test_policies import POLICY
 from workers import deadlines, runtime
 
-
-@pytest.fixture
-def stack_url(database_url: str) -> str:
-    """The stack in this module runs on SQLite and on PostgreSQL."""
-    return database_url
+stack_url = on_every_database()  # SQLite and PostgreSQL
 
 
 @pytest.fixture

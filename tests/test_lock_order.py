@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from sqlalchemy import text
 
 from bot.core.lifecycle import Event
 from bot.slack import delivery
 from bot.storage import repo
+from tests.conftest import on_every_database
 
-
-@pytest.fixture
-def stack_url(database_url: str) -> str:
-    """On PostgreSQL row locks can deadlock; SQLite's one writer cannot, but must behave the same."""
-    return database_url
+stack_url = on_every_database()  # SQLite and PostgreSQL
 
 
 def test_posting_a_card_while_a_decision_holds_the_request_does_not_deadlock(stack):
