@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from bot.core import lifecycle
 from bot.core.lifecycle import Verdict
@@ -16,7 +18,7 @@ from bot.service import NewRequest
 from bot.service.deadlines import BATCH
 from bot.storage import repo
 from bot.storage.audit_export import verify
-from bot.storage.tables import AuditEvent
+from bot.storage.tables import ApprovalRequest, AuditEvent
 from tests.conftest import on_every_database
 from tests.test_policies import POLICY
 from workers import deadlines, runtime
@@ -107,3 +109,21 @@ def test_two_sweepers_on_one_batch_fire_each_deadline_once(stack, clock):
     seen = kinds(stack)
     assert all(status(stack, i) == "expired" and seen[(i, "expired")] == 1 for i in ids)
     assert verify(stack.w.db).ok
+
+
+def test_a_request_whose_deadline_cannot_be_fired_does_not_stop_the_others(stack, clock):
+    made = [stack.w.service.create(NewRequest(action="issue_refund", summary="Refund $340",
+                                              args={"amount": 340}, requester="billing-bot"),
+                                   agent="test-agent")[0].id for _ in range(3)]
+    bad, good = made[0], made[1:]
+    with stack.w.db.write() as s:  # a stored route this code cannot read, due before the others
+        row = s.get(ApprovalRequest, bad)
+        first = min(s.get(ApprovalRequest, i).next_deadline_at for i in made) - timedelta(seconds=1)
+        s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == bad)
+                  .values(route={**row.route, "remind_every": "soon"}, next_deadline_at=first))
+    clock.advance(minutes=31)
+    runtime.install(stack.context)
+    deadlines.fire_due()
+    assert [stack.w.service.get(i).status for i in good] == ["expired", "expired"]
+    still = stack.w.service.get(bad)
+    assert still.status == "pending" and still.next_deadline_at > clock()  # tried again later

@@ -9,9 +9,10 @@ commits; the jobs that follow are queued after the commit in one Redis round tri
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
@@ -29,9 +30,12 @@ from bot.storage.tables import ApprovalRequest
 if TYPE_CHECKING:
     from bot.service.approvals import ApprovalService
 
+log = logging.getLogger(__name__)
+
 # Requests fired per transaction: SQLite's one writer (and PostgreSQL's audit-chain head) is held
-# for the whole batch, so a click waits at most one batch (measured: ~? ms for 100 on SQLite).
+# for the whole batch, so a click waits at most one batch.
 BATCH = 100
+RETRY_FAILED = timedelta(minutes=1)  # a request whose deadline could not be fired is tried again then
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,14 @@ class DeadlineService:
             done.seen = len(rows)
             events: list[Event] = []
             for row in rows:
-                events += self._fire_one(s, row, done)
+                try:
+                    with s.begin_nested():  # one request that cannot be fired must not stop the rest
+                        events += self._fire_one(s, row, done)
+                except Exception:  # noqa: BLE001 - logged; the request is looked at again later
+                    log.exception("firing the deadline of %s failed; trying again in %s s", row.id,
+                                  RETRY_FAILED.total_seconds())
+                    done.next_at[row.id] = now + RETRY_FAILED
+                    repo.set_next_deadline(s, row.id, now + RETRY_FAILED)  # not first in every batch
             repo.append_events(s, events, at=now)  # the audit head's lock last: see repo.lock_due_requests
         self._after(done)
         return done
