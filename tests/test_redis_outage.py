@@ -22,6 +22,7 @@ import pytest
 from rq import Queue, Worker
 
 from blocks import ids
+from bot import wiring
 from bot.core.lifecycle import Verdict
 from bot.embedded_redis import EmbeddedRedis
 from tests.conftest import CHANNEL, Stack, process_env
@@ -110,6 +111,23 @@ def test_a_sweeper_that_missed_the_outage_learns_of_it_from_the_web(stack, redis
     sweepers(1)  # it never saw Redis down; its first pass leaves the 30 s grace alone
     assert run_until(stack, lambda: bool(cards_of(stack, owed["id"]))), "the owed card was not posted"
     assert len(cards_of(stack, owed["id"])) == 1 and len(cards_of(stack, later["id"])) == 1
+
+
+def test_a_web_that_goes_quiet_after_the_outage_still_sends_the_sweepers_looking(
+        stack, redis_server, clock, monkeypatch):
+    monkeypatch.setattr(Sweeper, "REQUEUE_EVERY", 24 * 3600.0)
+    worker = wiring.build(stack.w.settings, clock=clock)  # another process: its own jobs, no news
+    redis_server.stop()
+    owed = stack.create(summary="created while Redis is down")
+    redis_server.start()  # and web queues nothing more
+    sweeper = Sweeper(worker.job_context(), interval=0.1)  # it never saw Redis down
+    sweeper.start()
+    try:
+        assert run_until(stack, lambda: bool(cards_of(stack, owed["id"]))), "the owed card was not posted"
+    finally:
+        sweeper.stopped.set()
+        sweeper.join(timeout=10)
+        worker.db.engine.dispose()
 
 
 def test_sweepers_recovering_at_once_queue_each_owed_job_once(stack, redis_server):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -44,6 +45,7 @@ OWED_KEY = "signoff:owed"
 
 # How often a worker whose Redis is unreachable tries again (seconds).
 RECONNECT_EVERY = 1.0
+REPORT_EVERY = 1.0  # seconds between tries to tell the sweepers (OWED_KEY) that work is owed
 # Ephemeral explanations for clicks that changed nothing ("already approved by …"), queued by web
 # for a worker's Teller to send (workers/notices.py); at most TELL_KEEP wait, the newest.
 TELL_KEY = "signoff:tell"
@@ -102,7 +104,7 @@ def _best_effort(method: F) -> F:
         try:
             result = method(self, *args, **kwargs)
         except RedisError as e:
-            self.owed = True
+            self._owe()
             log.warning("could not queue %s%s (%s); the sweeper will redo it", method.__name__, args, e)
             return None
         if self.owed:
@@ -118,6 +120,9 @@ class RQJobs:
     def __init__(self, redis: Redis, *, lease: float = 15.0) -> None:
         self.redis, self.lease = redis, lease  # lease: how long a dead worker still looks alive
         self.owed = False  # a queueing failed since OWED_KEY was last set from this process
+        self._failures = 0  # queueings that failed, ever: a report covers those counted before it
+        self._owed_lock = threading.Lock()
+        self._reporter: threading.Thread | None = None
         self.cards = Queue(CARDS, connection=redis)
         self.callbacks = Queue(CALLBACKS, connection=redis)
         self.graphs = Queue(GRAPHS, connection=redis)
@@ -137,12 +142,36 @@ class RQJobs:
             return young or liveness.is_alive(self.redis, job.worker_name)
         return status in _LIVE
 
+    def _owe(self) -> None:
+        """Remember that a queueing failed, and tell the sweepers as soon as Redis answers: a
+        thread tries every REPORT_EVERY seconds, so a process that queues nothing more after
+        the outage (a quiet web) still sends them looking at once."""
+        with self._owed_lock:
+            self.owed = True
+            self._failures += 1
+            if self._reporter is None:
+                self._reporter = threading.Thread(target=self._report_when_back, name="signoff-owed",
+                                                  daemon=True)
+                self._reporter.start()
+
+    def _report_when_back(self) -> None:
+        while True:
+            self._report_owed()
+            with self._owed_lock:
+                if not self.owed:
+                    self._reporter = None
+                    return
+            time.sleep(REPORT_EVERY)
+
     def _report_owed(self) -> None:
+        failures = self._failures
         try:
             self.redis.set(OWED_KEY, "1")
-            self.owed = False
         except RedisError:
-            pass  # down again: the next call that gets through tells them
+            return  # down still: the reporter tries again
+        with self._owed_lock:
+            if self._failures == failures:  # none failed meanwhile, or it would go unreported
+                self.owed = False
 
     def take_owed(self) -> bool:
         """Whether some process could not queue work since the last call (RedisError if Redis is
