@@ -11,6 +11,7 @@ from workers.queues import TELL_KEY
 
 def test_an_explanation_queued_by_web_reaches_the_person_and_a_bad_one_does_not_stop_the_next(stack):
     jobs = stack.w.service.jobs
+    stack.w.redis.rpush(TELL_KEY, b"not json", json.dumps({"channel": CHANNEL}))  # broken ones
     jobs.tell("C0NOSUCHCHANNEL", "U0ALICE", "lost: Slack refuses the channel")
     jobs.tell(CHANNEL, "U0ALICE", "Already approved by <@U0BOB>. Nothing was changed.")
     [told] = stack.ephemerals("U0ALICE")

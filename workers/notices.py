@@ -43,19 +43,21 @@ class Teller(threading.Thread):
                 self.stopped.wait(1.0)
                 continue
             if taken is not None:
-                self.send(json.loads(taken[1]))
+                self.send(taken[1])
 
-    def send(self, tell: dict[str, Any]) -> None:
-        """Post one explanation, unless it is older than STALE seconds."""
-        if time.time() - float(tell.get("at", 0)) > STALE:
-            log.info("teller: dropped a message for %s older than %d s", tell.get("user"), STALE)
-            return
+    def send(self, raw: bytes | str) -> None:
+        """Post one explanation, unless it is older than STALE seconds; never raises, so one bad
+        message cannot stop this worker's Teller."""
         try:
+            tell: dict[str, Any] = json.loads(raw)
+            if time.time() - float(tell.get("at", 0)) > STALE:
+                log.info("teller: dropped a message for %s older than %d s", tell.get("user"), STALE)
+                return
             self.slack.chat_postEphemeral(channel=tell["channel"], user=tell["user"], text=tell["text"])
         except SlackApiError as e:
-            log.warning("ephemeral to %s failed: %s", tell["user"], e.response.get("error"))
+            log.warning("ephemeral failed: %s", e.response.get("error"))
         except Exception:  # noqa: BLE001 - one bad message must not stop the others
-            log.exception("teller: sending a message to %s failed", tell.get("user"))
+            log.exception("teller: a queued message could not be sent: %r", raw[:200])
 
     def stop(self) -> None:
         """Stop after the current wait (at most `wait` seconds)."""
