@@ -160,7 +160,7 @@ class DeadlineService:
             jobs.request_changed(row.id, row.version + 1)
 
     def due_request_ids(self, *, limit: int = 1000) -> Sequence[str]:
-        """Pending requests whose next deadline has passed (what the sweeper fires)."""
+        """Pending requests whose next deadline has passed: what the sweeper's next batch takes."""
         with self.approvals.db.read() as s:
             return repo.due_request_ids(s, now=self.approvals.clock(), limit=limit)
 
