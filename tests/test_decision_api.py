@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,8 +11,7 @@ from sqlmodel import select
 
 from bot.storage.tables import AuditEvent
 from tests.conftest import OTHER_TOKEN
-
-POLICY = Path(__file__).with_name("policy_refunds.yaml")
+from tests.test_policies import POLICY, refund
 
 
 @pytest.fixture
@@ -27,15 +25,6 @@ def ui(stack):
     with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {OTHER_TOKEN}"},
                       timeout=30) as client:
         yield client
-
-
-def refund(stack, amount, **extra):
-    body = {"action": "issue_refund", "summary": f"Refund ${amount}", "args": {"amount": amount},
-            "requester": "billing-bot", **extra}
-    r = stack.api.post("/v1/requests", json=body)
-    assert r.status_code == 201, r.text
-    stack.run_jobs()
-    return r.json()
 
 
 def decide(ui, req, *, version=0, key=None, **body):
