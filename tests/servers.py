@@ -8,11 +8,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from bot.embedded_redis import free_port
@@ -36,6 +37,24 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_healthy(url: str, *, proc: subprocess.Popen[Any] | None = None, timeout: float = 90,
+                 output: Callable[[], str] = lambda: "") -> None:
+    """Wait until `url`/healthz answers 200. AssertionError, with `output()` (say, the process's
+    log), if `proc` exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{url}: the process exited with {proc.returncode}:\n{output()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer /healthz within {timeout:g} s:\n{output()}")
+        time.sleep(0.2)
 
 
 def _pg_bin(name: str) -> str | None:

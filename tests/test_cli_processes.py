@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.embedded_redis import free_port
 from slack_sandbox.server import SlackSandbox
 from tests.conftest import process_env
+from tests.servers import wait_healthy
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -59,16 +59,10 @@ def _start(tmp_path: Path, *command: str, extra_env: dict[str, str] | None = Non
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *command], cwd=tmp_path, env=env,
                             stderr=subprocess.PIPE, text=True)
     running = Running(proc=proc, data_dir=tmp_path / "data", port=port)
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return running
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "signoff did not answer /healthz"
-        time.sleep(0.2)
+    # stderr is read only once the process has exited: before, reading it would block
+    wait_healthy(f"http://127.0.0.1:{port}", proc=proc, timeout=START_TIMEOUT,
+                 output=lambda: proc.stderr.read() if proc.stderr and proc.poll() is not None else "")
+    return running
 
 
 def _wait_all_gone(pids: set[int], timeout: float = 30.0) -> set[int]:

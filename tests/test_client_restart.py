@@ -17,6 +17,7 @@ from bot.core.lifecycle import Verdict
 from bot.embedded_redis import free_port
 from signoff_client import SignoffClient, SignoffError, Unreachable
 from tests.conftest import API_TOKEN, CHANNEL, process_env
+from tests.servers import wait_healthy
 
 
 class Web:
@@ -36,15 +37,7 @@ class Web:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def healthy(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "signoff web did not answer /healthz"
-            time.sleep(0.2)
+        wait_healthy(self.url, proc=self.proc, timeout=timeout)
 
     def kill(self) -> None:
         assert self.proc is not None

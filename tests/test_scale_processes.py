@@ -26,7 +26,7 @@ from bot.embedded_redis import EmbeddedRedis, free_port
 from slack_sandbox.interactions import Interactions
 from slack_sandbox.server import SlackSandbox
 from tests.conftest import API_TOKEN, SIGNING_SECRET, _fresh_pg_database, process_env
-from tests.servers import Postgres
+from tests.servers import Postgres, wait_healthy
 from workers import queues
 
 pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
@@ -63,19 +63,6 @@ def _process(tmp: Path, name: str, args: list[str], env: dict[str, str]) -> Iter
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def _healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} not healthy:\n{log.read_text()}")
 
 
 def _children(pid: int) -> set[int]:
@@ -117,10 +104,10 @@ def test_two_web_and_three_workers_decide_every_request_once(
         webs = [f"http://127.0.0.1:{p}" for p in ports]
         # The first web creates the schema; the others start on it (as after `signoff db upgrade`).
         first = stack.enter_context(_process(tmp_path, "web0", ["web"], env[0]))
-        _healthy(webs[0], first, tmp_path / "web0.log")
+        wait_healthy(webs[0], proc=first, timeout=START_TIMEOUT, output=(tmp_path / "web0.log").read_text)
         second = stack.enter_context(_process(tmp_path, "web1", ["web"], env[1]))
         pool = stack.enter_context(_process(tmp_path, "worker", ["worker", "--processes", "3"], env[0]))
-        _healthy(webs[1], second, tmp_path / "web1.log")
+        wait_healthy(webs[1], proc=second, timeout=START_TIMEOUT, output=(tmp_path / "web1.log").read_text)
         _until(lambda: Worker.count(connection=redis) == 3, "three RQ workers")
         clicks = [Interactions(sandbox.state, signing_secret=SIGNING_SECRET, base_url=sandbox.url,
                                events_url=f"{w}/slack/events") for w in webs]
@@ -192,7 +179,7 @@ def test_web_concurrency_starts_that_many_web_workers(tmp_path: Path, redis_serv
                sandbox=sandbox, port=port) | {"WEB_CONCURRENCY": "2"}
     with _process(tmp_path, "web", ["web"], env) as web:
         url = f"http://127.0.0.1:{port}"
-        _healthy(url, web, tmp_path / "web.log")
+        wait_healthy(url, proc=web, timeout=START_TIMEOUT, output=(tmp_path / "web.log").read_text)
         spawned = [p for p in _children(web.pid)
                    if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ")]
         assert len(spawned) == 2, (spawned, (tmp_path / "web.log").read_text())
