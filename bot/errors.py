@@ -84,6 +84,11 @@ class StaleDecision(SignoffError):
         self.request_id = request_id
 
 
+class CommentWanted(SignoffError):
+    """An Approve button on an item that asks for a comment with Approve: nothing was decided;
+    the clicker gets a form for the comment."""
+
+
 class DeliveryFailed(SignoffError):
     """Slack refused to show a card; raised inside worker jobs so RQ retries them."""
 

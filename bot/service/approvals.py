@@ -26,6 +26,7 @@ from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
 from bot.core.values import check_finite
 from bot.core.vocabulary import ResumeState, Urgency
 from bot.errors import (
+    CommentWanted,
     IdempotencyConflict,
     InvalidInput,
     NotAuthorized,
@@ -112,13 +113,11 @@ class ApprovalService:
     ) -> tuple[str | None, bool]:
         """Record the policy's decisions of the items whose own rule auto-decides them."""
         t = lifecycle.auto_decide(repo.state_of(row), verdicts=verdicts, now=row.created_at)
-        if not repo.apply_transition(s, t):
+        if not repo.apply_transition(s, t, resume_state=_resume_state(row, t)):
             raise SignoffError(f"request {row.id} changed while it was being auto-decided")
         repo.append_event(s, t.event, at=row.created_at)
         if not t.final:
             return None, False
-        if row.run_id is not None:
-            repo.set_resume_state(s, row.id, ResumeState.QUEUED)
         return self._queue_callback(s, row, t), True
 
     def _approvers(self, new: NewRequest, rule: Rule) -> list[str]:
@@ -284,13 +283,10 @@ class ApprovalService:
             raise NotFound(f"no request with id {request_id!r}")
         return row
 
-    def decision_state(self, request_id: str) -> RequestState:
-        """What a decision on the request is checked against: read from the store, or for a request
-        that has ended, remembered (an ended request never changes again, so any process may keep
-        it; a pending one is always read). Most late clicks are answered from here."""
-        if (state := self._ended.get(request_id)) is not None:
-            return state
-        return self._ended.remember(repo.state_of(self.get(request_id)))
+    def known_state(self, request_id: str) -> RequestState | None:
+        """The request's decision state if it has ended and this process remembers it (an ended
+        request never changes again, so any process may keep it); None means "read it"."""
+        return self._ended.get(request_id)
 
     def list(self, *, status: str | None = None, limit: int = 100,
              agent: str | None = None) -> list[ApprovalRequest]:
@@ -332,18 +328,22 @@ class ApprovalService:
         self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None,
         index: int | None = None, args: Mapping[str, Any] | None = None, answer: Any = None,
         expected_version: int | None = None, note: Mapping[str, Any] | None = None,
-        known: RequestState | None = None,
+        comment_first: bool = False,
     ) -> ApprovalRequest:
         """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided.
 
         `expected_version`: refuse (StaleDecision) unless the request is still at that version;
         `note`: added to the audit event's data (e.g. which UI the decision came through);
-        `known`: the request as the caller just read it (`decision_state`), to skip a read.
+        `comment_first`: an Approve button: raise CommentWanted, deciding nothing, when the item
+        asks for a comment with Approve (the caller then opens a form for it).
         """
         if verdict is Verdict.EDIT and args is not None:
             self._check_edit(request_id, actor=actor, index=index, args=args)
 
         def make(state: RequestState, now: datetime) -> Transition:
+            if comment_first and state.status is Status.PENDING and (
+                    state.items[lifecycle.item_index(state, index)].approve_comment != "none"):
+                raise CommentWanted(f"request {state.id} asks for a comment with Approve")
             t = lifecycle.decide(state, actor=actor, verdict=verdict, reason=reason, now=now,
                                  index=index, args=args, answer=answer)
             # Checked after the rules, so a refused person learns that rather than the version;
@@ -353,7 +353,7 @@ class ApprovalService:
                                     f"{expected_version}: reload it and decide again", request_id=state.id)
             return replace(t, event=replace(t.event, data={**t.event.data, **note})) if note else t
 
-        return self.transition(request_id, make, known=known)
+        return self.transition(request_id, make)
 
     def _check_edit(self, request_id: str, *, actor: str, index: int | None,
                     args: Mapping[str, Any]) -> None:
@@ -383,19 +383,18 @@ class ApprovalService:
 
     def transition(
         self, request_id: str, make: Callable[[RequestState, datetime], Transition],
-        known: RequestState | None = None,
     ) -> ApprovalRequest:
         """Apply a transition exactly once: the UPDATE, its audit event and the callback outbox row
-        commit together; the jobs that follow are queued after the commit."""
-        # Most late clicks meet a request that has already ended: answer them from what is known
-        # (a plain read, or an ended request remembered) without queueing for the write lock. The
-        # conditional UPDATE stays the guard.
-        state = known or self.decision_state(request_id)
-        try:
-            make(state, self.clock())  # raises for an ended request or a refused actor
-        except NotAuthorized as refused:
-            self.audit_refusal(state, refused)
-            raise
+        commit together; the jobs that follow are queued after the commit. A refused actor's
+        attempt is audited (NotAuthorized is raised after)."""
+        # Most late clicks meet a request that has already ended: one this process remembers is
+        # answered without a read or the write lock. The conditional UPDATE stays the guard.
+        if (known := self._ended.get(request_id)) is not None:
+            try:
+                make(known, self.clock())  # raises for an ended request or a refused actor
+            except NotAuthorized as refused:
+                self.audit_refusal(known, refused)
+                raise
         for _ in range(5):
             applied = self._apply(request_id, make)
             if applied is not None:
@@ -416,22 +415,27 @@ class ApprovalService:
     ) -> tuple[Transition, str | None, ApprovalRequest] | None:
         """One attempt: (the transition, its callback delivery, the request after it); None when
         someone changed the request between our read and our UPDATE (PostgreSQL read committed;
-        SQLite holds its write lock from the read on)."""
+        SQLite holds its write lock from the read on). A refusal is audited in the same
+        transaction, which then commits only that."""
         now = self.clock()
+        refused: NotAuthorized | None = None
         with self.db.write() as s:
             row = repo.get_request(s, request_id)
             if row is None:
                 raise NotFound(f"no request with id {request_id!r}")
-            t = make(repo.state_of(row), now)  # AlreadyDecided here names whoever won
-            if not repo.apply_transition(s, t):
-                return None
-            repo.append_event(s, t.event, at=now)
-            delivery_id = None
-            if t.final:
-                delivery_id = self._queue_callback(s, row, t)
-                if row.run_id is not None:
-                    repo.set_resume_state(s, request_id, ResumeState.QUEUED)
-            s.refresh(row)  # the request as committed, read on the connection already held
+            state = repo.state_of(row)
+            try:
+                t = make(state, now)  # AlreadyDecided here names whoever won
+            except NotAuthorized as e:
+                refused = e
+                repo.append_event(s, lifecycle.refused_click(state, actor=e.actor, why=str(e)), at=now)
+            else:
+                if not repo.apply_transition(s, t, row=row, resume_state=_resume_state(row, t)):
+                    return None
+                repo.append_event(s, t.event, at=now)
+                delivery_id = self._queue_callback(s, row, t) if t.final else None
+        if refused is not None:
+            raise refused
         if t.final:
             self._ended.remember(repo.state_of(row))
         return t, delivery_id, row
@@ -454,6 +458,11 @@ class ApprovalService:
         event = lifecycle.refused_click(state, actor=refused.actor, why=str(refused))
         with self.db.write() as s:
             repo.append_event(s, event, at=self.clock())
+
+
+def _resume_state(row: ApprovalRequest, t: Transition) -> ResumeState | None:
+    """What a transition makes of resuming the request's graph: queued, once a run's request ends."""
+    return ResumeState.QUEUED if t.final and row.run_id is not None else None
 
 
 class _EndedStates:

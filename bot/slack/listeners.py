@@ -15,11 +15,13 @@ from blocks.card import already_decided_text, details_modal, not_an_approver_tex
 from blocks.forms import parse_form
 from blocks.home import home_view
 from blocks.modals import approve_modal, edit_modal, respond_modal
+from bot.core import lifecycle
 from bot.core.items import Item
-from bot.core.lifecycle import RequestState, Verdict
+from bot.core.lifecycle import Verdict
 from bot.errors import (
     AlreadyDecided,
     AlreadyVoted,
+    CommentWanted,
     InvalidInput,
     NotAuthorized,
     NotFound,
@@ -48,16 +50,18 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
         # returns, the click is durable.
         try:
             request_id, index = _target(_action_value(body))
-            state = service.decision_state(request_id)  # a late click on an ended request: no read
-            if _item_of(state, index).approve_comment != "none":
-                ack()  # the request asks for a comment with Approve: a modal, like Reject
-                later(_open_modal, service, client, body, _approve_view)
-                return
             service.decide(request_id, actor=_clicker(body), verdict=Verdict.APPROVE, index=index,
-                           known=state)
+                           comment_first=True)
+        except CommentWanted:
+            ack()  # the request asks for a comment with Approve: a modal, like Reject
+            later(_open_modal, service, client, body, _approve_view)
+            return
         except SignoffError as e:
             ack()
-            later(_tell, service, client, body, explain(e))
+            if _on_home(body):  # the tab is republished with the explanation: a Slack call, later
+                later(_tell, service, client, body, explain(e))
+            else:  # a Redis push, no Slack call: cheaper here than a hand-off to another thread
+                _tell(service, client, body, explain(e))
             return
         ack()
         if _on_home(body):  # clicked on the Home tab: refresh it
@@ -228,16 +232,8 @@ def _target(value: str) -> tuple[str, int | None]:
 
 
 def _item(row: ApprovalRequest, index: int | None) -> Item:
-    return _item_of(repo.state_of(row), index)
-
-
-def _item_of(state: RequestState, index: int | None) -> Item:
-    items = state.items
-    if index is None and len(items) == 1:
-        return items[0]
-    if index is None or not 0 <= index < len(items):
-        raise InvalidInput(f"request {state.id} has no item {index}")
-    return items[index]
+    state = repo.state_of(row)
+    return state.items[lifecycle.item_index(state, index)]
 
 
 def _state(view: dict[str, Any]) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import Update, bindparam, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.core import audit
@@ -129,8 +131,12 @@ def state_of(row: ApprovalRequest) -> RequestState:
     )
 
 
-def apply_transition(s: Session, t: Transition) -> bool:
-    """Apply `t` iff nobody changed the request first: one conditional UPDATE on status and version."""
+def apply_transition(s: Session, t: Transition, *, row: ApprovalRequest | None = None,
+                     resume_state: ResumeState | None = None) -> bool:
+    """Apply `t` iff nobody changed the request first: one conditional UPDATE on status and version.
+
+    `row`, the request as read in this transaction, is brought to what was written (without
+    another read); `resume_state` is written in the same UPDATE."""
     values: dict[str, object] = {"status": t.status.value, "version": t.from_version + 1}
     if t.item_decisions is not None:
         values["item_decisions"] = [d.to_json() if d else None for d in t.item_decisions]
@@ -142,17 +148,28 @@ def apply_transition(s: Session, t: Transition) -> bool:
         values |= {"next_deadline_at": None, "decision": t.decision, "decided_by": t.decided_by,
                    "decided_at": t.decided_at, "reason": t.reason,
                    "edited_args": dict(t.edited_args) if t.edited_args else None}
-    result = s.execute(
-        update(ApprovalRequest)
-        .where(
-            col(ApprovalRequest.id) == t.request_id,
-            col(ApprovalRequest.status) == Status.PENDING.value,
-            col(ApprovalRequest.version) == t.from_version,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    if resume_state is not None:
+        values["resume_state"] = resume_state.value
+    result = s.connection().execute(_transition_update(tuple(values)), {
+        "request_id": t.request_id, "from_version": t.from_version,
+        **{f"new_{key}": value for key, value in values.items()}})
+    if result.rowcount != 1:
+        return False
+    if row is not None:  # as committed: no history, so the session writes nothing more
+        for key, value in values.items():
+            set_committed_value(row, key, value)
+    return True
+
+
+@functools.cache
+def _transition_update(columns: tuple[str, ...]) -> Update:
+    """The conditional UPDATE setting `columns`, built once: a decision is the hot path, and
+    building and caching a statement cost more than running it."""
+    return (update(_REQUESTS)
+            .where(_REQUESTS.c.id == bindparam("request_id"),
+                   _REQUESTS.c.status == Status.PENDING.value,
+                   _REQUESTS.c.version == bindparam("from_version"))
+            .values({key: bindparam(f"new_{key}") for key in columns}))
 
 
 def append_event(s: Session, event: Event, *, at: datetime) -> None:
@@ -168,14 +185,8 @@ def append_events(s: Session, events: Sequence[Event], *, at: datetime) -> None:
     and read it back, insert the events, point the head at the last one."""
     if not events:
         return
-    # Bumping the head first takes its row lock (PostgreSQL) before we read the previous hash,
-    # so concurrent writers append one after another instead of forking the chain. RETURNING
-    # reads the head as this statement left it (never a copy cached earlier in the session).
-    last, prev, keyed_from = s.execute(
-        update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + len(events))
-        .returning(col(AuditHead.seq), col(AuditHead.hash), col(AuditHead.keyed_from))
-        .execution_options(synchronize_session=False)
-    ).one()
+    conn = s.connection()
+    last, prev, keyed_from = conn.execute(_BUMP_HEAD, {"count": len(events)}).one()
     key = s.info.get("audit_key")
     if keyed_from is None or (key is None and last >= keyed_from):
         # Fail closed: an event we cannot MAC is not written, and neither is what it records.
@@ -189,9 +200,20 @@ def append_events(s: Session, events: Sequence[Event], *, at: datetime) -> None:
         assert digest is not None
         rows.append({**fields, "prev_hash": prev, "hash": digest})
         prev = digest
-    s.execute(insert(AuditEvent), rows)
-    s.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=prev)
-              .execution_options(synchronize_session=False))
+    conn.execute(_INSERT_EVENTS, rows)
+    conn.execute(_MOVE_HEAD, {"last_hash": prev})
+
+
+# The audit append's statements, built once (every decision and request runs them). Bumping the
+# head first takes its row lock (PostgreSQL) before we read the previous hash, so concurrent
+# writers append one after another instead of forking the chain; RETURNING reads the head as
+# this statement left it (never a copy cached earlier in the session).
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_BUMP_HEAD = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + bindparam("count"))
+              .returning(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.keyed_from))
+_INSERT_EVENTS = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("last_hash"))
+_REQUESTS = ApprovalRequest.__table__  # type: ignore[attr-defined]
 
 
 def add_message(
