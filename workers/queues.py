@@ -226,13 +226,10 @@ class RQJobs:
         self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY)
 
     def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
-        """Update every card, deliver the callback, resume the graph, wake waiting agents."""
-        if resume:
-            self.resume(request_id)
-        self.request_changed(request_id, version)
-        if delivery_id is not None:
-            self.deliver_callback(delivery_id, attempt=1)
-        self._announce(request_id)
+        """Update every card, deliver the callback, resume the graph, wake waiting agents: one
+        Redis round trip."""
+        self.requests_ended([Ending(request_id=request_id, delivery_id=delivery_id, resume=resume,
+                                    version=version)])
 
     @_best_effort
     def requests_ended(self, endings: Sequence[Ending]) -> None:
@@ -252,10 +249,6 @@ class RQJobs:
             for e in endings:
                 p.publish(ENDED_CHANNEL, e.request_id)
             p.execute()
-
-    @_best_effort
-    def _announce(self, request_id: str) -> None:
-        self.redis.publish(ENDED_CHANNEL, request_id)
 
     @_best_effort
     def deliver_callback(self, delivery_id: str, *, attempt: int, delay: float = 0.0) -> None:
