@@ -70,9 +70,9 @@ def build_web_app(
         async def slack_events(request: Request) -> Response:
             body = await request.body()
             # Bolt's App is synchronous: dispatching on the event loop would serialise every click;
-            # on the urgent lane a click never waits behind agents' calls.
+            # on a lane of its own a click never waits behind agents' calls.
             with SLACK_ACK_SECONDS.time():  # what Slack waits for: the ack's latency
-                answer = await lanes.urgent(
+                answer = await lanes.slack(
                     slack.handle, body=body, query=request.url.query, headers=dict(request.headers)
                 )
             return Response(content=answer.body, status_code=answer.status,
