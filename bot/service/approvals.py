@@ -283,11 +283,6 @@ class ApprovalService:
             raise NotFound(f"no request with id {request_id!r}")
         return row
 
-    def known_state(self, request_id: str) -> RequestState | None:
-        """The request's decision state if it has ended and this process remembers it (an ended
-        request never changes again, so any process may keep it); None means "read it"."""
-        return self._ended.get(request_id)
-
     def list(self, *, status: str | None = None, limit: int = 100,
              agent: str | None = None) -> list[ApprovalRequest]:
         """Requests, newest first; only `agent`'s when given."""
@@ -423,7 +418,9 @@ class ApprovalService:
             row = repo.get_request(s, request_id)
             if row is None:
                 raise NotFound(f"no request with id {request_id!r}")
-            state = repo.state_of(row)
+            # An ended request is remembered, whoever ended it: this process's next late click
+            # on it is answered without the write lock.
+            state = self._ended.remember(repo.state_of(row))
             try:
                 t = make(state, now)  # AlreadyDecided here names whoever won
             except NotAuthorized as e:

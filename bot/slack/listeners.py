@@ -58,10 +58,7 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             return
         except SignoffError as e:
             ack()
-            if _on_home(body):  # the tab is republished with the explanation: a Slack call, later
-                later(_tell, service, client, body, explain(e))
-            else:  # a Redis push, no Slack call: cheaper here than a hand-off to another thread
-                _tell(service, client, body, explain(e))
+            later(_tell, service, client, body, explain(e))
             return
         ack()
         if _on_home(body):  # clicked on the Home tab: refresh it
