@@ -28,6 +28,8 @@ def test_an_encoded_payload_comes_back_whole(text: str) -> None:
 
 
 def test_a_typical_interaction() -> None:
-    body = "payload=" + quote_plus('{"type":"block_actions","text":"Refund `$120` to <@U1> \\u2014 \\"ok\\" ü"}')
-    assert form_fields(body) == dict(parse_qsl(body, keep_blank_values=True))
-    assert form_fields("payload=%7B%7D&payload=%5B%5D") == {"payload": "[]"}  # several fields: parse_qsl's answer
+    text = '{"type":"block_actions","text":"Refund `$120` to <@U1> \\u2014 \\"ok\\" ü"}'
+    body = "payload=" + quote_plus(text)
+    assert form_fields(body) == dict(parse_qsl(body, keep_blank_values=True)) == {"payload": text}
+    # Several fields: parse_qsl's answer (the last one wins).
+    assert form_fields("payload=%7B%7D&payload=%5B%5D") == {"payload": "[]"}
