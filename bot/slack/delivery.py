@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from blocks.card import Card, CardItem, Deadline, Failure, approval_card, card_text
 from blocks.text import clip_escaped, escape, one_line
@@ -252,8 +252,7 @@ def post_cards(db: Database, client: WebClient, request_id: str, *, clock: Calla
 
 def _mark_if_current(s: Session, row: ApprovalRequest) -> bool:
     """Record that every copy shows `row.version`, if that is still the request's version."""
-    current = s.exec(select(ApprovalRequest.version).where(ApprovalRequest.id == row.id)).one()
-    if current != row.version:
+    if repo.version_of(s, row.id) != row.version:
         return False
     repo.mark_cards(s, row.id, version=row.version)  # what every copy shows
     return True

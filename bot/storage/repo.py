@@ -214,6 +214,14 @@ _BUMP_HEAD = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + bind
 _INSERT_EVENTS = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("last_hash"))
 _REQUESTS = ApprovalRequest.__table__  # type: ignore[attr-defined]
+_MARK_CARDS = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"),
+                                        _REQUESTS.c.cards_version < bindparam("shown"))
+               .values(cards_version=bindparam("shown")))
+_VERSION_OF = _REQUESTS.select().with_only_columns(_REQUESTS.c.version).where(
+    _REQUESTS.c.id == bindparam("request_id"))
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+_ALL_EVENTS = _EVENTS.select().order_by(_EVENTS.c.seq)
+_EVENTS_OF = _ALL_EVENTS.where(_EVENTS.c.request_id == bindparam("request_id"))
 
 
 def add_message(
@@ -251,11 +259,13 @@ def card_records(s: Session, request_ids: Sequence[str]) -> dict[str, tuple[list
 
 
 def audit_records(s: Session, *, request_id: str | None = None) -> Iterator[audit.Record]:
-    """Audit events in chain order, streamed."""
-    query = select(AuditEvent).order_by(col(AuditEvent.seq))
-    if request_id is not None:
-        query = query.where(AuditEvent.request_id == request_id)
-    for e in s.exec(query.execution_options(yield_per=500)):
+    """Audit events in chain order, streamed (plain rows: every card job reads its request's, and
+    loading them as ORM objects had cost more than the query)."""
+    if request_id is None:
+        rows = s.connection().execution_options(yield_per=500).execute(_ALL_EVENTS)
+    else:
+        rows = s.connection().execute(_EVENTS_OF, {"request_id": request_id})
+    for e in rows:
         yield audit.Record(
             seq=e.seq, at=e.at, request_id=e.request_id, kind=e.kind, actor=e.actor,
             data=e.data, prev_hash=e.prev_hash, hash=e.hash,
@@ -269,9 +279,12 @@ def audit_head(s: Session) -> AuditHead:
 
 def mark_cards(s: Session, request_id: str, *, version: int) -> None:
     """Every card copy now shows `version` (never moves back)."""
-    s.execute(update(ApprovalRequest)
-              .where(col(ApprovalRequest.id) == request_id, col(ApprovalRequest.cards_version) < version)
-              .values(cards_version=version).execution_options(synchronize_session=False))
+    s.connection().execute(_MARK_CARDS, {"request_id": request_id, "shown": version})
+
+
+def version_of(s: Session, request_id: str) -> int | None:
+    """The request's version as stored now (None when there is no such request)."""
+    return s.connection().execute(_VERSION_OF, {"request_id": request_id}).scalar()
 
 
 def mark_notified(s: Session, request_id: str, *, level: int) -> None:
