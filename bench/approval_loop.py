@@ -207,8 +207,9 @@ def deliver(stack: Stack, payload: dict[str, Any]) -> str | None:
 
 def click_run(
     stack: Stack, payloads: list[dict[str, Any]], *, concurrency: int
-) -> tuple[Samples, dict[str, float]]:
-    """Fire the clicks; also the CPU each process spent per click meanwhile."""
+) -> tuple[Samples, dict[str, float], list[float]]:
+    """Fire the clicks; also the CPU each process spent per click meanwhile, and each click's
+    latency in the order of `payloads`."""
     pids = {
         "web": stack.web.pid,
         "worker": stack.worker.pid,
@@ -218,12 +219,33 @@ def click_run(
     # web and worker with their children (--web-workers, --worker-processes); not this process,
     # whose children are the whole stack.
     cpu = {name: cpu_tree_ms if name in ("web", "worker") else cpu_ms for name in pids}
+    latencies = [0.0] * len(payloads)
+
+    def click(n: int) -> str | None:
+        start = time.perf_counter()
+        error = deliver(stack, payloads[n])
+        latencies[n] = (time.perf_counter() - start) * 1000
+        return error
+
     before = {name: cpu[name](pid) for name, pid in pids.items()}
-    samples = timed_calls(lambda p: deliver(stack, p), payloads, concurrency=concurrency)
+    samples = timed_calls(click, range(len(payloads)), concurrency=concurrency)
     spent = {
         name: round((cpu[name](pid) - before[name]) / max(1, len(payloads)), 2) for name, pid in pids.items()
     }
-    return samples, spent
+    return samples, spent, latencies
+
+
+def by_kind(payloads: list[dict[str, Any]], latencies: list[float],
+            decided_by: dict[str, str | None]) -> dict[str, Any]:
+    """Click ack split into the clicks that decided (the first click on a card by the person
+    recorded as deciding it) and the late ones: where the tail comes from."""
+    deciding, late, seen = Samples(), Samples(), set()
+    for payload, ms in zip(payloads, latencies, strict=True):
+        request_id, user = payload["actions"][0]["value"], payload["user"]["id"]
+        decider = request_id not in seen and decided_by.get(request_id) == user
+        seen |= {request_id} if decider else set()
+        (deciding if decider else late).latencies_ms.append(ms)
+    return {"deciding": deciding.summary(), "late": late.summary()}
 
 
 def deciding_and_late(stack: Stack, cards: dict[str, str]) -> dict[str, float]:
@@ -273,6 +295,7 @@ def settle(
         time.sleep(0.1)
     # The newest 500 approved requests (the API's largest page) hold every one clicked here.
     approved = stack.api.get("/v1/requests", params={"status": "approved", "limit": 500}).json()
+    decided_by = {r["id"]: r["decided_by"] for r in approved["requests"]}
     with Redis.from_url(stack.redis_url) as redis:
         failed = FailedJobRegistry(queue=Queue(queues.CARDS, connection=redis)).count
     return {
@@ -282,6 +305,7 @@ def settle(
         "already_decided_ephemerals": len(stack.sandbox.ephemerals()) - ephemerals_before,
         "ephemerals_expected": len(payloads) - len(clicked),
         "failed_jobs": failed,
+        "decided_by": decided_by,
     }
 
 
@@ -346,7 +370,7 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     few, few_clicks = max(1, args.requests // 5), max(1, args.clicks // 5)
     log(f"clicks one at a time: {few_clicks} clicks on {few} new cards")
     cards = cards_for(stack, few, at_once=args.create_concurrency)
-    one_by_one, one_cpu = click_run(
+    one_by_one, one_cpu, _ = click_run(
         stack, click_payloads(stack, cards, clicks=few_clicks, seed=args.seed), concurrency=1
     )
     signed_one = signed_floor(stack, total=few_clicks, concurrency=1)
@@ -368,11 +392,12 @@ def measure_clicks(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     log(
         f"clicks under load: {args.clicks} Approve clicks on {len(cards)} cards, {args.concurrency} at a time"
     )
-    loaded, cpu = click_run(stack, payloads, concurrency=args.concurrency)
+    loaded, cpu, latencies = click_run(stack, payloads, concurrency=args.concurrency)
     log("waiting for the worker to update the decided cards")
     outcome = settle(stack, cards, payloads, ephemerals_before=ephemerals_before)
     return {
         "click_ack": loaded.summary(),
+        "click_ack_by_kind": by_kind(payloads, latencies, outcome.pop("decided_by")),
         "click_ack_baselines": {"healthz": health.summary(), "signed_url_verification": signed.summary()},
         "click_ack_one_at_a_time": one_by_one.summary(),
         "signed_url_verification_one_at_a_time": signed_one.summary(),
