@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from bot.core.items import Item
+from bot.core.items import DecisionType, Item
 from bot.core.lifecycle import Verdict
 from bot.errors import AlreadyDecided, NotAuthorized
 from bot.service import ApprovalService, NewRequest
@@ -116,3 +117,25 @@ def test_fifty_concurrent_deciders_on_a_batch_make_one_decision_per_item(service
     decisions = events(db, "item_decided") + events(db, "decided")
     assert sorted(e.data.get("item") for e in decisions) == [0, 1, 2]
     assert verify(db).ok
+
+
+def test_the_row_a_decision_returns_is_the_row_it_committed(service, db):
+    """decide() brings the row it read up to what its UPDATE wrote instead of reading it back:
+    every column must equal a fresh read, after one item of a batch is decided and after an edit
+    ends a request (its edited arguments, decision, cleared deadline and version included)."""
+    def ask(items: list[Item]) -> str:
+        row, _ = service.create(NewRequest(action=items[0].action, summary="s", approvers=APPROVERS[:2],
+                                           items=items, kind="generic", timeout=timedelta(hours=1)),
+                                agent="t")
+        return row.id
+
+    batch = ask([Item(action=f"step{n}", args={"n": n}) for n in range(2)])
+    single = ask([Item(action="pay", args={"n": 1}, allowed=tuple(DecisionType))])
+    for request_id, decision in ((batch, dict(verdict=Verdict.REJECT, reason="no", index=0)),
+                                 (single, dict(verdict=Verdict.EDIT, args={"n": 9}))):
+        got = service.decide(request_id, actor=APPROVERS[0], **decision)
+        with db.read() as s:
+            stored = s.get(ApprovalRequest, request_id)
+        assert stored is not None and got.version == 1
+        assert got.model_dump() == stored.model_dump()
+    assert got.status != "pending" and got.edited_args == {"n": 9} and got.next_deadline_at is None
