@@ -24,7 +24,7 @@ from bot.core.identity import is_person, normalise
 from bot.core.items import DecisionType, Item, ItemDecision, ItemRoute
 from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
 from bot.core.values import check_finite
-from bot.core.vocabulary import ResumeState, Urgency
+from bot.core.vocabulary import Urgency
 from bot.errors import (
     CommentWanted,
     IdempotencyConflict,
@@ -113,7 +113,7 @@ class ApprovalService:
     ) -> tuple[str | None, bool]:
         """Record the policy's decisions of the items whose own rule auto-decides them."""
         t = lifecycle.auto_decide(repo.state_of(row), verdicts=verdicts, now=row.created_at)
-        if not repo.apply_transition(s, t, resume_state=_resume_state(row, t)):
+        if not repo.apply_transition(s, t, resume_state=repo.resume_state_after(row, t)):
             raise SignoffError(f"request {row.id} changed while it was being auto-decided")
         repo.append_event(s, t.event, at=row.created_at)
         if not t.final:
@@ -427,7 +427,7 @@ class ApprovalService:
                 refused = e
                 repo.append_event(s, lifecycle.refused_click(state, actor=e.actor, why=str(e)), at=now)
             else:
-                if not repo.apply_transition(s, t, row=row, resume_state=_resume_state(row, t)):
+                if not repo.apply_transition(s, t, row=row, resume_state=repo.resume_state_after(row, t)):
                     return None
                 repo.append_event(s, t.event, at=now)
                 delivery_id = self._queue_callback(s, row, t) if t.final else None
@@ -455,11 +455,6 @@ class ApprovalService:
         event = lifecycle.refused_click(state, actor=refused.actor, why=str(refused))
         with self.db.write() as s:
             repo.append_event(s, event, at=self.clock())
-
-
-def _resume_state(row: ApprovalRequest, t: Transition) -> ResumeState | None:
-    """What a transition makes of resuming the request's graph: queued, once a run's request ends."""
-    return ResumeState.QUEUED if t.final and row.run_id is not None else None
 
 
 class _EndedStates:

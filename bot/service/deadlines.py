@@ -20,7 +20,6 @@ from sqlmodel import Session
 from bot.core import lifecycle, routing
 from bot.core.deadlines import Due, Route, due
 from bot.core.lifecycle import Event, Status, Transition
-from bot.core.vocabulary import ResumeState
 from bot.observe import lifecycle as observed
 from bot.policy.durations import format_duration
 from bot.service.ports import Ending
@@ -117,11 +116,10 @@ class DeadlineService:
         done.next_at[row.id] = next_due.next_at
         if next_due.timeout:
             t = _timeout(row, route, now=now)
-            if not repo.apply_transition(s, t):  # cannot happen to a row we hold; the guard stays
+            # Cannot fail on a row this transaction holds; the guard stays.
+            if not repo.apply_transition(s, t, resume_state=repo.resume_state_after(row, t)):
                 return []
             delivery_id = self.approvals._queue_callback(s, row, t)
-            if row.run_id is not None:
-                repo.set_resume_state(s, row.id, ResumeState.QUEUED)
             done.ended.append(_Ended(row, t, delivery_id))
             done.next_at[row.id] = None
             return [t.event]

@@ -91,6 +91,12 @@ def lock_requests(s: Session, request_ids: Sequence[str]) -> list[ApprovalReques
     return list(s.exec(query))
 
 
+def resume_state_after(row: ApprovalRequest, t: Transition) -> ResumeState | None:
+    """What `t` makes of resuming the request's graph (apply_transition's `resume_state`):
+    queued once a run's request ends, unchanged otherwise."""
+    return ResumeState.QUEUED if t.final and row.run_id is not None else None
+
+
 def set_resume_state(s: Session, request_id: str, state: ResumeState) -> None:
     """Record where resuming the graph with this request's decision stands."""
     s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id)
