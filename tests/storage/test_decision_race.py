@@ -11,11 +11,14 @@ from sqlmodel import select
 from bot.core.items import DecisionType, Item
 from bot.core.lifecycle import Verdict
 from bot.errors import AlreadyDecided, NotAuthorized
+from bot.policy.parser import parse_policy
 from bot.service import ApprovalService, NewRequest
+from bot.service.ports import utcnow
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
+from bot.storage import recovery
 from bot.storage.audit_export import verify
-from bot.storage.tables import ApprovalRequest, AuditEvent
+from bot.storage.tables import ApprovalRequest, AuditEvent, Run
 from tests.conftest import BOT_TOKEN
 from workers.queues import RQJobs
 
@@ -139,3 +142,39 @@ def test_the_row_a_decision_returns_is_the_row_it_committed(service, db):
         assert stored is not None and got.version == 1
         assert got.model_dump() == stored.model_dump()
     assert got.status != "pending" and got.edited_args == {"n": 9} and got.next_deadline_at is None
+
+
+POLICY = """\
+rules:
+  - name: small
+    match: {action: pay, when: "args.amount < 50"}
+    auto: approve
+default:
+  allow_request_approvers: true
+"""
+
+
+@pytest.mark.parametrize("ending", ["click", "timeout", "policy"])
+def test_a_run_request_that_ends_is_owed_a_resume(service, db, ending):
+    """Every way a run's request ends records the resume it owes in the same UPDATE, which is what
+    the sweeper re-finds when Redis loses the resume job (invariants 3 and 5)."""
+    now = utcnow()
+    with db.write() as s:
+        s.add(Run(id="run_owed", graph="g", thread_id="t_owed", status="running", approvers=[],
+                  created_by="t", created_at=now, updated_at=now))
+    asking = ApprovalService(db, jobs=service.jobs, directory=service.directory,
+                             policy=parse_policy(POLICY))
+    amount = 10 if ending == "policy" else 100
+    row, _ = asking.create(NewRequest(action="pay", summary="s", args={"amount": amount},
+                                      approvers=APPROVERS[:1], run_id="run_owed", interrupt_id="i",
+                                      timeout=timedelta(minutes=5)), agent="t")
+    if ending == "click":
+        asking.decide(row.id, actor=APPROVERS[0], verdict=Verdict.APPROVE)
+    elif ending == "timeout":
+        later = ApprovalService(db, jobs=service.jobs, directory=service.directory,
+                                clock=lambda: utcnow() + timedelta(hours=1))
+        later.deadlines.fire(row.id)
+    ended = asking.get(row.id)
+    assert ended.status != "pending" and ended.resume_state == "queued"
+    with db.read() as s:
+        assert recovery.resumes_queued(s) == [row.id]
