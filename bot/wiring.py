@@ -70,7 +70,7 @@ class Wiring:
         from bot.agents.runs import RunService
 
         return RunService(self.db, registry=self.registry, start=self.jobs.start_run, clock=self.clock,
-                          check_people=self.service.check_run_people)
+                          check_start=self.service.check_run_start)
 
     @cached_property
     def executor(self) -> GraphExecutor:

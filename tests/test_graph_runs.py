@@ -115,6 +115,21 @@ def test_unknown_graphs_and_reused_threads_are_refused(stack):
     assert stack.api.get("/v1/runs/run_nope").status_code == 404
 
 
+def test_a_run_naming_a_channel_the_bot_cannot_post_in_is_refused_at_start(stack):
+    # Its first interrupt would have failed the run; the agent learns now, and nothing is stored.
+    body = {"graph": "refund", "input": {"action": "a", "approved": False}}
+    stack.sandbox.add_channel("C0NOBOT", name="nobot", is_member=False)
+    for channel, says in (("C0NOSUCH", "no such channel"), ("C0NOBOT", "not in this channel")):
+        r = stack.api.post("/v1/runs", json={**body, "channel": channel})
+        assert r.status_code == 422 and says in r.json()["fields"]["channel"], r.text
+    stack.sandbox.fail_next("conversations.info", error="internal_error")
+    r = stack.api.post("/v1/runs", json={**body, "channel": "C0OTHER"})
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert events(stack, "run_started") == []
+    r = stack.api.post("/v1/runs", json={**body, "channel": CHANNEL})
+    assert r.status_code == 202, r.text
+
+
 def test_a_resume_job_for_a_request_still_pending_does_nothing(stack):
     run = start(stack, "refund", {"action": "x", "approved": False})
     [req] = run["pending_requests"]

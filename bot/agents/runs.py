@@ -54,16 +54,16 @@ class RunService:
 
     def __init__(self, db: Database, *, registry: GraphRegistry, start: Callable[[str], None],
                  clock: Callable[[], datetime],
-                 check_people: Callable[[Sequence[str], str | None], object]) -> None:
+                 check_start: Callable[[Sequence[str], str | None, str | None], object]) -> None:
         self.db, self.registry, self.start_job, self.clock = db, registry, start, clock
-        self.check_people = check_people
+        self.check_start = check_start
 
     def start(self, new: NewRun, *, agent: str) -> Run:
         """Store a run and queue it; the graph runs in a worker, never on the caller's path."""
         self.registry.get(new.graph)  # unknown graph: InvalidInput naming the registered ones
-        # Unknown approvers, approvers no rule lets a run name, an unknown person as requester:
-        # a 422 now, not a failed run later.
-        self.check_people(new.approvers, new.requester)
+        # Unknown approvers, approvers no rule lets a run name, an unknown person as requester, a
+        # channel the bot cannot post in: a 422 now, not a failed run later.
+        self.check_start(new.approvers, new.requester, new.channel)
         now = self.clock()
         run_id = "run_" + secrets.token_hex(10)
         run = Run(id=run_id, graph=new.graph, thread_id=new.thread_id or run_id, status=RunStatus.QUEUED,

@@ -137,9 +137,10 @@ class ApprovalService:
                 fields={"approvers": "name at least one approver (or route the action in the policy)"})
         return approvers
 
-    def check_run_people(self, approvers: Sequence[str], requester: str | None) -> None:
+    def check_run_start(self, approvers: Sequence[str], requester: str | None, channel: str | None) -> None:
         """At a run's start: its own approvers must exist and some rule must let a run name them;
-        a person-like requester must be a Slack user (InvalidInput, or Unavailable if Slack is down)."""
+        a person-like requester must be a Slack user; its channel, one the bot can post in
+        (InvalidInput, or Unavailable if Slack is down). Found out later, each failed the run."""
         if approvers:
             allowing = [r for r in (*self.policy.rules, self.policy.default) if r.allow_request_approvers]
             if not allowing:
@@ -149,6 +150,8 @@ class ApprovalService:
                     fields={"approvers": "not allowed by the policy"})
             self.directory.resolve(approvers)
         self._requester(requester)
+        if channel is not None:
+            self.directory.check_channel(channel)
 
     def _for_interrupt(self, run_id: str, interrupt_id: str | None) -> ApprovalRequest | None:
         with self.db.read() as s:
