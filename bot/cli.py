@@ -285,14 +285,18 @@ def _serve_jobs(w: Any, heartbeat: Any, *, burst: bool) -> bool:
     RQ quits on a Redis error that reaches its main loop (one that ends a job, or its heartbeat
     after one), and without this `signoff worker` would exit in an outage that found it busy.
     """
+    from redis import Redis
     from redis.exceptions import RedisError
     from rq import SimpleWorker
 
     from workers import queues
 
     # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
-    # no pooled connection is ever shared across a fork.
-    rq_worker = SimpleWorker(list(queues.ALL), connection=w.redis, name=heartbeat.worker)
+    # no pooled connection is ever shared across a fork. It gets a Redis client of its own: it
+    # waits minutes for a job (and raises its client's socket timeout to match), where every
+    # other call must give up within wiring.REDIS_TIMEOUT.
+    rq_worker = SimpleWorker(list(queues.ALL), connection=Redis.from_url(w.settings.redis_url),
+                             name=heartbeat.worker)
     # RQ doubles its wait between reconnects up to 60 s: after a 30 s outage the worker would
     # sleep ~30 s more with the owed jobs already queued. Try every second instead.
     rq_worker.max_connection_wait_time = queues.RECONNECT_EVERY

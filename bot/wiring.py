@@ -38,6 +38,14 @@ from workers.queues import ALL as ALL_QUEUES
 from workers.queues import ENDED_CHANNEL, RQJobs
 from workers.runtime import JobContext
 
+# Seconds any one Redis call may take before it is given up. Without a bound, a Redis that
+# accepts connections but never answers (a hung host, a partition that drops packets) held every
+# click, create and health check that touched it, for as long as it hung. Every Redis call on
+# the request path is best effort or fails closed, so giving up is safe; 2 s leaves a click
+# inside Slack's 3 s, and is longer than the Teller's BLPOP (1 s). RQ's worker blocks for
+# minutes on its own client (see `signoff worker`).
+REDIS_TIMEOUT = 2.0
+
 if TYPE_CHECKING:
     from bot.agents.registry import GraphRegistry
     from bot.agents.runs import GraphExecutor, RunService
@@ -174,7 +182,8 @@ def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcno
     """
     if settings.redis_url is None:
         raise ValueError("build() needs a redis_url; the entrypoint starts the embedded one")
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT,
+                           socket_connect_timeout=REDIS_TIMEOUT)
     db = Database.connect(settings.database_url, audit_key=settings.audit_key)
     if clock is None:
         clock = DatabaseClock.of(db, base=base, warn_over=settings.max_clock_skew)

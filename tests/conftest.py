@@ -141,8 +141,10 @@ class Stack:
     def run_jobs(self) -> int:
         """Run every queued job to completion in this process, like a worker would."""
         runtime.install(self.context)
-        worker = SimpleWorker(list(queues.ALL), connection=self.w.redis)
-        worker.work(burst=True, logging_level="WARNING")
+        # A client of its own, as in `signoff worker`: RQ raises its client's socket timeout.
+        with Redis.from_url(self.w.settings.redis_url or "") as connection:
+            worker = SimpleWorker(list(queues.ALL), connection=connection)
+            worker.work(burst=True, logging_level="WARNING")
         return worker.successful_job_count
 
     def run_scheduled(self) -> int:

@@ -103,6 +103,25 @@ def test_cards_and_decisions_owed_during_an_outage_go_out_once_redis_is_back(sta
     assert stack.api.get(f"/v1/requests/{created[0]['id']}").json()["delivery"]["state"] == "posted"
 
 
+def test_a_redis_that_stops_answering_holds_up_no_agent_and_no_click(stack, redis_server):
+    # Stopped, not killed: connections are accepted and nothing is answered, as with a hung host
+    # or a partition that drops packets. Each Redis call gives up after its socket timeout.
+    req = stack.create(summary="decided while Redis hangs")
+    stack.run_jobs()
+    ts = stack.card(req["id"])["ts"]
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
+        created = stack.create(summary="created while Redis hangs")
+        assert created["delivery"]["state"] == "pending"  # stored; its card owed
+        clicked = stack.sandbox.click("U0ALICE", CHANNEL, ts, ids.ACTION_APPROVE)
+        assert clicked.status_code == 200
+        assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"
+        health = stack.api.get("/healthz")
+        assert health.status_code == 503 and "Timeout" in health.json()["redis"], health.text
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+
+
 def test_a_sweeper_that_missed_the_outage_learns_of_it_from_the_web(stack, redis_server, sweepers):
     redis_server.stop()
     owed = stack.create(summary="created while Redis is down")
