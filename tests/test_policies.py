@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rq import Queue
 from sqlmodel import select
 
 from blocks import ids
@@ -16,7 +18,8 @@ from bot.core.lifecycle import Verdict
 from bot.errors import AlreadyDecided
 from bot.storage.tables import AuditEvent
 from tests.conftest import CHANNEL
-from workers import deadlines, runtime
+from workers import cards as worker_cards
+from workers import deadlines, queues, runtime
 
 POLICY = Path(__file__).with_name("policy_refunds.yaml")
 
@@ -224,6 +227,39 @@ def test_a_two_level_escalation_chain_with_reminders(stack, clock):
     stack.sweep()
     assert len(thread()) == 6
     assert [d["level"] for _, d in events(stack, req["id"], "escalated")] == [1, 2]
+
+
+def test_a_reminder_redis_lost_is_sent_once_by_the_lost_work_pass(stack, clock):
+    req = refund(stack, 900)
+    card = stack.card(req["id"])
+    thread = lambda: [m["text"] for m in stack.sandbox.replies(CHANNEL, card["ts"])]  # noqa: E731
+    alice = lambda: [m for m in stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))  # noqa: E731
+                     if not m["blocks"]]
+    cards = Queue(queues.CARDS, connection=stack.w.redis)
+
+    def fire_and_lose() -> None:
+        runtime.install(stack.context)
+        assert deadlines.sweep() == 1
+        cards.empty()  # Redis lost the reminder's job (and the card update queued with it)
+
+    clock.advance(minutes=10)
+    fire_and_lose()
+    assert thread() == [] and alice() == []
+    for _ in range(2):  # found again by the pass that looks for lost work; sent once
+        deadlines.requeue_lost(stack.context, grace=timedelta(0))
+        stack.run_jobs()
+    assert len(thread()) == 1 and thread()[0].startswith(":alarm_clock: Reminder") and len(alice()) == 1
+
+    # What was lost for a request decided before the pass (here an escalation's notice) is not
+    # sent, and a reminder's job that runs after the decision reminds nobody.
+    clock.advance(minutes=5)
+    fire_and_lose()
+    stack.w.service.decide(req["id"], actor="U0BOB", verdict=Verdict.REJECT, reason="no")
+    deadlines.requeue_lost(stack.context, grace=timedelta(0))
+    stack.run_jobs()
+    runtime.install(stack.context)
+    worker_cards.remind(req["id"], 2)
+    assert len(thread()) == 1 and len(alice()) == 1
 
 
 def test_policy_check_and_explain_on_the_command_line(tmp_path):

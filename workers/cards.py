@@ -25,7 +25,8 @@ def escalate(request_id: str, from_level: int, to_level: int) -> None:
                       clock=ctx.clock, policy=ctx.service.policy)
 
 
-def remind(request_id: str) -> None:
-    """Remind the approvers who have not acted yet, by DM."""
+def remind(request_id: str, reminder: int | None = None) -> None:
+    """Send reminder number `reminder` to the approvers who have not acted yet (None: a job an
+    older version queued, for the latest reminder)."""
     ctx = runtime.current()
-    delivery.remind(ctx.db, ctx.slack, request_id, clock=ctx.clock)
+    delivery.remind(ctx.db, ctx.slack, request_id, reminder=reminder, clock=ctx.clock)

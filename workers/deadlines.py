@@ -72,7 +72,7 @@ def take_over_dead(ctx: runtime.JobContext) -> None:
 
 def requeue_lost(ctx: runtime.JobContext, *, grace: timedelta = GRACE) -> int:
     """Queue again what SQL says is owed but has no live job: cards, card updates, escalation
-    notices, resumes, callbacks; returns how many. A job still queued, running, backing off or
+    notices, reminders, resumes, callbacks; returns how many. A job still queued, running, backing off or
     failed for good is left alone, so this never runs a job twice at once nor resets its
     retries; and of the sweepers that find one missing at once, only the one that claims it queues it."""
     jobs, before = ctx.jobs, ctx.clock() - grace
@@ -80,6 +80,7 @@ def requeue_lost(ctx: runtime.JobContext, *, grace: timedelta = GRACE) -> int:
         lost_cards = recovery.lost_cards(s, before=before)
         stale_cards = recovery.stale_cards(s, before=before)
         unnotified, resumes = recovery.unnotified(s), recovery.resumes_queued(s, before=before)
+        unreminded = recovery.unreminded(s)
         lost_callbacks = recovery.lost_callbacks(s, before=before)
     owed: list[tuple[str, Callable[[], None]]] = []
     for request_id in lost_cards:
@@ -90,6 +91,9 @@ def requeue_lost(ctx: runtime.JobContext, *, grace: timedelta = GRACE) -> int:
     for request_id, told, level in unnotified:
         owed.append((queues.escalate_job_id(request_id, level),
                      partial(jobs.escalated, request_id, from_level=told, to_level=level)))
+    for request_id, reminder in unreminded:
+        owed.append((queues.remind_job_id(request_id, reminder),
+                     partial(jobs.reminded, request_id, reminder=reminder)))
     for request_id in resumes:
         owed.append((queues.resume_job_id(request_id), partial(jobs.resume, request_id)))
     for delivery_id, attempts in lost_callbacks:

@@ -73,6 +73,11 @@ def escalate_job_id(request_id: str, level: int) -> str:
     return f"escalate-{request_id}-{level}"
 
 
+def remind_job_id(request_id: str, reminder: int) -> str:
+    """The job that sends reminder number `reminder`."""
+    return f"remind-{request_id}-{reminder}"
+
+
 def callback_job_id(delivery_id: str, attempt: int) -> str:
     """Attempt number `attempt` of a callback delivery: the same attempt queued twice runs once."""
     return f"callback-{delivery_id}-{attempt}"
@@ -267,9 +272,10 @@ class RQJobs:
                            job_id=escalate_job_id(request_id, to_level))
 
     @_best_effort
-    def reminded(self, request_id: str) -> None:
-        """Remind the approvers in the card's threads."""
-        self.cards.enqueue(cards.remind, request_id, retry=SLACK_RETRY)
+    def reminded(self, request_id: str, *, reminder: int) -> None:
+        """Send reminder number `reminder`: DMs and a note in the card's threads."""
+        self.cards.enqueue(cards.remind, request_id, reminder, retry=SLACK_RETRY,
+                           job_id=remind_job_id(request_id, reminder))
 
     @_best_effort
     def start_run(self, run_id: str) -> None:

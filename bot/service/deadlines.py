@@ -154,7 +154,7 @@ class DeadlineService:
             if escalated:
                 jobs.escalated(row.id, from_level=row.escalation_level, to_level=next_due.level)
             elif next_due.reminders != row.reminders_sent:
-                jobs.reminded(row.id)
+                jobs.reminded(row.id, reminder=next_due.reminders)
             jobs.request_changed(row.id, row.version + 1)
 
     def due_request_ids(self, *, limit: int = 1000) -> Sequence[str]:
@@ -180,10 +180,13 @@ def _advance(s: Session, row: ApprovalRequest, route: Route, next_due: Due) -> l
     if row.item_routes is not None:  # each step's people join the items of its own rule
         state = repo.state_of(row)
         routes = routing.escalated([state.route_of(i) for i in range(len(state.items))], steps)
+    # An escalation's notice, under every card, stands for a reminder due with it.
+    escalating = next_due.level != row.escalation_level
     won = repo.advance_deadlines(
         s, request_id=row.id, from_version=row.version, level=next_due.level,
         reminders=next_due.reminders, eligible=[*row.eligible, *dict.fromkeys(added)],
-        next_deadline_at=next_due.next_at, item_routes=routes)
+        next_deadline_at=next_due.next_at, item_routes=routes,
+        reminders_told=next_due.reminders if escalating else None)
     if not won:
         return []
     events = [Event(kind="escalated", actor="system", request_id=row.id,

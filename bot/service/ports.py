@@ -34,8 +34,8 @@ class Jobs(Protocol):
         """Tell the people added by these escalation levels, and everyone on the card."""
         ...
 
-    def reminded(self, request_id: str) -> None:
-        """Remind the approvers (a thread reply or a DM, never a new card)."""
+    def reminded(self, request_id: str, *, reminder: int) -> None:
+        """Send reminder number `reminder` (a thread reply or a DM, never a new card)."""
         ...
 
     def request_changed(self, request_id: str, version: int) -> None:

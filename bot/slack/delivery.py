@@ -348,10 +348,15 @@ def escalate(db: Database, client: WebClient, request_id: str, *, from_level: in
         update_cards(db, client, request_id, policy=policy)
 
 
-def remind(db: Database, client: WebClient, request_id: str, *, clock: Callable[[], datetime]) -> None:
-    """A DM to each approver who has not acted yet, and a note under each channel card: never a
-    new card, never more than one per interval."""
+def remind(db: Database, client: WebClient, request_id: str, *, reminder: int | None,
+           clock: Callable[[], datetime]) -> None:
+    """Reminder number `reminder` (None: the latest): a DM to each approver who has not acted
+    yet, and a note under each channel card; never a new card, never more than one per interval.
+    Nothing for a request decided since, or a reminder already sent (its job queued twice)."""
     row, posted = _load(db, request_id)
+    reminder = row.reminders_sent if reminder is None else reminder
+    if row.status != Status.PENDING.value or row.reminders_told >= reminder:
+        return
     waited = format_duration(clock() - row.created_at)
     left = [u for u in row.eligible if u not in set(row.approvals)][:_REMINDED]
     summary, _ = clip_escaped(one_line(row.summary) or row.action, 200)
@@ -371,6 +376,8 @@ def remind(db: Database, client: WebClient, request_id: str, *, clock: Callable[
         if m.recipient is None:
             text = f":alarm_clock: Reminder: this has waited {waited} for a decision. Still waiting on {who}."
             _reply(client, m.channel, m.ts, text)
+    with db.write() as s:
+        repo.mark_reminded(s, request_id, reminder=reminder)
 
 
 def _permalink(client: WebClient, channel: str, ts: str) -> str | None:

@@ -1,5 +1,5 @@
-"""Recovery queries: what SQL says is owed (cards, card updates, escalation notices, resumes,
-callbacks), for the sweeper to queue again when Redis lost the job. None of them commits."""
+"""Recovery queries: what SQL says is owed (cards, card updates, escalation notices, reminders,
+resumes, callbacks), for the sweeper to queue again when Redis lost the job. None of them commits."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def unnotified(s: Session) -> list[tuple[str, int, int]]:
              .where(col(r.escalation_level) > col(r.notified_level), r.status == Status.PENDING)
              .limit(LIMIT))
     return [(i, n, e) for i, n, e in s.exec(query)]
+
+
+def unreminded(s: Session) -> list[tuple[str, int]]:
+    """(request id, reminder) of pending requests whose latest reminder was not sent yet."""
+    r = ApprovalRequest
+    query = (select(r.id, r.reminders_sent)
+             .where(col(r.reminders_sent) > col(r.reminders_told), r.status == Status.PENDING)
+             .limit(LIMIT))
+    return [(i, n) for i, n in s.exec(query)]
 
 
 def lost_callbacks(s: Session, *, before: datetime) -> list[tuple[str, int]]:

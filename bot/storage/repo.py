@@ -45,16 +45,20 @@ def find_by_interrupt(s: Session, *, run_id: str, interrupt_id: str | None) -> A
 def advance_deadlines(
     s: Session, *, request_id: str, from_version: int, level: int, reminders: int, eligible: list[str],
     next_deadline_at: datetime | None, item_routes: list[ItemRoute] | None = None,
+    reminders_told: int | None = None,
 ) -> bool:
-    """Record an escalation or reminder iff the request is still pending at `from_version`."""
-    routes = {"item_routes": [r.to_json() for r in item_routes]} if item_routes is not None else {}
+    """Record an escalation or reminder iff the request is still pending at `from_version`
+    (`reminders_told`: a reminder that needs no sending of its own)."""
+    values: dict[str, Any] = {"reminders_told": reminders_told} if reminders_told is not None else {}
+    if item_routes is not None:
+        values["item_routes"] = [r.to_json() for r in item_routes]
     result = s.execute(
         update(ApprovalRequest)
         .where(col(ApprovalRequest.id) == request_id,
                col(ApprovalRequest.status) == Status.PENDING.value,
                col(ApprovalRequest.version) == from_version)
         .values(escalation_level=level, reminders_sent=reminders, eligible=eligible,
-                next_deadline_at=next_deadline_at, version=from_version + 1, **routes)
+                next_deadline_at=next_deadline_at, version=from_version + 1, **values)
         .execution_options(synchronize_session=False))
     return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -291,6 +295,13 @@ def mark_cards(s: Session, request_id: str, *, version: int) -> None:
 def version_of(s: Session, request_id: str) -> int | None:
     """The request's version as stored now (None when there is no such request)."""
     return s.connection().execute(_VERSION_OF, {"request_id": request_id}).scalar()
+
+
+def mark_reminded(s: Session, request_id: str, *, reminder: int) -> None:
+    """The approvers were sent reminder number `reminder` (never moves back)."""
+    s.execute(update(ApprovalRequest)
+              .where(col(ApprovalRequest.id) == request_id, col(ApprovalRequest.reminders_told) < reminder)
+              .values(reminders_told=reminder).execution_options(synchronize_session=False))
 
 
 def mark_notified(s: Session, request_id: str, *, level: int) -> None:

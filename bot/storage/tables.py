@@ -105,10 +105,11 @@ class ApprovalRequest(SQLModel, table=True):
     item_routes: list[dict[str, Any]] | None = _json(nullable=True)
     item_approvals: list[list[str]] | None = _json(nullable=True)
     escalation_level: int = 0
-    reminders_sent: int = 0
+    reminders_sent: int = 0  # reminders fired
     # What Slack was last brought up to, so the sweeper can redo card work Redis lost.
     cards_version: int = -1  # the request version every card copy last showed
     notified_level: int = 0  # the escalation level whose people were last told
+    reminders_told: int = 0  # the reminder (of reminders_sent) last sent to the approvers
     # The next reminder, escalation or timeout: what the sweeper looks for (indexed, so a pass
     # costs what is due, not what is pending).
     next_deadline_at: datetime | None = _utc(nullable=True, index=True)

@@ -22,7 +22,7 @@ from sqlmodel import SQLModel
 from bot.cli import main
 from bot.core.audit import GENESIS, event_hash
 from bot.core.lifecycle import Verdict
-from bot.storage import schema, tables
+from bot.storage import recovery, schema, tables
 from bot.storage.db import Database, make_engine
 from tests.conftest import AUDIT_KEY
 from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
@@ -81,7 +81,8 @@ def made_before_migrations(engine: Engine) -> None:
     """Turn a database at head into what create_all left before migrations: revision 0001's tables,
     rows kept, its audit chain unkeyed, and no version table."""
     with engine.begin() as conn:
-        conn.execute(text("DROP INDEX ix_requests_created_by_status"))  # what revision 0003 added
+        conn.execute(text("ALTER TABLE requests DROP COLUMN reminders_told"))  # what revision 0005 added
+        conn.execute(text("DROP INDEX ix_requests_created_by_status"))  # what revision 0004 added
         for column in ("item_routes", "item_approvals"):  # what revision 0002 added
             conn.execute(text(f"ALTER TABLE requests DROP COLUMN {column}"))
         conn.execute(text("ALTER TABLE audit_head DROP COLUMN keyed_from"))  # what 0003 added
@@ -163,6 +164,28 @@ def test_a_database_made_before_migrations_upgrades_with_every_row_intact(stack,
     r = cli(database_url, "audit", "verify")
     decided = len(before["audit_events"]) + 1  # the decision after the upgrade chains on, keyed
     assert r.exit_code == 0 and f"{decided} events, chain intact (1 keyed)" in r.output, r.output
+
+
+def test_a_database_at_0004_upgrades_counting_every_fired_reminder_as_sent(stack, database_url):
+    # Revision 0005 records which reminder the approvers were sent, so that one Redis lost is
+    # sent again. Reminders fired before it must not all go out again after the upgrade.
+    fill(stack)
+    engine = stack.w.db._writer
+    with engine.begin() as conn:  # the schema of revision 0004, reminders fired
+        conn.execute(text("ALTER TABLE requests DROP COLUMN reminders_told"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        conn.execute(text("UPDATE requests SET reminders_sent = 2 WHERE status = 'pending'"))
+    before = rows(engine)
+    assert "reminders_told" not in before["requests"][0]
+
+    r = cli(database_url, "db", "upgrade")
+    assert r.exit_code == 0, r.output
+    after = rows(engine)
+    assert kept(before, after) == []
+    pending = [r for r in after["requests"] if r["status"] == "pending"]
+    assert [(r["reminders_sent"], r["reminders_told"]) for r in pending] == [(2, 2)] * 3
+    with stack.w.db.read() as s:
+        assert recovery.unreminded(s) == []  # nothing owed, nothing sent twice
 
 
 def test_web_and_worker_stamp_a_database_made_before_migrations_then_ask_for_the_upgrade(database_url):
