@@ -82,6 +82,7 @@ class DatabaseClock:
         self.theirs, self.base, self.every, self.warn_over = theirs, base, every, warn_over
         self.offset = timedelta()
         self._next = 0.0  # time.monotonic() at which to measure again
+        self._measured = False
         self._lock = threading.Lock()
 
     @classmethod
@@ -95,8 +96,12 @@ class DatabaseClock:
         return self.base() + self.offset
 
     def resync(self, *, force: bool = False) -> None:
-        """Measure the offset again (one database round trip) unless another thread just did."""
-        with self._lock:
+        """Measure the offset again (one database round trip) unless another thread is doing so
+        or just did. The others go on with the last offset meanwhile: a slow database must not
+        hold every reader of the time. Only the first measurement is waited for."""
+        if not self._lock.acquire(blocking=force or not self._measured):
+            return
+        try:
             if not force and time.monotonic() < self._next:
                 return
             try:
@@ -108,6 +113,9 @@ class DatabaseClock:
                 return
             self.offset = timedelta(seconds=-skew)
             self._next = time.monotonic() + self.every
+            self._measured = True
+        finally:
+            self._lock.release()
         if self.warn_over is not None and abs(skew) > self.warn_over:
             log.warning(_too_far(skew, self.warn_over))
         else:
