@@ -122,6 +122,18 @@ def test_a_redis_that_stops_answering_holds_up_no_agent_and_no_click(stack, redi
         redis_server.process.send_signal(signal.SIGCONT)
 
 
+def test_a_click_that_changes_nothing_is_still_explained_while_redis_is_down(stack, redis_server):
+    # The explanation normally goes through Redis to a worker; with Redis down, web sends it.
+    req = stack.create(summary="decided before the outage")
+    stack.run_jobs()
+    ts = stack.card(req["id"])["ts"]
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    redis_server.stop()
+    assert stack.sandbox.click("U0BOB", CHANNEL, ts, ids.ACTION_APPROVE).status_code == 200
+    [told] = stack.ephemerals("U0BOB")
+    assert "already" in told["text"].lower() and "U0ALICE" in told["text"]
+
+
 def test_a_sweeper_that_missed_the_outage_learns_of_it_from_the_web(stack, redis_server, sweepers):
     redis_server.stop()
     owed = stack.create(summary="created while Redis is down")

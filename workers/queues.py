@@ -198,10 +198,10 @@ class RQJobs:
         """Every Signoff queue, in the order a worker takes them."""
         return (self.deadlines, self.callbacks, self.graphs, self.cards)
 
-    def tell(self, channel: str, user: str, text: str) -> None:
+    def tell(self, channel: str, user: str, text: str) -> bool:
         """Have a worker tell `user` `text` ephemerally in `channel`: one Redis round trip here
         instead of a Slack call (about a millisecond of the web process's CPU, per late click).
-        Best effort, like the message itself: nothing in SQL owes it, so Redis down loses it."""
+        False when Redis cannot take it (nothing in SQL owes the message)."""
         tell = json.dumps({"channel": channel, "user": user, "text": text, "at": time.time()})
         try:
             with self.redis.pipeline(transaction=False) as pipe:
@@ -210,6 +210,8 @@ class RQJobs:
                 pipe.execute()
         except RedisError as e:
             log.warning("could not queue a message for %s (%s): %s", user, e, text)
+            return False
+        return True
 
     @_best_effort
     def post_cards(self, request_id: str) -> None:

@@ -50,8 +50,9 @@ class Jobs(Protocol):
         """request_ended for many requests at once (a batch of timeouts)."""
         ...
 
-    def tell(self, channel: str, user: str, text: str) -> None:
-        """Tell `user` ephemerally in `channel` why their click changed nothing (best effort)."""
+    def tell(self, channel: str, user: str, text: str) -> bool:
+        """Have a worker tell `user` ephemerally in `channel` why their click changed nothing;
+        False when it could not be handed over (the caller then tells them itself)."""
         ...
 
 

@@ -264,4 +264,7 @@ def _tell(service: ApprovalService, client: WebClient, body: dict[str, Any], tex
     if channel is None:
         log.warning("cannot tell %s: %s (no channel in payload)", _clicker(body), text)
         return
-    service.jobs.tell(channel, _clicker(body), text)  # a worker sends it: no Slack call from web
+    # A worker sends it: no Slack call from web, unless Redis cannot take it (this runs after
+    # the ack either way).
+    if not service.jobs.tell(channel, _clicker(body), text):
+        client.chat_postEphemeral(channel=channel, user=_clicker(body), text=text)
