@@ -262,6 +262,28 @@ def test_a_reminder_redis_lost_is_sent_once_by_the_lost_work_pass(stack, clock):
     assert len(thread()) == 1 and len(alice()) == 1
 
 
+def test_a_reminder_job_that_comes_late_or_twice_sends_nothing(stack, clock):
+    req = refund(stack, 900)
+    alice = lambda: [m for m in stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))  # noqa: E731
+                     if not m["blocks"]]
+    for minutes in (10, 5, 5):  # t = 20: reminders 1 and 2 sent, escalated once
+        clock.advance(minutes=minutes)
+        stack.sweep()
+    sent = len(alice())
+    clock.advance(minutes=10)  # t = 30: reminder 3 fires; its job is held up
+    runtime.install(stack.context)
+    assert deadlines.sweep() == 1
+    Queue(queues.CARDS, connection=stack.w.redis).empty()
+    clock.advance(minutes=10)  # t = 40: reminder 4 fires
+    assert deadlines.sweep() == 1
+    worker_cards.remind(req["id"], 3)  # reminder 3's job, at last: reminder 4 replaces it
+    assert len(alice()) == sent
+    stack.run_jobs()
+    assert len(alice()) == sent + 1
+    worker_cards.remind(req["id"], 4)  # queued twice: sent once
+    assert len(alice()) == sent + 1
+
+
 def test_policy_check_and_explain_on_the_command_line(tmp_path):
     runner = CliRunner()
     ok = runner.invoke(main, ["policy", "check", str(POLICY)])

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 
+RETRY_RENEWAL = 0.5  # seconds between renewals after one failed for want of Redis
+
 
 class LockBusy(LockError):
     """Another holder has the lock now; the caller should come back later rather than wait."""
@@ -31,11 +33,17 @@ def leased_lock(redis: Redis, name: str, *, lease: float) -> Iterator[None]:
     done = threading.Event()
 
     def renew() -> None:
-        while not done.wait(lease / 3):
+        wait = lease / 3
+        while not done.wait(wait):
             try:
                 lock.reacquire()
-            except (LockError, RedisError):
-                return  # lost it (Redis restarted?): the conditional checks still guard the step
+                wait = lease / 3
+            except LockError:
+                return  # lost it (expired, or Redis restarted): the conditional checks still guard the step
+            except RedisError:
+                # Redis slow or away for a moment (a call gives up after wiring.REDIS_TIMEOUT):
+                # the lease is still running, so try again soon rather than give it up.
+                wait = min(lease / 3, RETRY_RENEWAL)
 
     renewer = threading.Thread(target=renew, name=f"renew {name}", daemon=True)
     renewer.start()
@@ -48,3 +56,5 @@ def leased_lock(redis: Redis, name: str, *, lease: float) -> Iterator[None]:
             lock.release()
         except LockError:
             pass  # it expired or was taken over; nothing of ours to release
+        except RedisError:
+            pass  # Redis cannot answer: the lease lapses by itself, and the step's outcome stands

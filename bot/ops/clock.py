@@ -82,7 +82,7 @@ class DatabaseClock:
         self.theirs, self.base, self.every, self.warn_over = theirs, base, every, warn_over
         self.offset = timedelta()
         self._next = 0.0  # time.monotonic() at which to measure again
-        self._measured = False
+        self._measured = False  # a first measurement was attempted
         self._lock = threading.Lock()
 
     @classmethod
@@ -98,12 +98,13 @@ class DatabaseClock:
     def resync(self, *, force: bool = False) -> None:
         """Measure the offset again (one database round trip) unless another thread is doing so
         or just did. The others go on with the last offset meanwhile: a slow database must not
-        hold every reader of the time. Only the first measurement is waited for."""
+        hold every reader of the time. Only the first attempt is waited for."""
         if not self._lock.acquire(blocking=force or not self._measured):
             return
         try:
             if not force and time.monotonic() < self._next:
                 return
+            self._measured = True  # tried: from now on readers use the offset there is
             try:
                 skew = skew_of(self.base, self.theirs)
             except Exception:  # noqa: BLE001 - keep the last offset; the database may be back soon
@@ -113,7 +114,6 @@ class DatabaseClock:
                 return
             self.offset = timedelta(seconds=-skew)
             self._next = time.monotonic() + self.every
-            self._measured = True
         finally:
             self._lock.release()
         if self.warn_over is not None and abs(skew) > self.warn_over:

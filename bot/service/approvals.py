@@ -139,8 +139,9 @@ class ApprovalService:
 
     def check_run_start(self, approvers: Sequence[str], requester: str | None, channel: str | None) -> None:
         """At a run's start: its own approvers must exist and some rule must let a run name them;
-        a person-like requester must be a Slack user; its channel, one the bot can post in
-        (InvalidInput, or Unavailable if Slack is down). Found out later, each failed the run."""
+        a person-like requester must be a Slack user; a channel it names, one the bot can post in,
+        even if a policy rule routes some of its requests elsewhere (InvalidInput, or Unavailable
+        if Slack is down). Found out at an interrupt, each failed the run."""
         if approvers:
             allowing = [r for r in (*self.policy.rules, self.policy.default) if r.allow_request_approvers]
             if not allowing:
@@ -150,7 +151,7 @@ class ApprovalService:
                     fields={"approvers": "not allowed by the policy"})
             self.directory.resolve(approvers)
         self._requester(requester)
-        if channel is not None:
+        if channel:  # blank: the default channel, as for a request
             self.directory.check_channel(channel)
 
     def _for_interrupt(self, run_id: str, interrupt_id: str | None) -> ApprovalRequest | None:

@@ -180,13 +180,13 @@ def _advance(s: Session, row: ApprovalRequest, route: Route, next_due: Due) -> l
     if row.item_routes is not None:  # each step's people join the items of its own rule
         state = repo.state_of(row)
         routes = routing.escalated([state.route_of(i) for i in range(len(state.items))], steps)
-    # An escalation's notice, under every card, stands for a reminder due with it.
-    escalating = next_due.level != row.escalation_level
+    # An escalation's notice, under every card, stands for a reminder that came due with it.
+    reminded_with_it = next_due.level != row.escalation_level and next_due.reminders != row.reminders_sent
     won = repo.advance_deadlines(
         s, request_id=row.id, from_version=row.version, level=next_due.level,
         reminders=next_due.reminders, eligible=[*row.eligible, *dict.fromkeys(added)],
         next_deadline_at=next_due.next_at, item_routes=routes,
-        reminders_told=next_due.reminders if escalating else None)
+        reminders_told=next_due.reminders if reminded_with_it else None)
     if not won:
         return []
     events = [Event(kind="escalated", actor="system", request_id=row.id,

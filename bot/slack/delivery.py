@@ -350,13 +350,16 @@ def escalate(db: Database, client: WebClient, request_id: str, *, from_level: in
 
 def remind(db: Database, client: WebClient, request_id: str, *, reminder: int | None,
            clock: Callable[[], datetime]) -> None:
-    """Reminder number `reminder` (None: the latest): a DM to each approver who has not acted
-    yet, and a note under each channel card; never a new card, never more than one per interval.
-    Nothing for a request decided since, or a reminder already sent (its job queued twice)."""
+    """Reminder number `reminder`: a DM to each approver who has not acted yet, and a note under
+    each channel card; never a new card, never more than one per interval. Nothing for a request
+    decided since, a reminder already sent (its job queued twice), or one a later reminder
+    replaces. None: a job an older version queued, sent as the latest reminder."""
     row, posted = _load(db, request_id)
-    reminder = row.reminders_sent if reminder is None else reminder
-    if row.status != Status.PENDING.value or row.reminders_told >= reminder:
+    if row.status != Status.PENDING.value:
         return
+    if reminder is not None and (reminder <= row.reminders_told or reminder < row.reminders_sent):
+        return
+    reminder = row.reminders_sent if reminder is None else reminder
     waited = format_duration(clock() - row.created_at)
     left = [u for u in row.eligible if u not in set(row.approvals)][:_REMINDED]
     summary, _ = clip_escaped(one_line(row.summary) or row.action, 200)

@@ -265,6 +265,6 @@ def _tell(service: ApprovalService, client: WebClient, body: dict[str, Any], tex
         log.warning("cannot tell %s: %s (no channel in payload)", _clicker(body), text)
         return
     # A worker sends it: no Slack call from web, unless Redis cannot take it (this runs after
-    # the ack either way).
+    # the ack either way). A Redis that took it but answered too late gets it said twice.
     if not service.jobs.tell(channel, _clicker(body), text):
         client.chat_postEphemeral(channel=channel, user=_clicker(body), text=text)

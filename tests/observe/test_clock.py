@@ -53,10 +53,11 @@ def test_a_clock_that_cannot_read_the_database_keeps_its_last_offset():
 def test_while_one_thread_re_measures_the_others_keep_the_last_offset_rather_than_wait():
     # Reading the time must not wait for the database: a slow or unreachable database held
     # every caller of the clock (a click, a create) for as long as one re-measurement took.
-    answer, slow = threading.Event(), threading.Event()
+    answer, slow, asked = threading.Event(), threading.Event(), threading.Event()
 
     def theirs():
         if slow.is_set():
+            asked.set()
             answer.wait(30)
         return datetime.now(UTC) - timedelta(seconds=60)
 
@@ -65,9 +66,7 @@ def test_while_one_thread_re_measures_the_others_keep_the_last_offset_rather_tha
     slow.set()
     measuring = threading.Thread(target=clock)
     measuring.start()
-    while not measuring.is_alive():
-        time.sleep(0.001)
-    time.sleep(0.05)  # it waits on the database now
+    assert asked.wait(10)  # it waits on the database now
     assert (datetime.now(UTC) - clock()).total_seconds() == pytest.approx(60, abs=1)
     assert measuring.is_alive()  # the answer above did not wait for it
     answer.set()

@@ -24,7 +24,7 @@ def upgrade() -> None:
     """Add requests.reminders_told, equal to reminders_sent on every stored request."""
     with op.batch_alter_table("requests") as batch:
         batch.add_column(sa.Column("reminders_told", sa.Integer(), nullable=False, server_default="0"))
-    op.execute("UPDATE requests SET reminders_told = reminders_sent")
+    op.execute("UPDATE requests SET reminders_told = reminders_sent WHERE reminders_sent > 0")
 
 
 def downgrade() -> None:
