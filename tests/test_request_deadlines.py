@@ -49,6 +49,7 @@ def test_without_its_own_deadline_a_request_keeps_its_rules(stack):
     ("timed_restart", {"on_timeout": "approve"}, "on_timeout"),  # laxer than reject
     ("open_restart", {"timeout": "30m", "on_timeout": "approve"}, "on_timeout"),  # the rule waits
     ("open_restart", {"on_timeout": "reject"}, "on_timeout"),  # no deadline to act at
+    ("open_restart", {"timeout": "11326237176358357h"}, "timeout"),  # past any calendar: was a 500
 ])
 def test_a_longer_or_laxer_deadline_is_refused_and_nothing_is_stored(stack, action, extra, field):
     r = ask(stack, action, **extra)

@@ -11,12 +11,13 @@ from bot.core import bounds
 from bot.core.cards import CardDelivery
 from bot.core.deadlines import Route
 from bot.core.vocabulary import DEFAULT_URGENCY, DecisionType, Status, Urgency
+from bot.policy.durations import LONGEST
 from bot.storage import repo
 from bot.storage.tables import ApprovalRequest
 
 DURATION = r"^\s*(\d+\s*[smhd]\s*)+$"
 OnTimeout = Literal["reject", "approve", "wait"]
-Seconds = Annotated[int, Field(ge=1, le=366 * 86400)]
+Seconds = Annotated[int, Field(ge=1, le=int(LONGEST.total_seconds()))]
 
 
 class ApiBody(BaseModel):

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.policy.durations import format_duration, parse_duration
+from bot.policy.durations import LONGEST, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -52,3 +52,14 @@ def test_format_duration(td, text):
 @pytest.mark.parametrize("text", ["30s", "10m", "1h30m", "1d2h3m4s", "2h"])
 def test_format_reads_back(text):
     assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize("text", ["367d", "8809h", "11326237176358357h", "9" * 40 + "s"])
+def test_a_duration_longer_than_a_year_is_refused_saying_so(text):
+    # A deadline that far off is a typo; one far enough off overflowed into a 500.
+    with pytest.raises(ValueError, match=r"longer than 366d; use at most 366d"):
+        parse_duration(text)
+
+
+def test_366_days_is_the_longest_duration():
+    assert parse_duration("366d") == timedelta(days=366) == LONGEST
