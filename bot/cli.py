@@ -158,19 +158,30 @@ def _serve(settings: Settings, built: Any = None, *, announce: Callable[[], None
 
 def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy import
     """Connect everything; a bad policy file stops the process with its line and reason."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from bot import wiring
-    from bot.ops.preflight import check_redis, database_problem
+    from bot.ops.preflight import check_redis
 
     assert settings.redis_url is not None
     _preflight(lambda: check_redis(settings.redis_url or ""))
     try:
-        return wiring.build(settings)
+        with _opening(settings.database_url):
+            return wiring.build(settings)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
-    except (SQLAlchemyError, OSError) as e:  # unreachable server, bad credentials, missing driver
-        raise click.ClickException(str(database_problem(settings.database_url, e))) from e
+
+
+@contextlib.contextmanager
+def _opening(url: str) -> Iterator[None]:
+    """A database that cannot be opened (unreachable or silent server, bad credentials, missing
+    driver) stops the command with one line saying what to check, not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.ops.preflight import database_problem
+
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as e:
+        raise click.ClickException(str(database_problem(url, e))) from e
 
 
 def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - Database stays lazy
@@ -178,7 +189,8 @@ def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - D
     from bot.storage.db import Database
 
     try:
-        return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
+        with _opening(settings.database_url):
+            return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
 
@@ -744,7 +756,8 @@ def _revision(url: str) -> str | None:
 
     engine = make_engine(url)
     try:
-        return schema.current(engine)
+        with _opening(url):
+            return schema.current(engine)
     finally:
         engine.dispose()
 

@@ -38,10 +38,25 @@ def unavailable(error: BaseException) -> Unavailable:
                        retry_after=RETRY_AFTER)
 
 
+# Seconds to wait for a PostgreSQL server to answer a new connection (libpq's connect_timeout,
+# which covers the whole handshake). Without it a server or host that accepts the connection
+# and then says nothing (hung, or behind a partition) held `signoff web` at start, and every
+# request that needed a new connection, until TCP gave up (minutes).
+PG_CONNECT_TIMEOUT = 10
+# libpq's TCP keepalives: a connection whose server went away unannounced is found dead within
+# about a minute instead of the kernel's two hours.
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and write transactions that lock first."""
+    """An engine for `url`; SQLite gets WAL, a busy timeout and write transactions that lock first;
+    PostgreSQL a connect timeout and TCP keepalives (unless the URL sets them)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if parsed.get_driver_name() == "psycopg":
+            given = {**PG_KEEPALIVES, "connect_timeout": PG_CONNECT_TIMEOUT}
+            kwargs["connect_args"] = {**{k: v for k, v in given.items() if k not in parsed.query},
+                                      **kwargs.get("connect_args", {})}
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
