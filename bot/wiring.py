@@ -26,7 +26,7 @@ from bot.service.decisions import DecisionDesk
 from bot.service.limits import AgentLimits
 from bot.settings import Settings
 from bot.slack.app import Guard, SlackEndpoint, build_bolt_app
-from bot.slack.client import make_client
+from bot.slack.client import make_client, make_lookup_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.identity import SlackIdentity
 from bot.storage import repo
@@ -189,8 +189,10 @@ def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcno
         clock = DatabaseClock.of(db, base=base, warn_over=settings.max_clock_skew)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     jobs = RQJobs(redis, lease=settings.resume_lease)
+    # Lookups run on agents' requests: they fail fast rather than wait out Slack (see the client).
+    lookups = make_lookup_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     service = ApprovalService(
-        db, jobs=jobs, directory=SlackDirectory(slack), clock=clock,
+        db, jobs=jobs, clock=clock, directory=SlackDirectory(lookups),
         default_channel=settings.default_channel,
         check_callback_url=partial(check_callback, secrets=settings.callback_secrets,
                                    allow_private=settings.allow_private_callbacks),

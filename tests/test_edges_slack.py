@@ -67,6 +67,20 @@ def test_slack_down_while_checking_the_channel_is_503_and_nothing_is_stored(stac
     assert r.status_code == 503 and r.headers["Retry-After"] and stored_ids(stack) == []
 
 
+@pytest.mark.parametrize(("method", "body"), [
+    ("conversations.info", {"channel": "C0OTHER"}),
+    ("users.lookupByEmail", {"approvers": ["new.person@example.com"]}),
+])
+def test_slack_rate_limiting_a_lookup_is_503_with_its_retry_after_not_a_wait(stack, method, body):
+    # Waiting out Slack's Retry-After (up to five times) held the agent's request, and a web
+    # thread, for minutes: the agent is told to come back instead.
+    stack.sandbox.fail_next(method, retry_after=45, times=10)
+    r = stack.api.post("/v1/requests", json={"action": "a", "summary": "s", "approvers": ["U0ALICE"], **body},
+                       timeout=10)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "45", r.text
+    assert "ratelimited" in r.json()["detail"] and stored_ids(stack) == []
+
+
 def events_of(stack, request_id, kind):
     from sqlmodel import select
 
