@@ -156,7 +156,7 @@ def _serve(settings: Settings, built: Any = None, *, announce: Callable[[], None
           on_started=announce or (lambda: click.echo(f"Signoff is running at {base}", err=True)))
 
 
-def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy import
+def _build(settings: Settings, *, serves_agents: bool = True):  # noqa: ANN202 - Wiring stays lazy
     """Connect everything; a bad policy file stops the process with its line and reason."""
     from bot import wiring
     from bot.ops.preflight import check_redis
@@ -165,7 +165,7 @@ def _build(settings: Settings):  # noqa: ANN202 - the Wiring type stays a lazy i
     _preflight(lambda: check_redis(settings.redis_url or ""))
     try:
         with _opening(settings.database_url):
-            return wiring.build(settings)
+            return wiring.build(settings, serves_agents=serves_agents)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
 
@@ -188,9 +188,9 @@ def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - D
     """The database, at the schema this code needs; a mismatch stops with one line saying why."""
     from bot.storage.db import Database
 
+    _revision(settings.database_url)  # one line if it cannot be opened; a failing upgrade says more
     try:
-        with _opening(settings.database_url):
-            return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
+        return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
 
@@ -269,7 +269,7 @@ def _supervise(settings: Settings, processes: int, *, burst: bool) -> None:
 def _work(settings: Settings, *, burst: bool) -> None:
     from workers import graphs, runtime
 
-    w = _build(settings)
+    w = _build(settings, serves_agents=False)
     _load_graphs(w)
     w.clock()  # measures the offset to the database's clock (and warns beyond SIGNOFF_MAX_CLOCK_SKEW)
     runtime.install(w.job_context())

@@ -174,8 +174,12 @@ class Wiring:
         return checks
 
 
-def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcnow) -> Wiring:
+def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcnow,
+          serves_agents: bool = True) -> Wiring:
     """Connect to everything `settings` names; REDIS_URL must be resolved by now.
+
+    `serves_agents`: this process answers agents' requests (web): its Slack lookups fail fast
+    rather than wait out Slack on the request path. A worker's wait, as its other Slack calls do.
 
     "Now" is `base` (this process's clock) corrected to the database's (see bot.ops.clock);
     a test passes its own `clock` instead, to move time.
@@ -189,8 +193,8 @@ def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcno
         clock = DatabaseClock.of(db, base=base, warn_over=settings.max_clock_skew)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     jobs = RQJobs(redis, lease=settings.resume_lease)
-    # Lookups run on agents' requests: they fail fast rather than wait out Slack (see the client).
-    lookups = make_lookup_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    lookups = (make_lookup_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+               if serves_agents else slack)
     service = ApprovalService(
         db, jobs=jobs, clock=clock, directory=SlackDirectory(lookups),
         default_channel=settings.default_channel,

@@ -250,6 +250,21 @@ def _deep_builder() -> StateGraph:
     return builder
 
 
+# A deadline `amount` seconds off: past 366 days the run fails visibly (far enough off, the
+# deadline overflowed, and the run was retried until it was stranded).
+def far_node(state: SlowState) -> dict[str, Any]:
+    request_approval(action="far_call", args={}, summary="a far deadline", timeout=state["amount"])
+    return {"done": True}
+
+
+def _far_builder() -> StateGraph:
+    builder = StateGraph(SlowState)
+    builder.add_node("ask", far_node)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    return builder
+
+
 # A state that declares Signoff's decisions key gets each decision appended to it.
 class RecordedState(TypedDict, total=False):
     action: str
@@ -286,6 +301,8 @@ def _decision_builder() -> StateGraph:
 
 deep_graph = _deep_builder().compile()
 GRAPHS["deep"] = "tests.graph_apps:deep_graph"
+far_graph = _far_builder().compile()
+GRAPHS["far"] = "tests.graph_apps:far_graph"
 decision_graph = _decision_builder().compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
            "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",

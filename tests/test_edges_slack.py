@@ -172,6 +172,13 @@ def test_a_graph_asking_with_args_nested_too_deep_fails_visibly_and_stores_nothi
     assert stored_ids(stack) == []
 
 
+@pytest.mark.parametrize("seconds", [10**14, 367 * 86400])
+def test_a_graph_asking_with_a_deadline_past_366_days_fails_visibly(stack, seconds):
+    run = start(stack, "far", {"amount": seconds})
+    assert run["status"] == "failed" and "timeout" in run["error"] and "366d" in run["error"], run
+    assert stored_ids(stack) == []
+
+
 def test_a_posted_card_is_recorded_as_showing_its_version(stack):
     stack.create()
     stack.run_jobs()

@@ -28,14 +28,18 @@ def make_checkpointer(url: str) -> BaseCheckpointSaver[Any]:
         saver: BaseCheckpointSaver[Any] = SqliteSaver(conn)
     elif url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.conninfo import conninfo_to_dict
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
+
+        from bot.storage.db import libpq_defaults
 
         dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
         # check: a pooled connection is tried before it is handed out. Without it every resume
         # after a PostgreSQL restart failed once on a dead connection (AdminShutdown).
         pool = ConnectionPool(dsn, max_size=10, open=True, check=ConnectionPool.check_connection,
-                              kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+                              kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
+                                      **libpq_defaults(given=conninfo_to_dict(dsn))})
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
     else:
         raise InvalidSettings(f"SIGNOFF_CHECKPOINT_URL must be sqlite:///path or postgresql://…, got {url!r}")

@@ -27,6 +27,7 @@ from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
 from bot.errors import InvalidInput, NotFound, SignoffError, Unavailable
 from bot.observe import lifecycle as observed
+from bot.policy.durations import LONGEST, format_duration
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
 from bot.storage.db import Database
@@ -215,6 +216,9 @@ class GraphExecutor:
                 if problem := bounds.value_problem(value):
                     raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}",
                                        fields={where: problem})
+            if spec.timeout_seconds is not None and spec.timeout_seconds > LONGEST.total_seconds():
+                raise InvalidInput(f"interrupt {interrupt_id}: timeout {spec.timeout_seconds} s is longer "
+                                   f"than {format_duration(LONGEST)}", fields={"timeout": "too long"})
             self.approvals.create(NewRequest(
                 # Each item is routed by its own action and arguments; the request's own action and
                 # arguments are the first item's, for its title.

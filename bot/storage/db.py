@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -48,15 +49,22 @@ PG_CONNECT_TIMEOUT = 10
 PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
+def libpq_defaults(*, given: Container[str]) -> dict[str, int]:
+    """The connect timeout and keepalives for a PostgreSQL connection, but for the parameters its
+    URL gives itself, and a connect timeout PGCONNECT_TIMEOUT gives (ours would override it)."""
+    ours = dict(PG_KEEPALIVES)
+    if not os.environ.get("PGCONNECT_TIMEOUT"):
+        ours["connect_timeout"] = PG_CONNECT_TIMEOUT
+    return {k: v for k, v in ours.items() if k not in given}
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and write transactions that lock first;
     PostgreSQL a connect timeout and TCP keepalives (unless the URL sets them)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         if parsed.get_driver_name() == "psycopg":
-            given = {**PG_KEEPALIVES, "connect_timeout": PG_CONNECT_TIMEOUT}
-            kwargs["connect_args"] = {**{k: v for k, v in given.items() if k not in parsed.query},
-                                      **kwargs.get("connect_args", {})}
+            kwargs["connect_args"] = {**libpq_defaults(given=parsed.query), **kwargs.get("connect_args", {})}
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
