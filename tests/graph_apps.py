@@ -47,6 +47,15 @@ def execute_node(state: RefundState) -> RefundState:
     return state
 
 
+def one_step(state: type, name: str, node: Any) -> StateGraph:
+    """A graph of one node, `name`, from START to END."""
+    builder = StateGraph(state)
+    builder.add_node(name, node)
+    builder.add_edge(START, name)
+    builder.add_edge(name, END)
+    return builder
+
+
 def _refund_builder() -> StateGraph:
     builder = StateGraph(RefundState)
     builder.add_node("approval", approval_node)
@@ -119,15 +128,7 @@ def slow_approval(state: SlowState) -> dict[str, Any]:
     return {"done": True}
 
 
-def _slow_builder() -> StateGraph:
-    builder = StateGraph(SlowState)
-    builder.add_node("approve_and_refund", slow_approval)
-    builder.add_edge(START, "approve_and_refund")
-    builder.add_edge("approve_and_refund", END)
-    return builder
-
-
-slow_graph = _slow_builder().compile()
+slow_graph = one_step(SlowState, "approve_and_refund", slow_approval).compile()
 
 
 # A question with a form for the answer (dict response_schema: Signoff validates it).
@@ -144,15 +145,7 @@ def form_node(state: FormState) -> dict[str, Any]:
     return {"answer": interrupt({"question": "How should we ship order 77?"}, response_schema=SHIP_SCHEMA)}
 
 
-def _form_builder() -> StateGraph:
-    builder = StateGraph(FormState)
-    builder.add_node("ask", form_node)
-    builder.add_edge(START, "ask")
-    builder.add_edge("ask", END)
-    return builder
-
-
-form_graph = _form_builder().compile()
+form_graph = one_step(FormState, "ask", form_node).compile()
 
 GRAPHS = {
     "refund": "tests.graph_apps:refund_graph",
@@ -242,27 +235,11 @@ def deep_node(state: SlowState) -> dict[str, Any]:
     return {"done": True}
 
 
-def _deep_builder() -> StateGraph:
-    builder = StateGraph(SlowState)
-    builder.add_node("ask", deep_node)
-    builder.add_edge(START, "ask")
-    builder.add_edge("ask", END)
-    return builder
-
-
 # A deadline `amount` seconds off: past 366 days the run fails visibly (far enough off, the
 # deadline overflowed, and the run was retried until it was stranded).
 def far_node(state: SlowState) -> dict[str, Any]:
     request_approval(action="far_call", args={}, summary="a far deadline", timeout=state["amount"])
     return {"done": True}
-
-
-def _far_builder() -> StateGraph:
-    builder = StateGraph(SlowState)
-    builder.add_node("ask", far_node)
-    builder.add_edge(START, "ask")
-    builder.add_edge("ask", END)
-    return builder
 
 
 # A state that declares Signoff's decisions key gets each decision appended to it.
@@ -291,19 +268,11 @@ def _decision_node(state: RecordedState) -> dict[str, Any]:
     return {"approved": answer["approved"]}
 
 
-def _decision_builder() -> StateGraph:
-    builder = StateGraph(RecordedState)
-    builder.add_node("ask", _decision_node)
-    builder.add_edge(START, "ask")
-    builder.add_edge("ask", END)
-    return builder
-
-
-deep_graph = _deep_builder().compile()
+deep_graph = one_step(SlowState, "ask", deep_node).compile()
 GRAPHS["deep"] = "tests.graph_apps:deep_graph"
-far_graph = _far_builder().compile()
+far_graph = one_step(SlowState, "ask", far_node).compile()
 GRAPHS["far"] = "tests.graph_apps:far_graph"
-decision_graph = _decision_builder().compile()
+decision_graph = one_step(RecordedState, "ask", _decision_node).compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
            "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",
            "decision": "tests.graph_apps:decision_graph"}
