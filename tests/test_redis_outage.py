@@ -6,6 +6,7 @@ look for lost work only once a day here, so only the outage itself can send them
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from redis import Redis
 from rq import Queue, Worker
 
 from blocks import ids
@@ -28,6 +30,7 @@ from bot.embedded_redis import EmbeddedRedis
 from tests.conftest import CHANNEL, Stack, process_env
 from workers import queues, runtime
 from workers.deadlines import Sweeper, requeue_lost
+from workers.locks import leased_lock
 
 DEADLINE = 60.0  # seconds: generous, only a missing recovery runs into it
 
@@ -40,6 +43,18 @@ def redis_server() -> Iterator[EmbeddedRedis]:
     yield server
     server.stop()
     shutil.rmtree(data, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def paused(server: EmbeddedRedis) -> Iterator[None]:
+    """Redis stopped, not killed: connections are accepted and nothing is answered, as with a hung
+    host or a partition that drops packets."""
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        server.process.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture
@@ -104,13 +119,11 @@ def test_cards_and_decisions_owed_during_an_outage_go_out_once_redis_is_back(sta
 
 
 def test_a_redis_that_stops_answering_holds_up_no_agent_and_no_click(stack, redis_server):
-    # Stopped, not killed: connections are accepted and nothing is answered, as with a hung host
-    # or a partition that drops packets. Each Redis call gives up after its socket timeout.
+    # Each Redis call gives up after its socket timeout.
     req = stack.create(summary="decided while Redis hangs")
     stack.run_jobs()
     ts = stack.card(req["id"])["ts"]
-    redis_server.process.send_signal(signal.SIGSTOP)
-    try:
+    with paused(redis_server):
         created = stack.create(summary="created while Redis hangs")
         assert created["delivery"]["state"] == "pending"  # stored; its card owed
         clicked = stack.sandbox.click("U0ALICE", CHANNEL, ts, ids.ACTION_APPROVE)
@@ -118,8 +131,6 @@ def test_a_redis_that_stops_answering_holds_up_no_agent_and_no_click(stack, redi
         assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"
         health = stack.api.get("/healthz")
         assert health.status_code == 503 and "Timeout" in health.json()["redis"], health.text
-    finally:
-        redis_server.process.send_signal(signal.SIGCONT)
 
 
 def test_a_click_that_changes_nothing_is_still_explained_while_redis_is_down(stack, redis_server):
@@ -132,6 +143,20 @@ def test_a_click_that_changes_nothing_is_still_explained_while_redis_is_down(sta
     assert stack.sandbox.click("U0BOB", CHANNEL, ts, ids.ACTION_APPROVE).status_code == 200
     [told] = stack.ephemerals("U0BOB")
     assert "already" in told["text"].lower() and "U0ALICE" in told["text"]
+
+
+def test_a_thread_lease_survives_a_renewal_that_timed_out(redis_server):
+    client = Redis.from_url(redis_server.url, socket_timeout=wiring.REDIS_TIMEOUT,
+                            socket_connect_timeout=wiring.REDIS_TIMEOUT)  # as wiring.build makes it
+    lease = 6.0  # renewed every 2 s
+    with leased_lock(client, "signoff:thread:t", lease=lease):
+        time.sleep(1.5)
+        with paused(redis_server):  # the renewal at 2 s waits, then times out
+            time.sleep(wiring.REDIS_TIMEOUT + 1.1)
+        time.sleep(8.0 - 1.5 - wiring.REDIS_TIMEOUT - 1.1)  # past the lease granted before the pause
+        assert client.pttl("signoff:thread:t") > 0, "the lease lapsed while its holder ran"
+    assert client.exists("signoff:thread:t") == 0  # released at the end
+    client.close()
 
 
 def test_a_sweeper_that_missed_the_outage_learns_of_it_from_the_web(stack, redis_server, sweepers):
