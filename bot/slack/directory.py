@@ -30,10 +30,9 @@ def _bad_channel(channel: str, why: str) -> InvalidInput:
 def _unavailable(what: str, e: Exception) -> Unavailable:
     """Slack did not answer: come back in 30 s, or when a 429 says."""
     error = e.response.get("error") if isinstance(e, SlackApiError) else e.__class__.__name__
-    retry_after = 30
-    if isinstance(e, SlackApiError) and str(e.response.headers.get("Retry-After", "")).isdigit():
-        retry_after = max(1, int(e.response.headers["Retry-After"]))
-    return Unavailable(f"Slack could not answer {what} ({error})", retry_after=retry_after)
+    after = str(e.response.headers.get("Retry-After", "")) if isinstance(e, SlackApiError) else ""
+    return Unavailable(f"Slack could not answer {what} ({error})",
+                       retry_after=max(1, int(after)) if after.isdigit() else 30)
 
 
 class SlackDirectory:
