@@ -235,10 +235,17 @@ def deep_node(state: SlowState) -> dict[str, Any]:
     return {"done": True}
 
 
-# A deadline `amount` seconds off: past 366 days the run fails visibly (far enough off, the
-# deadline overflowed, and the run was retried until it was stranded).
-def far_node(state: SlowState) -> dict[str, Any]:
-    request_approval(action="far_call", args={}, summary="a far deadline", timeout=state["amount"])
+# A graph that writes Signoff's payload by hand, as `payload` says: a field it gets wrong fails
+# the run visibly (a deadline far enough off overflowed, and the run was retried until stranded;
+# a misspelt on_timeout was dropped).
+class HandwrittenState(TypedDict, total=False):
+    payload: dict[str, Any]
+    done: bool
+
+
+def handwritten_node(state: HandwrittenState) -> dict[str, Any]:
+    interrupt({"type": "signoff_approval", "action": "by_hand", "allowed": ["approve", "reject"],
+               **state["payload"]})
     return {"done": True}
 
 
@@ -270,8 +277,8 @@ def _decision_node(state: RecordedState) -> dict[str, Any]:
 
 deep_graph = one_step(SlowState, "ask", deep_node).compile()
 GRAPHS["deep"] = "tests.graph_apps:deep_graph"
-far_graph = one_step(SlowState, "ask", far_node).compile()
-GRAPHS["far"] = "tests.graph_apps:far_graph"
+handwritten_graph = one_step(HandwrittenState, "ask", handwritten_node).compile()
+GRAPHS["handwritten"] = "tests.graph_apps:handwritten_graph"
 decision_graph = one_step(RecordedState, "ask", _decision_node).compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
            "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -172,11 +172,38 @@ def test_a_graph_asking_with_args_nested_too_deep_fails_visibly_and_stores_nothi
     assert stored_ids(stack) == []
 
 
-@pytest.mark.parametrize("seconds", [10**14, 367 * 86400])
-def test_a_graph_asking_with_a_deadline_past_366_days_fails_visibly(stack, seconds):
-    run = start(stack, "far", {"amount": seconds})
-    assert run["status"] == "failed" and "timeout" in run["error"] and "366d" in run["error"], run
+@pytest.mark.parametrize(("payload", "why"), [
+    ({"timeout": 10**14}, "timeout must be seconds, from 1 to 31622400 (366d)"),
+    ({"timeout": 367 * 86400}, "timeout must be seconds"),
+    ({"timeout": True}, "timeout must be seconds"),  # a bool is an int to Python: it read as 1 s
+    ({"timeout": "30m"}, "timeout must be seconds"),
+    ({"timeout": 0}, "timeout must be seconds"),
+    ({"timeout": 60, "on_timeout": "rejct"}, "on_timeout must be one of reject, approve, wait"),
+    ({"urgency": "asap"}, "urgency must be one of"),
+    ({"approvers": "U0ALICE"}, "approvers must be a list of Slack user ids"),
+    ({"approvers": ["U0ALICE", ""]}, "approvers must be a list of Slack user ids"),
+    ({"allowed": ["approve", "shrug"]}, "allowed must name some of"),
+    ({"action": ""}, "action must be a non-empty string"),
+    ({"channel": 42}, "channel must be a Slack channel id"),
+])
+def test_a_handwritten_payload_with_a_wrong_field_fails_the_run_visibly(stack, payload, why):
+    run = start(stack, "handwritten", {"payload": payload})
+    assert run["status"] == "failed" and why in run["error"], run
+    assert "signoff_approval payload" in run["error"]
     assert stored_ids(stack) == []
+
+
+def test_a_handwritten_payload_is_asked_with_every_field_it_gives(stack):
+    run = start(stack, "handwritten", {"payload": {
+        "timeout": 90.5, "on_timeout": "reject", "urgency": "high", "channel": "", "approvers": ["U0BOB"],
+        "args": {"n": 1}, "summary": "By hand", "context": {"why": "test"}}})
+    assert run["status"] == "waiting", run
+    [request_id] = stored_ids(stack)
+    req = stack.api.get(f"/v1/requests/{request_id}").json()
+    assert (req["urgency"], req["approvers"], req["args"], req["summary"]) == ("high", ["U0BOB"], {"n": 1},
+                                                                                 "By hand")
+    waits = datetime.fromisoformat(req["expires_at"]) - datetime.fromisoformat(req["created_at"])
+    assert waits == timedelta(seconds=90)  # whole seconds, as request_approval sends
 
 
 def test_a_posted_card_is_recorded_as_showing_its_version(stack):

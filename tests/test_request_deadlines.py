@@ -58,6 +58,12 @@ def test_a_longer_or_laxer_deadline_is_refused_and_nothing_is_stored(stack, acti
     assert stack.api.get("/v1/requests").json()["requests"] == []
 
 
+def test_an_on_timeout_without_any_deadline_names_the_rule(stack):
+    r = ask(stack, "open_restart", on_timeout="reject")
+    assert r.status_code == 422
+    assert r.json()["detail"] == "on_timeout needs a timeout: policy rule 'open-ended' sets none", r.text
+
+
 def test_a_stricter_deadline_is_accepted(stack):
     r = ask(stack, "open_restart", timeout=1800, on_timeout="wait")
     assert r.status_code == 201 and r.json()["expires_at"] is None, r.text

@@ -37,8 +37,10 @@ from typing import Any, Literal, NotRequired
 # pydantic (through langgraph) needs typing_extensions' TypedDict before Python 3.12.
 from typing_extensions import TypedDict
 
-from bot.agents.payloads import SIGNOFF_PAYLOAD_TYPE, URGENCIES
+from bot.agents.payloads import SIGNOFF_PAYLOAD_TYPE, signoff_payload_problem
 from bot.core.items import DecisionType
+
+_ARGUMENT = {"allowed": "allow"}  # the payload's field -> request_approval's argument
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,17 +86,6 @@ def approval_payload(*, action: str, args: Mapping[str, Any] | None, summary: st
                      channel: str | None, allow: Sequence[str], timeout: float | None = None,
                      on_timeout: str | None = None) -> dict[str, Any]:
     """The JSON-able interrupt value `request_approval` raises; ValueError when it cannot be one."""
-    if timeout is not None and not timeout >= 1:
-        raise ValueError(f"timeout is seconds, at least 1, not {timeout!r}")
-    if on_timeout not in (None, "reject", "approve", "wait"):
-        raise ValueError(f"on_timeout must be reject, approve or wait, not {on_timeout!r}")
-    if not action:
-        raise ValueError("action must be a non-empty string")
-    if urgency not in URGENCIES:
-        raise ValueError(f"urgency must be one of {', '.join(URGENCIES)}, not {urgency!r}")
-    known = {d.value for d in DecisionType}
-    if not allow or any(a not in known for a in allow):
-        raise ValueError(f"allow must name some of {', '.join(sorted(known))}, not {list(allow)!r}")
     if isinstance(approvers, str):
         raise ValueError("approvers is a sequence of Slack user ids, not one string")
     payload: dict[str, Any] = {
@@ -102,9 +93,15 @@ def approval_payload(*, action: str, args: Mapping[str, Any] | None, summary: st
         "context": dict(context) if context is not None else None, "urgency": urgency,
         "approvers": list(approvers), "channel": channel, "allowed": list(dict.fromkeys(allow))}
     if timeout is not None:
-        payload |= {"timeout": int(timeout), "on_timeout": on_timeout}
+        payload |= {"timeout": timeout, "on_timeout": on_timeout}
     elif on_timeout is not None:
         raise ValueError("on_timeout needs a timeout")
+    # The worker reads the payload with the same check: what passes here is never refused there.
+    if wrong := signoff_payload_problem(payload):
+        field, problem = wrong
+        raise ValueError(f"{_ARGUMENT.get(field, field)} {problem}, not {payload[field]!r}")
+    if timeout is not None:
+        payload["timeout"] = int(timeout)
     try:
         json.dumps(payload)
     except (TypeError, ValueError) as exc:

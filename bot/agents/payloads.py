@@ -32,6 +32,8 @@ from typing import Any, TypeGuard
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.vocabulary import Urgency
 from bot.errors import InvalidInput
+from bot.policy.durations import LONGEST, format_duration
+from bot.policy.model import ON_TIMEOUT
 
 HITL_BATCHED = "hitl_batched"
 TOOL_APPROVAL = "tool_approval"
@@ -76,13 +78,16 @@ class ApprovalSpec:
 
 def spec_from_interrupt(value: Any, *, response_schema: Mapping[str, Any] | None = None,
                         graph: str) -> ApprovalSpec:
-    """Recognise the payload and describe it as items with their allowed decisions."""
+    """Recognise the payload and describe it as items with their allowed decisions; InvalidInput
+    for a payload tagged as Signoff's own (`request_approval`'s) that has a field wrong."""
     schema = response_schema if isinstance(response_schema, Mapping) else None
     readers: tuple[Callable[[Any, Mapping[str, Any] | None], ApprovalSpec | None], ...] = (
         _signoff_spec, _hitl_spec, _tool_approval_spec, _agent_inbox_spec)
     for read in readers:
         try:
             spec = read(value, schema)
+        except InvalidInput:
+            raise
         except Exception:  # a payload we half-understand is shown generically, never lost
             spec = None
         if spec is not None:
@@ -289,25 +294,52 @@ def _agent_inbox_spec(value: Any, _schema: Mapping[str, Any] | None) -> Approval
 def _signoff_spec(value: Any, _schema: Mapping[str, Any] | None) -> ApprovalSpec | None:
     if not (isinstance(value, Mapping) and value.get("type") == SIGNOFF_PAYLOAD_TYPE):
         return None
-    action, args = value.get("action"), value.get("args") or {}
-    allowed = _decision_types(value.get("allowed"))
-    approvers = value.get("approvers") or ()
-    if not (isinstance(action, str) and action and isinstance(args, Mapping) and allowed
-            and _is_list(approvers) and all(isinstance(a, str) for a in approvers)):
-        return None
-    summary = _optional_str(value.get("summary"))
-    context = value.get("context")
-    urgency, channel = value.get("urgency"), value.get("channel")
+    # Tagged as Signoff's own: a field it gets wrong fails the run, rather than being dropped (a
+    # misspelt on_timeout or urgency, a deadline that would never come) or asking somebody else.
+    if wrong := signoff_payload_problem(value):
+        field, problem = wrong
+        raise InvalidInput(f"{SIGNOFF_PAYLOAD_TYPE} payload: {field} {problem}", fields={field: problem})
+    action, args, summary = value["action"], value.get("args") or {}, value.get("summary") or None
+    allowed = tuple(dict.fromkeys(DecisionType(n) for n in value["allowed"]))
     # The summary heads the card; keep the full text only when the header had to cut it.
     description = summary if summary and _one_line(summary) != summary else None
     item = Item(action=action, args=_jsonable(args), description=description, allowed=allowed)
-    timeout, on_timeout = value.get("timeout"), value.get("on_timeout")
+    context, timeout = value.get("context"), value.get("timeout")
     return ApprovalSpec(kind=SIGNOFF, summary=_one_line(summary or f"Approve {action}?"), items=(item,),
-                        context=_jsonable(context) if isinstance(context, Mapping) else None,
-                        urgency=urgency if urgency in URGENCIES else None, approvers=tuple(approvers),
-                        channel=channel if isinstance(channel, str) and channel else None,
-                        timeout_seconds=timeout if isinstance(timeout, int) and timeout > 0 else None,
-                        on_timeout=on_timeout if on_timeout in ("reject", "approve", "wait") else None)
+                        context=_jsonable(context) if context is not None else None,
+                        urgency=value.get("urgency"), approvers=tuple(value.get("approvers") or ()),
+                        channel=value.get("channel") or None,
+                        timeout_seconds=int(timeout) if timeout is not None else None,
+                        on_timeout=value.get("on_timeout"))
+
+
+def signoff_payload_problem(value: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first field of a `signoff_approval` payload that is wrong, and what is wrong with it;
+    None when every field is one `request_approval` could have sent."""
+    def text(v: Any) -> bool:
+        return isinstance(v, str) and bool(v)
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    timeout, names = value.get("timeout"), value.get("allowed")
+    checks: list[tuple[str, bool, str]] = [
+        ("action", text(value.get("action")), "must be a non-empty string"),
+        ("args", isinstance(value.get("args"), Mapping | None), "must be an object"),
+        ("summary", isinstance(value.get("summary"), str | None), "must be a string"),
+        ("context", isinstance(value.get("context"), Mapping | None), "must be an object"),
+        ("urgency", value.get("urgency") in (None, *URGENCIES), f"must be one of {', '.join(URGENCIES)}"),
+        ("approvers", value.get("approvers") is None or (_is_list(value["approvers"]) and all(
+            text(a) for a in value["approvers"])), "must be a list of Slack user ids"),
+        ("channel", isinstance(value.get("channel"), str | None), "must be a Slack channel id"),
+        ("allowed", _is_list(names) and bool(names) and all(n in _DECISION_NAMES for n in names),
+         f"must name some of {', '.join(sorted(_DECISION_NAMES))}"),
+        ("timeout", timeout is None or (number(timeout) and 1 <= timeout <= LONGEST.total_seconds()),
+         f"must be seconds, from 1 to {int(LONGEST.total_seconds())} ({format_duration(LONGEST)})"),
+        ("on_timeout", value.get("on_timeout") in (None, *ON_TIMEOUT),
+         f"must be one of {', '.join(ON_TIMEOUT)}"),
+    ]
+    return next(((field, problem) for field, ok, problem in checks if not ok), None)
 
 
 def _generic_spec(value: Any, schema: Mapping[str, Any] | None, graph: str) -> ApprovalSpec:

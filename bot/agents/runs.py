@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +27,6 @@ from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
 from bot.errors import InvalidInput, NotFound, SignoffError, Unavailable
 from bot.observe import lifecycle as observed
-from bot.policy.durations import LONGEST, format_duration
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
 from bot.storage.db import Database
@@ -189,9 +188,10 @@ class GraphExecutor:
         state = graph.get_state(config)
         if state.interrupts:
             for intr in state.interrupts:
-                schema = getattr(intr, "response_schema", None)
-                spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
-                self._ask(run, spec, interrupt_id=intr.id)
+                with self._asking(run, interrupt_id=intr.id):
+                    schema = getattr(intr, "response_schema", None)
+                    spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
+                    self._ask(run, spec, interrupt_id=intr.id)
             self._set_run(run.id, status=RunStatus.WAITING)
         elif state.next and not _breakpoint(graph, state.next):
             # A step cut short (a failed or killed attempt after the answer was saved): go on.
@@ -201,42 +201,45 @@ class GraphExecutor:
             view = self.registry.view(run.graph)
             spec = breakpoint_spec(graph=run.graph, next_nodes=list(state.next),
                                    values=_jsonable(state.values), show=view.show, hide=view.hide)
-            self._ask(run, spec, interrupt_id=BREAKPOINT + _checkpoint_id(state))
+            interrupt_id = BREAKPOINT + _checkpoint_id(state)
+            with self._asking(run, interrupt_id=interrupt_id):
+                self._ask(run, spec, interrupt_id=interrupt_id)
             self._set_run(run.id, status=RunStatus.WAITING)
         else:
             self._set_run(run.id, status=RunStatus.DONE, result=_jsonable(state.values), error=None)
 
-    def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
-        context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
+    @contextmanager
+    def _asking(self, run: Run, *, interrupt_id: str) -> Iterator[None]:
         try:
-            # A tool call's arguments come from a model, not a checked API body: bound them the same
-            # way (a request nested too deep was stored and then could not be shown, a 500 from then on).
-            for where, value in [("context", context), ("summary", spec.summary),
-                                 *((f"items[{n}].args", dict(i.args)) for n, i in enumerate(spec.items))]:
-                if problem := bounds.value_problem(value):
-                    raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}",
-                                       fields={where: problem})
-            if spec.timeout_seconds is not None and spec.timeout_seconds > LONGEST.total_seconds():
-                raise InvalidInput(f"interrupt {interrupt_id}: timeout {spec.timeout_seconds} s is longer "
-                                   f"than {format_duration(LONGEST)}", fields={"timeout": "too long"})
-            self.approvals.create(NewRequest(
-                # Each item is routed by its own action and arguments; the request's own action and
-                # arguments are the first item's, for its title.
-                action=spec.items[0].action, summary=spec.summary, args=dict(spec.items[0].args),
-                approvers=list(spec.approvers or run.approvers), fallback_approvers=self.default_approvers,
-                context=context, urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
-                requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
-                interrupt_id=interrupt_id, on_timeout=spec.on_timeout,
-                timeout=timedelta(seconds=spec.timeout_seconds) if spec.timeout_seconds else None,
-            ), agent=run.created_by)
+            yield
         except Unavailable:
             raise  # the database or Slack is down: RQ retries the step; the run has not failed
         except SignoffError as e:
-            # Nobody could be asked (unknown approver, a rule that forbids the run's own approvers,
-            # a bad channel, …): fail the run visibly rather than leave it "running" with no request.
+            # Nobody could be asked (a malformed payload, an unknown approver, a rule that forbids
+            # the run's own approvers, a bad channel, …): fail the run visibly rather than leave it
+            # "running" with no request.
             self._set_run(run.id, status=RunStatus.FAILED,
                           error=f"cannot ask for interrupt {interrupt_id}: {e}")
             raise
+
+    def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
+        context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
+        # A tool call's arguments come from a model, not a checked API body: bound them the same
+        # way (a request nested too deep was stored and then could not be shown, a 500 from then on).
+        for where, value in [("context", context), ("summary", spec.summary),
+                             *((f"items[{n}].args", dict(i.args)) for n, i in enumerate(spec.items))]:
+            if problem := bounds.value_problem(value):
+                raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}", fields={where: problem})
+        self.approvals.create(NewRequest(
+            # Each item is routed by its own action and arguments; the request's own action and
+            # arguments are the first item's, for its title.
+            action=spec.items[0].action, summary=spec.summary, args=dict(spec.items[0].args),
+            approvers=list(spec.approvers or run.approvers), fallback_approvers=self.default_approvers,
+            context=context, urgency=spec.urgency or DEFAULT_URGENCY, channel=spec.channel or run.channel,
+            requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
+            interrupt_id=interrupt_id, on_timeout=spec.on_timeout,
+            timeout=timedelta(seconds=spec.timeout_seconds) if spec.timeout_seconds else None,
+        ), agent=run.created_by)
 
     def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,

@@ -58,7 +58,7 @@ def with_request_deadline(
             f"({format_duration(min(limits))}); a request may shorten its deadline, never lengthen it",
             fields={"timeout": f"at most {format_duration(min(limits))}"})
     if timeout is None and route.timeout is None:
-        raise InvalidInput("on_timeout needs a timeout: policy rule {route.rule!r} sets none",
+        raise InvalidInput(f"on_timeout needs a timeout: policy rule {route.rule!r} sets none",
                            fields={"on_timeout": "give a timeout too"})
     ruled = route.on_timeout if route.timeout is not None else "wait"  # no timeout: people decide
     effect = on_timeout or (route.on_timeout if route.timeout is not None else "reject")

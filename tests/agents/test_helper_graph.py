@@ -110,6 +110,12 @@ def test_helper_refuses_what_it_cannot_send() -> None:
         bad({"allow": ("approve", "maybe")})
     with pytest.raises(ValueError, match="JSON"):
         bad({"args": {"when": object()}})
+    # What the worker would refuse is refused here first, by the same check.
+    for wrong in (True, 0.5, 366 * 86400 + 1, float("nan")):
+        with pytest.raises(ValueError, match=r"timeout must be seconds, from 1 to 31622400 \(366d\)"):
+            bad({"timeout": wrong})
+    with pytest.raises(ValueError, match="approvers must be a list of Slack user ids"):
+        bad({"approvers": ["U0BOB", ""]})
 
 
 def test_code_before_the_call_runs_again_on_resume() -> None:

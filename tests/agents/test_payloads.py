@@ -40,9 +40,6 @@ def with_(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     with_(INBOX, config={"allow_accept": False, "allow_edit": False, "allow_respond": False,
                          "allow_ignore": False}),
     with_(INBOX, action_request={"action": "rm"}),
-    {"type": "signoff_approval", "action": "", "allowed": ["approve"]},
-    {"type": "signoff_approval", "action": "x", "allowed": []},
-    {"type": "signoff_approval", "action": "x", "allowed": ["approve"], "approvers": "U0BOB"},
     object(), {1: object()}, ["a", "b"],
 ])
 def test_malformed_payloads_fall_back_to_generic(value: Any) -> None:
@@ -134,11 +131,32 @@ def test_custom_tool_description_joins_the_summary() -> None:
 
 
 def test_signoff_payload_defaults() -> None:
-    result = spec({"type": "signoff_approval", "action": "pay", "args": None, "allowed": ["approve", "nope"],
-                   "urgency": "urgent", "channel": "", "context": "x"})
+    result = spec({"type": "signoff_approval", "action": "pay", "args": None,
+                   "allowed": ["approve", "approve"], "channel": ""})
     assert result.kind == "signoff" and result.summary == "Approve pay?"
     assert result.urgency is None and result.channel is None and result.context is None
     assert result.items[0].allowed == (DecisionType.APPROVE,) and result.items[0].args == {}
+    assert result.timeout_seconds is None and result.on_timeout is None
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"action": ""}, "action"), ({"action": None}, "action"), ({"allowed": []}, "allowed"),
+    ({"allowed": ["approve", "nope"]}, "allowed"), ({"allowed": "approve"}, "allowed"),
+    ({"approvers": "U0BOB"}, "approvers"), ({"approvers": [7]}, "approvers"), ({"args": []}, "args"),
+    ({"context": "x"}, "context"), ({"summary": 3}, "summary"), ({"urgency": "urgent"}, "urgency"),
+    ({"channel": ["C1"]}, "channel"), ({"timeout": True}, "timeout"), ({"timeout": "60"}, "timeout"),
+    ({"timeout": 0.5}, "timeout"), ({"timeout": float("nan")}, "timeout"),
+    ({"timeout": float("inf")}, "timeout"),
+    ({"timeout": 366 * 86400 + 1}, "timeout"), ({"on_timeout": "rejct"}, "on_timeout"),
+])
+def test_a_signoff_payload_with_a_wrong_field_is_refused_by_name(change: dict[str, Any], field: str) -> None:
+    # Tagged as Signoff's own, it is never read as something else: a wrong field is an error that
+    # names it, not a field dropped (no deadline, the default urgency) or a generic question.
+    good = {"type": "signoff_approval", "action": "pay", "allowed": ["approve"], "timeout": 60}
+    assert spec(good).timeout_seconds == 60
+    with pytest.raises(InvalidInput, match=f"signoff_approval payload: {field} ") as refused:
+        spec(good | change)
+    assert list(refused.value.fields) == [field]
 
 
 ITEM = Item(action="send_email", args={"to": "a@b"}, allowed=(DecisionType.APPROVE, DecisionType.EDIT))
