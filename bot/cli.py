@@ -299,17 +299,17 @@ def _serve_jobs(w: Any, heartbeat: Any, *, burst: bool) -> bool:
     """
     from redis import Redis
     from redis.exceptions import RedisError
-    from rq import SimpleWorker
 
     from bot.wiring import REDIS_TIMEOUT
     from workers import queues
+    from workers.rq_worker import SignoffWorker
 
-    # SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
+    # A SimpleWorker runs jobs in this process: libraries and the DB pool are paid for once, and
     # no pooled connection is ever shared across a fork. It gets a Redis client of its own: it
     # waits minutes for a job (and raises its client's socket timeout to match), where every
     # other call must give up within REDIS_TIMEOUT.
     connection = Redis.from_url(w.settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT)
-    rq_worker = SimpleWorker(list(queues.ALL), connection=connection, name=heartbeat.worker)
+    rq_worker = SignoffWorker(list(queues.ALL), connection=connection, name=heartbeat.worker)
     # RQ doubles its wait between reconnects up to 60 s: after a 30 s outage the worker would
     # sleep ~30 s more with the owed jobs already queued. Try every second instead.
     rq_worker.max_connection_wait_time = queues.RECONNECT_EVERY

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import create_engine, text
 
 from bot import wiring
@@ -25,6 +25,7 @@ from slack_sandbox.server import SlackSandbox
 from tests.servers import Postgres, serve
 from workers import queues, runtime
 from workers.notices import Teller
+from workers.rq_worker import SignoffWorker
 
 SIGNING_SECRET = "sandbox-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-sandbox-test-token"
@@ -143,7 +144,7 @@ class Stack:
         runtime.install(self.context)
         # A client of its own, as in `signoff worker`: RQ raises its client's socket timeout.
         with Redis.from_url(self.w.settings.redis_url or "") as connection:
-            worker = SimpleWorker(list(queues.ALL), connection=connection)
+            worker = SignoffWorker(list(queues.ALL), connection=connection)
             worker.work(burst=True, logging_level="WARNING")
         return worker.successful_job_count
 

@@ -1,0 +1,119 @@
+"""SignoffWorker against a real Redis: fewer round trips per job, and what RQ sees of it unchanged."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+from rq.job import JobStatus
+from rq.suspension import resume, suspend
+from rq.worker import Worker
+
+from workers.rq_worker import BEAT_EVERY, SignoffWorker
+
+JOBS = 40
+
+
+def worker_state_in_redis() -> str | None:
+    """A job that reports its own worker's state, as `rq info` would read it."""
+    from rq import get_current_job
+    from rq.worker import Worker as Reader
+
+    job = get_current_job()
+    assert job is not None and job.worker_name
+    found = Reader.find_by_key(Reader.redis_worker_namespace_prefix + job.worker_name,
+                               connection=job.connection)
+    return found.get_state() if found else None
+
+
+class Monitor:
+    """Every command Redis receives meanwhile (MONITOR), as lists of words."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.seen: list[list[str]] = []
+        self._monitor = redis.monitor()
+        self._monitor.connection.send_command("MONITOR")  # type: ignore[union-attr]
+        self._monitor.connection.read_response()  # type: ignore[union-attr]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.seen.append(self._monitor.next_command()["command"].split())
+            except Exception:
+                return
+
+    def stop(self, redis: Redis) -> list[list[str]]:
+        redis.set("monitor:end", "1")  # the last command, to know every earlier one was read
+        while not any(c[:2] == ["SET", "monitor:end"] for c in self.seen):
+            time.sleep(0.01)
+        self._stop.set()
+        self._monitor.connection.disconnect()  # type: ignore[union-attr]
+        return self.seen
+
+
+def run(redis: Redis, worker_class: type[SimpleWorker]) -> tuple[list[list[str]], float, Any]:
+    queue = Queue("t", connection=redis)
+    enqueued = [queue.enqueue(worker_state_in_redis) for _ in range(JOBS)]
+    monitor = Monitor(redis)
+    started = time.monotonic()
+    worker = worker_class([queue], connection=redis)
+    worker.work(burst=True, logging_level="WARNING")
+    took = time.monotonic() - started
+    sent = monitor.stop(redis)
+    assert [j.get_status(refresh=True) for j in enqueued] == [JobStatus.FINISHED] * JOBS
+    assert [j.return_value() for j in enqueued] == ["busy"] * JOBS  # RQ sees it busy while it works
+    return sent, took, worker
+
+
+def count(sent: list[list[str]], name: str, key: str) -> int:
+    return sum(1 for c in sent if c[0].upper() == name and len(c) > 1 and c[1].strip('"') == key)
+
+
+def test_it_heartbeats_at_most_once_a_job_and_sends_fewer_commands_than_rq(redis: Redis) -> None:
+    ours, took, worker = run(redis, SignoffWorker)
+    # Per job, the two heartbeats in RQ's own preparation pipelines and none of its idle ones but
+    # one a beat (a job's heartbeat shortens the key's TTL; the next idle one may lengthen it).
+    beats = count(ours, "EXPIRE", worker.key)
+    assert beats <= 2 * JOBS + took / BEAT_EVERY + 5, (beats, took)  # with the job's own, in RQ's pipelines
+    redis.flushall()
+    theirs, _, simple = run(redis, SimpleWorker)
+    assert count(theirs, "EXPIRE", simple.key) >= 4 * JOBS  # measured: 5 per job
+    assert len(ours) <= len(theirs) - 8 * JOBS, (len(ours), len(theirs))  # measured: 10 fewer per job
+
+
+def test_its_key_lives_as_long_as_rq_asks_to_within_a_beat(redis: Redis) -> None:
+    queue = Queue("t", connection=redis)
+    worker = SignoffWorker([queue], connection=redis)
+    worker.register_birth()
+    worker.heartbeat()
+    assert redis.ttl(worker.key) >= worker.worker_ttl + 60 - 1
+    worker.heartbeat(30)  # shorter: skipped, the key outlives what was asked
+    assert redis.ttl(worker.key) >= worker.worker_ttl + 60 - 1
+    worker.heartbeat(worker.worker_ttl + 600)  # longer: sent at once
+    assert redis.ttl(worker.key) >= worker.worker_ttl + 600 - 1
+    # A key that expired (a worker stalled past its TTL) gets its state back with the next beat.
+    redis.delete(worker.key)
+    worker._beat_at = worker._beat_until = time.monotonic() - 1
+    worker.heartbeat()
+    found = Worker.find_by_key(worker.key, connection=redis)
+    assert found is not None and found.get_state() == worker.get_state()
+    worker.register_death()
+
+
+@pytest.mark.parametrize("worker_class", [SignoffWorker, SimpleWorker])
+def test_a_suspended_burst_worker_runs_nothing(redis: Redis, worker_class: type[SimpleWorker]) -> None:
+    queue = Queue("t", connection=redis)
+    job = queue.enqueue(worker_state_in_redis)
+    suspend(redis)
+    try:
+        worker_class([queue], connection=redis).work(burst=True, logging_level="WARNING")
+    finally:
+        resume(redis)
+    assert job.get_status(refresh=True) == JobStatus.QUEUED
