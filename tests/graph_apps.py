@@ -279,6 +279,27 @@ deep_graph = one_step(SlowState, "ask", deep_node).compile()
 GRAPHS["deep"] = "tests.graph_apps:deep_graph"
 handwritten_graph = one_step(HandwrittenState, "ask", handwritten_node).compile()
 GRAPHS["handwritten"] = "tests.graph_apps:handwritten_graph"
+
+
+# A good request_approval and, in parallel, a payload written by hand: a wrong one fails the run
+# before the good one is asked.
+def _good_node(state: HandwrittenState) -> dict[str, Any]:
+    request_approval(action="good_call", summary="a good one")
+    return {"done": True}
+
+
+def _parallel_handwritten_builder() -> StateGraph:
+    builder = StateGraph(HandwrittenState)
+    builder.add_node("good", _good_node)
+    builder.add_node("by_hand", handwritten_node)
+    for node in ("good", "by_hand"):
+        builder.add_edge(START, node)
+        builder.add_edge(node, END)
+    return builder
+
+
+parallel_handwritten_graph = _parallel_handwritten_builder().compile()
+GRAPHS["parallel_handwritten"] = "tests.graph_apps:parallel_handwritten_graph"
 decision_graph = one_step(RecordedState, "ask", _decision_node).compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
            "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",

@@ -183,6 +183,7 @@ def test_a_graph_asking_with_args_nested_too_deep_fails_visibly_and_stores_nothi
     ({"approvers": "U0ALICE"}, "approvers must be a list of Slack user ids"),
     ({"approvers": ["U0ALICE", ""]}, "approvers must be a list of Slack user ids"),
     ({"allowed": ["approve", "shrug"]}, "allowed must name some of"),
+    ({"allowed": [["approve"]]}, "allowed must name some of"),  # unhashable: was read as generic
     ({"action": ""}, "action must be a non-empty string"),
     ({"channel": 42}, "channel must be a Slack channel id"),
 ])
@@ -191,6 +192,17 @@ def test_a_handwritten_payload_with_a_wrong_field_fails_the_run_visibly(stack, p
     assert run["status"] == "failed" and why in run["error"], run
     assert "signoff_approval payload" in run["error"]
     assert stored_ids(stack) == []
+
+
+def test_one_wrong_payload_among_parallel_interrupts_fails_the_run_with_none_asked(stack):
+    run = start(stack, "parallel_handwritten", {"payload": {"urgency": "urgent"}})
+    assert run["status"] == "failed" and "urgency must be one of" in run["error"], run
+    assert "not 'urgent'" in run["error"]  # what it got
+    assert stored_ids(stack) == []
+    assert stack.sandbox.calls("chat.postMessage") == []
+    # The same graph with a good payload asks both.
+    run = start(stack, "parallel_handwritten", {"payload": {"urgency": "high"}})
+    assert run["status"] == "waiting" and len(stored_ids(stack)) == 2, run
 
 
 def test_a_handwritten_payload_is_asked_with_every_field_it_gives(stack):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -84,6 +86,11 @@ def test_request_approval_carries_its_deadline_to_the_request():
                                on_timeout="reject")
     spec = spec_from_interrupt(payload, graph="g")
     assert (spec.timeout_seconds, spec.on_timeout) == (600, "reject")
+    for seconds, whole in ((Decimal("60.5"), 60), (Fraction(90), 90), (90.9, 90)):  # any real number
+        payload = approval_payload(action="a", args={}, summary=None, context=None, urgency="normal",
+                                   approvers=(), channel=None, allow=("approve",), timeout=seconds)
+        assert payload["timeout"] == whole
+        assert spec_from_interrupt(payload, graph="g").timeout_seconds == whole
     with pytest.raises(ValueError, match="on_timeout needs a timeout"):
         approval_payload(action="a", args={}, summary=None, context=None, urgency="normal", approvers=(),
                          channel=None, allow=("approve",), on_timeout="reject")

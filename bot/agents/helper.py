@@ -27,7 +27,9 @@ the same on every run (no approvals inside branches that depend on time or rando
 
 from __future__ import annotations
 
+import decimal
 import json
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,7 +95,10 @@ def approval_payload(*, action: str, args: Mapping[str, Any] | None, summary: st
         "context": dict(context) if context is not None else None, "urgency": urgency,
         "approvers": list(approvers), "channel": channel, "allowed": list(dict.fromkeys(allow))}
     if timeout is not None:
-        payload |= {"timeout": timeout, "on_timeout": on_timeout}
+        # Any real number of seconds (a Fraction, a Decimal, a numpy float) as a float; not a bool.
+        real = isinstance(timeout, numbers.Real | decimal.Decimal) and not isinstance(timeout, bool)
+        seconds = float(timeout) if real else timeout
+        payload |= {"timeout": seconds, "on_timeout": on_timeout}
     elif on_timeout is not None:
         raise ValueError("on_timeout needs a timeout")
     # The worker reads the payload with the same check: what passes here is never refused there.
@@ -101,7 +106,7 @@ def approval_payload(*, action: str, args: Mapping[str, Any] | None, summary: st
         field, problem = wrong
         raise ValueError(f"{_ARGUMENT.get(field, field)} {problem}, not {payload[field]!r}")
     if timeout is not None:
-        payload["timeout"] = int(timeout)
+        payload["timeout"] = int(payload["timeout"])
     try:
         json.dumps(payload)
     except (TypeError, ValueError) as exc:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -295,10 +296,22 @@ def _signoff_spec(value: Any, _schema: Mapping[str, Any] | None) -> ApprovalSpec
     if not (isinstance(value, Mapping) and value.get("type") == SIGNOFF_PAYLOAD_TYPE):
         return None
     # Tagged as Signoff's own: a field it gets wrong fails the run, rather than being dropped (a
-    # misspelt on_timeout or urgency, a deadline that would never come) or asking somebody else.
+    # misspelt on_timeout or urgency, a deadline that would never come) or read as a generic
+    # question asked of somebody else.
+    try:
+        return _read_signoff(value)
+    except InvalidInput:
+        raise
+    except Exception as e:
+        raise InvalidInput(f"{SIGNOFF_PAYLOAD_TYPE} payload cannot be read: "
+                           f"{e.__class__.__name__}: {e}") from e
+
+
+def _read_signoff(value: Mapping[str, Any]) -> ApprovalSpec:
     if wrong := signoff_payload_problem(value):
         field, problem = wrong
-        raise InvalidInput(f"{SIGNOFF_PAYLOAD_TYPE} payload: {field} {problem}", fields={field: problem})
+        raise InvalidInput(f"{SIGNOFF_PAYLOAD_TYPE} payload: {field} {problem}, "
+                           f"not {reprlib.repr(value.get(field))}", fields={field: problem})
     action, args, summary = value["action"], value.get("args") or {}, value.get("summary") or None
     allowed = tuple(dict.fromkeys(DecisionType(n) for n in value["allowed"]))
     # The summary heads the card; keep the full text only when the header had to cut it.
@@ -332,7 +345,8 @@ def signoff_payload_problem(value: Mapping[str, Any]) -> tuple[str, str] | None:
         ("approvers", value.get("approvers") is None or (_is_list(value["approvers"]) and all(
             text(a) for a in value["approvers"])), "must be a list of Slack user ids"),
         ("channel", isinstance(value.get("channel"), str | None), "must be a Slack channel id"),
-        ("allowed", _is_list(names) and bool(names) and all(n in _DECISION_NAMES for n in names),
+        ("allowed", _is_list(names) and bool(names) and all(isinstance(n, str) and n in _DECISION_NAMES
+                                                             for n in names),
          f"must name some of {', '.join(sorted(_DECISION_NAMES))}"),
         ("timeout", timeout is None or (number(timeout) and 1 <= timeout <= LONGEST.total_seconds()),
          f"must be seconds, from 1 to {int(LONGEST.total_seconds())} ({format_duration(LONGEST)})"),

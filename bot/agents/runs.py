@@ -187,11 +187,22 @@ class GraphExecutor:
         config = _config(run)
         state = graph.get_state(config)
         if state.interrupts:
+            # One already asked is not read again (the node ran again, or Signoff was upgraded
+            # since); every other payload is read before any is asked, so that one wrong payload
+            # among parallel interrupts fails the run with none of them asked.
+            with self.db.read() as s:
+                asked = {intr.id for intr in state.interrupts
+                         if repo.find_by_interrupt(s, run_id=run.id, interrupt_id=intr.id) is not None}
+            specs = []
             for intr in state.interrupts:
-                with self._asking(run, interrupt_id=intr.id):
-                    schema = getattr(intr, "response_schema", None)
-                    spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
-                    self._ask(run, spec, interrupt_id=intr.id)
+                if intr.id not in asked:
+                    with self._asking(run, interrupt_id=intr.id):
+                        schema = getattr(intr, "response_schema", None)
+                        spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
+                        specs.append((intr.id, self._checked(run, spec, interrupt_id=intr.id)))
+            for interrupt_id, new in specs:
+                with self._asking(run, interrupt_id=interrupt_id):
+                    self.approvals.create(new, agent=run.created_by)
             self._set_run(run.id, status=RunStatus.WAITING)
         elif state.next and not _breakpoint(graph, state.next):
             # A step cut short (a failed or killed attempt after the answer was saved): go on.
@@ -203,7 +214,8 @@ class GraphExecutor:
                                    values=_jsonable(state.values), show=view.show, hide=view.hide)
             interrupt_id = BREAKPOINT + _checkpoint_id(state)
             with self._asking(run, interrupt_id=interrupt_id):
-                self._ask(run, spec, interrupt_id=interrupt_id)
+                self.approvals.create(self._checked(run, spec, interrupt_id=interrupt_id),
+                                      agent=run.created_by)
             self._set_run(run.id, status=RunStatus.WAITING)
         else:
             self._set_run(run.id, status=RunStatus.DONE, result=_jsonable(state.values), error=None)
@@ -222,7 +234,8 @@ class GraphExecutor:
                           error=f"cannot ask for interrupt {interrupt_id}: {e}")
             raise
 
-    def _ask(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> None:
+    def _checked(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> NewRequest:
+        """The request that asks `spec`, once its values are within bounds."""
         context = {**(spec.context or {}), "graph": run.graph, "run": run.id}
         # A tool call's arguments come from a model, not a checked API body: bound them the same
         # way (a request nested too deep was stored and then could not be shown, a 500 from then on).
@@ -230,7 +243,7 @@ class GraphExecutor:
                              *((f"items[{n}].args", dict(i.args)) for n, i in enumerate(spec.items))]:
             if problem := bounds.value_problem(value):
                 raise InvalidInput(f"interrupt {interrupt_id}: {where} {problem}", fields={where: problem})
-        self.approvals.create(NewRequest(
+        return NewRequest(
             # Each item is routed by its own action and arguments; the request's own action and
             # arguments are the first item's, for its title.
             action=spec.items[0].action, summary=spec.summary, args=dict(spec.items[0].args),
@@ -239,7 +252,7 @@ class GraphExecutor:
             requester=run.requester, items=spec.items, kind=spec.kind, run_id=run.id,
             interrupt_id=interrupt_id, on_timeout=spec.on_timeout,
             timeout=timedelta(seconds=spec.timeout_seconds) if spec.timeout_seconds else None,
-        ), agent=run.created_by)
+        )
 
     def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,

@@ -142,6 +142,7 @@ def test_signoff_payload_defaults() -> None:
 @pytest.mark.parametrize(("change", "field"), [
     ({"action": ""}, "action"), ({"action": None}, "action"), ({"allowed": []}, "allowed"),
     ({"allowed": ["approve", "nope"]}, "allowed"), ({"allowed": "approve"}, "allowed"),
+    ({"allowed": [["approve"]]}, "allowed"), ({"urgency": ["high"]}, "urgency"),
     ({"approvers": "U0BOB"}, "approvers"), ({"approvers": [7]}, "approvers"), ({"args": []}, "args"),
     ({"context": "x"}, "context"), ({"summary": 3}, "summary"), ({"urgency": "urgent"}, "urgency"),
     ({"channel": ["C1"]}, "channel"), ({"timeout": True}, "timeout"), ({"timeout": "60"}, "timeout"),
