@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import JobStatus
 from rq.suspension import resume, suspend
 from rq.worker import Worker
 
+from workers import rq_worker
 from workers.rq_worker import BEAT_EVERY, SignoffWorker
 
 JOBS = 40
@@ -93,9 +95,10 @@ def test_its_key_lives_as_long_as_rq_asks_to_within_a_beat(redis: Redis) -> None
     worker = SignoffWorker([queue], connection=redis)
     worker.register_birth()
     worker.heartbeat()
-    assert redis.ttl(worker.key) >= worker.worker_ttl + 60 - 1
-    worker.heartbeat(30)  # shorter: skipped, the key outlives what was asked
-    assert redis.ttl(worker.key) >= worker.worker_ttl + 60 - 1
+    assert worker.worker_ttl + 60 - 1 <= redis.ttl(worker.key) <= worker.worker_ttl + 60
+    worker.heartbeat()  # the same, at once: skipped
+    worker.heartbeat(30)  # shorter: sent at once
+    assert 29 <= redis.ttl(worker.key) <= 30
     worker.heartbeat(worker.worker_ttl + 600)  # longer: sent at once
     assert redis.ttl(worker.key) >= worker.worker_ttl + 600 - 1
     # A key that expired (a worker stalled past its TTL) gets its state back with the next beat.
@@ -105,6 +108,11 @@ def test_its_key_lives_as_long_as_rq_asks_to_within_a_beat(redis: Redis) -> None
     found = Worker.find_by_key(worker.key, connection=redis)
     assert found is not None and found.get_state() == worker.get_state()
     worker.register_death()
+
+
+def test_it_says_idle_after_its_jobs(redis: Redis) -> None:
+    _, _, worker = run(redis, SignoffWorker)  # busy while each job ran (checked in run)
+    assert redis.hget(worker.key, "state") == b"idle"
 
 
 @pytest.mark.parametrize("worker_class", [SignoffWorker, SimpleWorker])
@@ -117,3 +125,21 @@ def test_a_suspended_burst_worker_runs_nothing(redis: Redis, worker_class: type[
     finally:
         resume(redis)
     assert job.get_status(refresh=True) == JobStatus.QUEUED
+
+
+def test_a_running_worker_sees_a_suspension_within_a_beat(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(rq_worker.time, "monotonic", lambda: now[0])
+    worker = SignoffWorker([Queue("t", connection=redis)], connection=redis)
+    worker.check_for_suspension(burst=True)  # not suspended: goes on
+    suspend(redis)
+    try:
+        now[0] += BEAT_EVERY / 2
+        worker.check_for_suspension(burst=True)  # within the beat: not asked yet
+        now[0] += BEAT_EVERY / 2
+        with pytest.raises(StopRequested):  # a beat on: asked, and a burst worker stops
+            worker.check_for_suspension(burst=True)
+    finally:
+        resume(redis)

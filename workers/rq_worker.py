@@ -3,11 +3,12 @@
 RQ 2's SimpleWorker makes 18 Redis round trips (52 commands) per job. Six are heartbeats of its
 worker key (three per job, an HSET and an EXPIRE each), one writes the state it wrote a moment
 before, one asks whether `rq suspend` was run. SignoffWorker sends a heartbeat in one round trip
-and only when the key's expiry would otherwise fall more than BEAT_EVERY short of what RQ asks
+and only when the key's expiry would otherwise differ by more than BEAT_EVERY from what RQ asks
 for, writes its state only when it changes, and looks for a suspension at most every BEAT_EVERY:
 11 round trips (42 commands) per job, and about a fifth less of RQ's CPU per job (bench/README.md).
-What RQ and `rq info` see of the worker is unchanged but for `last_heartbeat`, up to BEAT_EVERY
-old. Signoff's own liveness (workers/liveness.py) does not rest on these keys.
+What RQ and `rq info` see of the worker is unchanged but for `last_heartbeat` (up to BEAT_EVERY
+old), its key's expiry (within BEAT_EVERY of RQ's) and `rq suspend` (seen within BEAT_EVERY).
+Signoff's own liveness (workers/liveness.py) does not rest on these keys.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ class SignoffWorker(SimpleWorker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, unless the last one was under BEAT_EVERY ago and already keeps the
-        worker key as long as this one would (to within BEAT_EVERY)."""
+        worker key as long as this one would, to within BEAT_EVERY (longer or shorter)."""
         ttl = timeout or self.worker_ttl + 60  # as RQ's
         at = time.monotonic()
         if pipeline is not None:  # part of RQ's own transaction: always
             super().heartbeat(timeout, pipeline=pipeline)
-        elif at - self._beat_at < BEAT_EVERY and self._beat_until >= at + ttl - BEAT_EVERY:
+        elif at - self._beat_at < BEAT_EVERY and abs(self._beat_until - (at + ttl)) <= BEAT_EVERY:
             return
         else:
             with self.connection.pipeline(transaction=False) as p:
