@@ -186,9 +186,14 @@ def _opening(url: str) -> Iterator[None]:
 
 def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - Database stays lazy
     """The database, at the schema this code needs; a mismatch stops with one line saying why."""
+    _revision(settings.database_url)  # one line if it cannot be opened; a failing upgrade says more
+    return _connect(settings, upgrade=upgrade)
+
+
+def _connect(settings: Settings, *, upgrade: bool):  # noqa: ANN202 - Database stays lazy
+    """_database, for a caller that has just read the revision (so the database opens)."""
     from bot.storage.db import Database
 
-    _revision(settings.database_url)  # one line if it cannot be opened; a failing upgrade says more
     try:
         return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
     except InvalidSettings as e:
@@ -731,7 +736,7 @@ def db_upgrade() -> None:
 
     settings = _settings(dev=True)
     before = _revision(settings.database_url)
-    db = _database(settings, upgrade=True)
+    db = _connect(settings, upgrade=True)
     try:
         after = schema.current(db.engine)
     finally:

@@ -299,16 +299,19 @@ def version_of(s: Session, request_id: str) -> int | None:
 
 def mark_reminded(s: Session, request_id: str, *, reminder: int) -> None:
     """The approvers were sent reminder number `reminder` (never moves back)."""
-    s.execute(update(ApprovalRequest)
-              .where(col(ApprovalRequest.id) == request_id, col(ApprovalRequest.reminders_told) < reminder)
-              .values(reminders_told=reminder).execution_options(synchronize_session=False))
+    _raise_to(s, request_id, "reminders_told", reminder)
 
 
 def mark_notified(s: Session, request_id: str, *, level: int) -> None:
     """The people of escalation levels up to `level` were told (never moves back)."""
-    s.execute(update(ApprovalRequest)
-              .where(col(ApprovalRequest.id) == request_id, col(ApprovalRequest.notified_level) < level)
-              .values(notified_level=level).execution_options(synchronize_session=False))
+    _raise_to(s, request_id, "notified_level", level)
+
+
+def _raise_to(s: Session, request_id: str, column: str, value: int) -> None:
+    """Set a counter of what was told to `value`, unless it is there or past it already."""
+    counter = getattr(ApprovalRequest, column)
+    s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id, col(counter) < value)
+              .values({column: value}).execution_options(synchronize_session=False))
 
 
 def set_next_deadline(s: Session, request_id: str, at: datetime | None) -> None:
