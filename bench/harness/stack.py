@@ -28,6 +28,10 @@ from slack_sandbox.server import SlackSandbox
 
 CHANNEL = "C0BENCH"
 START_TIMEOUT = 30.0
+# The checkout this benchmark runs from: its services import Signoff from here too. Without it
+# they import whatever the virtualenv's editable install points at, and a benchmark run from a
+# second checkout (an older commit, for a baseline) would measure the other checkout's services.
+CHECKOUT = Path(__file__).resolve().parents[2]
 STOP_TIMEOUT = 15.0
 
 
@@ -166,6 +170,7 @@ def child_env(
         SIGNOFF_AUDIT_KEY=secrets.token_hex(32),
         SIGNOFF_PORT=str(port),
         PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join([str(CHECKOUT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )
