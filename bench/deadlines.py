@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -374,13 +375,40 @@ def watch(parts: Parts, planted: dict[str, datetime], *, grace: float) -> float:
 
 def drain_cards(parts: Parts, *, timeout: float) -> bool:
     """Until the card updates the timeouts queued are done (or `timeout`)."""
-    cards = Queue(queues.CARDS, connection=parts.redis)
+    cards = [Queue(name, connection=parts.redis) for name in (queues.CARDS, queues.CARDS_LATER)]
     until = time.monotonic() + timeout
     while time.monotonic() < until:
-        if cards.count == 0 and cards.started_job_registry.count == 0:
+        if all(q.count == 0 and q.started_job_registry.count == 0 for q in cards):
             return True
         time.sleep(POLL_S)
     return False
+
+
+NEW_CARD_ACTION = "bench_new_card"  # routed by the policy's default: a DM to one approver
+
+
+def new_cards(parts: Parts, *, count: int, every: float, start_at: float | None = None,
+              timeout: float = 120.0) -> Samples:
+    """Create -> card posted (the sandbox's chat.postMessage) for `count` new requests, one every
+    `every` s from `start_at` (epoch s; now if None), each cancelled once its card is out: how
+    long a person waits to see a new request."""
+    samples = Samples()
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
+    for n in range(count):
+        began = time.monotonic()
+        row, _ = parts.w.service.create(NewRequest(action=NEW_CARD_ACTION, summary=f"New card {n}",
+                                                   args={"n": n}, requester="bench"), agent="bench")
+        while not any(row.id in str(c) for c in parts.sandbox.calls("chat.postMessage")):
+            if time.monotonic() - began > timeout:
+                samples.fail(f"no card for {row.id} within {timeout:.0f} s")
+                break
+            time.sleep(0.005)
+        else:
+            samples.latencies_ms.append((time.monotonic() - began) * 1000)
+        parts.w.service.cancel(row.id, agent="bench", reason="bench probe")
+        time.sleep(max(0.0, every - (time.monotonic() - began)))
+    return samples
 
 
 def lateness_run(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
@@ -394,6 +422,8 @@ def lateness_run(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
     )
     log(f"baseline: {len(idle)} clock-reading jobs scheduled over {args.idle_spread:.0f} s, workers idle")
     wait_probes(parts.redis, idle, grace=10)
+    cards_idle = new_cards(parts, count=args.card_probes, every=0.2)
+    log(f"baseline: {args.card_probes} new requests' cards, workers idle")
 
     setup_began = time.time()
     start = datetime.now(UTC) + timedelta(seconds=args.lead)
@@ -413,7 +443,12 @@ def lateness_run(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
     log(f"planted and scheduled in {setup_s:.1f} s; first deadline in {slack_s:.1f} s")
 
     cpu_before = cpu_snapshot(parts)
-    ended = watch(parts, planted, grace=args.grace)
+    # New requests while the deadlines fire, from the first one on, spread over their window.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        burst = pool.submit(new_cards, parts, count=args.card_probes, every=args.spread / args.card_probes,
+                            start_at=min(planted.values()).timestamp())
+        ended = watch(parts, planted, grace=args.grace)
+        cards_during = burst.result()
     cpu = {k: round(v - cpu_before[k], 1) for k, v in cpu_snapshot(parts).items()}
     window_s = ended - min(planted.values()).timestamp()
     log(
@@ -438,7 +473,13 @@ def lateness_run(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
             "chat_update_calls": len(parts.sandbox.calls("chat.update")),
             "chat_update_calls_per_request": round(len(parts.sandbox.calls("chat.update")) / len(planted), 2),
             "card_queue_drained": cards_drained,
-            "card_jobs_still_queued": Queue(queues.CARDS, connection=parts.redis).count,
+            "card_jobs_still_queued": sum(Queue(name, connection=parts.redis).count
+                                          for name in (queues.CARDS, queues.CARDS_LATER)),
+            # A new request's card, while the timeouts' card updates are queued, against idle.
+            "new_card_ms": {"idle": cards_idle.summary(), "during_timeouts": cards_during.summary()},
+            "new_card_compared": {
+                "p50_ratio": ratio(cards_during.summary()["p50_ms"], cards_idle.summary()["p50_ms"]),
+                "max_ratio": ratio(cards_during.summary()["max_ms"], cards_idle.summary()["max_ms"])},
         },
         "worker_jobs": job_timings(parts.redis, seen=set()),
         "jobs": job_report(parts.redis),
@@ -613,8 +654,8 @@ class SweepStore:
 
     def run_card_jobs(self) -> None:
         """Run the card updates the last pass queued, as a worker would soon after (not timed)."""
-        cards = Queue(queues.CARDS, connection=self.w.redis)
-        SimpleWorker([cards], connection=self.w.redis).work(burst=True, logging_level="WARNING")
+        cards = [Queue(name, connection=self.w.redis) for name in (queues.CARDS, queues.CARDS_LATER)]
+        SimpleWorker(cards, connection=self.w.redis).work(burst=True, logging_level="WARNING")
 
     def at_next_batch(self) -> None:
         """Move the clock to the next batch: exactly `due` requests are overdue."""
@@ -799,6 +840,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="s after the last deadline before a pending request counts as missed (150)",
     )
     p.add_argument("--drain", type=float, default=10.0, help="s to wait for card updates afterwards (10)")
+    p.add_argument("--card-probes", type=int, default=10,
+                   help="new requests whose card is timed, idle and while the deadlines fire (10)")
     p.add_argument("--probes", type=int, default=300, help="clock-reading jobs among the deadlines (300)")
     p.add_argument(
         "--idle-probes", type=int, default=100, help="clock-reading jobs before, workers idle (100)"
@@ -817,6 +860,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.requests, args.spread, args.probes, args.idle_probes, args.idle_spread = 600, 6.0, 40, 20, 2.0
+        args.card_probes = 3
         args.grace, args.drain, args.sweep_sizes = 30.0, 5.0, "1000,10000"
         args.due, args.passes, args.query_reps, args.naive_reps = 20, 3, 10, 2
     args.sweep_sizes = [int(x) for x in str(args.sweep_sizes).split(",") if x.strip()]

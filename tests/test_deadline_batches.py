@@ -127,3 +127,36 @@ def test_a_request_whose_deadline_cannot_be_fired_does_not_stop_the_others(stack
     assert [stack.w.service.get(i).status for i in good] == ["expired", "expired"]
     still = stack.w.service.get(bad)
     assert still.status == "pending" and still.next_deadline_at > clock()  # tried again later
+
+
+def test_a_new_card_and_a_clicked_card_go_out_before_a_burst_of_timed_out_cards(stack, clock):
+    # A mass timeout queues a card update per request; a card a person is waiting for (a new
+    # request's, a clicked one's) must not wait behind them (with Slack's rate limits, minutes).
+    from rq import Queue
+
+    from workers import queues
+    from workers.rq_worker import SignoffWorker
+
+    timed_out = pending(stack, 30)
+    clicked = pending(stack, 1)[0]
+    stack.run_jobs()  # the cards
+    clock.advance(minutes=31)
+    runtime.install(stack.context)
+    with stack.w.db.write() as s:  # the clicked one is decided just before the pass, not by it
+        s.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == clicked)
+                  .values(next_deadline_at=None))
+    assert deadlines.sweep() == len(timed_out)  # queued, not run: 30 card updates waiting
+    stack.w.service.decide(clicked, actor="U0ALICE", verdict=Verdict.APPROVE)
+    new = pending(stack, 1)[0]
+    updated_before = len(stack.sandbox.calls("chat.update"))
+    with stack.w.redis.client() as connection:
+        SignoffWorker(list(queues.ALL), connection=connection).work(burst=True, max_jobs=2,
+                                                                    logging_level="WARNING")
+    # The two jobs run first were the new card and the click's update, not the timeouts'.
+    posted = [c for c in stack.sandbox.calls("chat.postMessage") if new in str(c)]
+    assert len(posted) == 1
+    updates = stack.sandbox.calls("chat.update")[updated_before:]
+    assert updates and all(clicked in str(u) for u in updates), [str(u)[:80] for u in updates]
+    assert Queue(queues.CARDS_LATER, connection=stack.w.redis).count == len(timed_out)
+    stack.run_jobs()  # and then the timeouts' own, all of them
+    assert all("Expired" in str(stack.card(i)["blocks"]) for i in timed_out)

@@ -28,13 +28,17 @@ from workers.retries import CRASH_RETRY, GRAPH_RETRY, SLACK_RETRY
 log = logging.getLogger(__name__)
 
 CARDS = "signoff-cards"
+CARDS_LATER = "signoff-cards-later"
 CALLBACKS = "signoff-callbacks"
 GRAPHS = "signoff-graphs"
 DEADLINES = "signoff-deadlines"
 # A worker takes queues in this order. Callbacks are short and agents wait on them (measured:
 # behind card jobs they queued 0.26 s p50 at 8 agents, for an 8 ms job); resuming the graph is
-# what an approver's click is for; then cards.
-ALL = (DEADLINES, CALLBACKS, GRAPHS, CARDS)
+# what an approver's click is for; then cards; last, the cards of requests that ended at a
+# deadline, which come in bursts (10,000 timeouts in a minute left thousands queued, each a Slack
+# call or more) and nobody is waiting on, so that a new request's card or a clicked card never
+# waits behind them.
+ALL = (DEADLINES, CALLBACKS, GRAPHS, CARDS, CARDS_LATER)
 
 # Pub/sub channel on which the web process learns that a request ended (long-poll waiters).
 ENDED_CHANNEL = "signoff:ended"
@@ -129,6 +133,7 @@ class RQJobs:
         self._owed_lock = threading.Lock()
         self._reporter: threading.Thread | None = None
         self.cards = Queue(CARDS, connection=redis)
+        self.cards_later = Queue(CARDS_LATER, connection=redis)
         self.callbacks = Queue(CALLBACKS, connection=redis)
         self.graphs = Queue(GRAPHS, connection=redis)
         self.deadlines = Queue(DEADLINES, connection=redis)
@@ -196,7 +201,7 @@ class RQJobs:
     @property
     def queues(self) -> tuple[Queue, ...]:
         """Every Signoff queue, in the order a worker takes them."""
-        return (self.deadlines, self.callbacks, self.graphs, self.cards)
+        return (self.deadlines, self.callbacks, self.graphs, self.cards, self.cards_later)
 
     def tell(self, channel: str, user: str, text: str) -> bool:
         """Have a worker tell `user` `text` ephemerally in `channel`: one Redis round trip here
@@ -232,25 +237,30 @@ class RQJobs:
         callback that failed, or recovered, after the decision)."""
         self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY)
 
+    @_best_effort
     def request_ended(self, request_id: str, *, delivery_id: str | None, resume: bool, version: int) -> None:
         """Update every card, deliver the callback, resume the graph, wake waiting agents: one
         Redis round trip."""
-        self.requests_ended([Ending(request_id=request_id, delivery_id=delivery_id, resume=resume,
-                                    version=version)])
+        self._ended([Ending(request_id=request_id, delivery_id=delivery_id, resume=resume, version=version)],
+                    card_queue=self.cards)
 
     @_best_effort
     def requests_ended(self, endings: Sequence[Ending]) -> None:
-        """request_ended for each, in one Redis round trip (a batch of timeouts)."""
+        """request_ended for each, in one Redis round trip (a batch of timeouts); their card updates
+        wait on CARDS_LATER, behind the cards people are waiting for."""
+        self._ended(endings, card_queue=self.cards_later)
+
+    def _ended(self, endings: Sequence[Ending], *, card_queue: Queue) -> None:
         resumes = [self.graphs.prepare_data(graphs.resume, (e.request_id,), retry=GRAPH_RETRY,
                                             job_id=resume_job_id(e.request_id)) for e in endings if e.resume]
-        updates = [self.cards.prepare_data(cards.update_cards, (e.request_id,), retry=SLACK_RETRY,
+        updates = [card_queue.prepare_data(cards.update_cards, (e.request_id,), retry=SLACK_RETRY,
                                            job_id=update_cards_job_id(e.request_id, e.version))
                    for e in endings]
         callbacks = [self.callbacks.prepare_data(webhooks.deliver_callback, (e.delivery_id, 1),
                                                  retry=CRASH_RETRY, job_id=callback_job_id(e.delivery_id, 1))
                      for e in endings if e.delivery_id is not None]
         with self.redis.pipeline() as p:
-            for queue, batch in ((self.graphs, resumes), (self.cards, updates), (self.callbacks, callbacks)):
+            for queue, batch in ((self.graphs, resumes), (card_queue, updates), (self.callbacks, callbacks)):
                 if batch:
                     queue.enqueue_many(batch, pipeline=p)
             for e in endings:
