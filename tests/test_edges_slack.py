@@ -194,12 +194,21 @@ def test_a_handwritten_payload_with_a_wrong_field_fails_the_run_visibly(stack, p
     assert stored_ids(stack) == []
 
 
-def test_one_wrong_payload_among_parallel_interrupts_fails_the_run_with_none_asked(stack):
-    run = start(stack, "parallel_handwritten", {"payload": {"urgency": "urgent"}})
-    assert run["status"] == "failed" and "urgency must be one of" in run["error"], run
-    assert "not 'urgent'" in run["error"]  # what it got
+@pytest.mark.parametrize(("payload", "why"), [
+    ({"urgency": "urgent"}, "urgency must be one of low, normal, high, not 'urgent'"),  # says what it got
+    ({"approvers": ["U0NOBODY"]}, "could not be found in Slack"),  # routed and looked up first too
+    ({"channel": "C0NOPE"}, "C0NOPE"),
+])
+def test_one_interrupt_that_cannot_be_asked_among_parallel_ones_fails_the_run_with_none_asked(
+    stack, payload, why,
+):
+    run = start(stack, "parallel_handwritten", {"payload": payload})
+    assert run["status"] == "failed" and why in run["error"], run
     assert stored_ids(stack) == []
     assert stack.sandbox.calls("chat.postMessage") == []
+
+
+def test_parallel_interrupts_that_can_all_be_asked_are(stack):
     # The same graph with a good payload asks both.
     run = start(stack, "parallel_handwritten", {"payload": {"urgency": "high"}})
     assert run["status"] == "waiting" and len(stored_ids(stack)) == 2, run

@@ -188,21 +188,23 @@ class GraphExecutor:
         state = graph.get_state(config)
         if state.interrupts:
             # One already asked is not read again (the node ran again, or Signoff was upgraded
-            # since); every other payload is read before any is asked, so that one wrong payload
-            # among parallel interrupts fails the run with none of them asked.
+            # since); every other is read, routed and checked (approvers, channel) before any is
+            # stored, so that one that cannot be asked among parallel interrupts fails the run
+            # with none of them asked.
             with self.db.read() as s:
                 asked = {intr.id for intr in state.interrupts
                          if repo.find_by_interrupt(s, run_id=run.id, interrupt_id=intr.id) is not None}
-            specs = []
+            prepared = []
             for intr in state.interrupts:
                 if intr.id not in asked:
                     with self._asking(run, interrupt_id=intr.id):
                         schema = getattr(intr, "response_schema", None)
                         spec = spec_from_interrupt(intr.value, response_schema=schema, graph=run.graph)
-                        specs.append((intr.id, self._checked(run, spec, interrupt_id=intr.id)))
-            for interrupt_id, new in specs:
+                        new = self._checked(run, spec, interrupt_id=intr.id)
+                        prepared.append((intr.id, self.approvals.prepare(new, agent=run.created_by)))
+            for interrupt_id, ready in prepared:
                 with self._asking(run, interrupt_id=interrupt_id):
-                    self.approvals.create(new, agent=run.created_by)
+                    self.approvals.store(ready)
             self._set_run(run.id, status=RunStatus.WAITING)
         elif state.next and not _breakpoint(graph, state.next):
             # A step cut short (a failed or killed attempt after the answer was saved): go on.

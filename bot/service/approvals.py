@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,18 @@ from bot.storage.db import Database
 from bot.storage.tables import ApprovalRequest, CallbackDelivery
 
 
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """A request checked and routed but not stored (ApprovalService.prepare), or the one stored
+    earlier for the same idempotency key or interrupt (`seen`)."""
+
+    new: NewRequest
+    agent: str
+    row: ApprovalRequest | None = None
+    verdicts: Sequence[tuple[str, str] | None] = ()
+    seen: ApprovalRequest | None = None
+
+
 class ApprovalService:
     """Creates and decides requests; every state change and its audit event commit together."""
 
@@ -66,15 +78,28 @@ class ApprovalService:
 
     def create(self, new: NewRequest, *, agent: str) -> tuple[ApprovalRequest, bool]:
         """Store a request and queue its cards; (request, False) when the idempotency key was seen."""
+        return self.store(self.prepare(new, agent=agent))
+
+    def prepare(self, new: NewRequest, *, agent: str) -> Prepared:
+        """Everything `create` checks, stores nothing: routed by the policy, approvers and channel
+        looked up, the callback checked (raising what create would). `store` stores it."""
         if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
-            return seen, False
+            return Prepared(new=new, agent=agent, seen=seen)
         if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
-            return seen, False  # the interrupted node ran again: its request already exists
+            return Prepared(new=new, agent=agent, seen=seen)  # the node ran again: its request exists
         if new.callback_url is not None:
             self.check_callback_url(new.callback_url, agent)  # the agent must have a signing secret
         row, verdicts = self._new_row(new, agent=agent)
         if row.channel is not None and not all(verdicts):  # a channel the bot cannot post in
             self.directory.check_channel(row.channel)     # would strand the request
+        return Prepared(new=new, agent=agent, row=row, verdicts=verdicts)
+
+    def store(self, prepared: Prepared) -> tuple[ApprovalRequest, bool]:
+        """Store a prepared request and queue its cards (create's second half)."""
+        if prepared.seen is not None:
+            return prepared.seen, False
+        new, agent, row, verdicts = prepared.new, prepared.agent, prepared.row, prepared.verdicts
+        assert row is not None
         delivery_id, final = None, False
         try:
             with self.db.write() as s:
