@@ -206,6 +206,24 @@ def test_sweepers_recovering_at_once_queue_each_owed_job_once(stack, redis_serve
     assert sorted(job_ids) == sorted(queues.post_cards_job_id(c["id"]) for c in created)
 
 
+def test_card_updates_caught_up_after_an_outage_wait_behind_new_cards(stack, redis_server):
+    decided = stack.create()
+    stack.run_jobs()  # its card is out
+    redis_server.stop()
+    stack.w.service.decide(decided["id"], actor="U0ALICE", verdict=Verdict.APPROVE)  # its update is lost
+    new = stack.create(summary="Refund #2", args={"order": 2})
+    redis_server.start()
+    runtime.install(stack.context)
+    requeue_lost(stack.context, grace=timedelta(0))
+    version = stack.w.service.get(decided["id"]).version
+    cards = Queue(queues.CARDS, connection=stack.w.redis)
+    assert cards.get_job_ids() == [queues.post_cards_job_id(new["id"])]
+    assert Queue(queues.CARDS_LATER, connection=stack.w.redis).get_job_ids() == [
+        queues.update_cards_job_id(decided["id"], version)]
+    stack.run_jobs()
+    assert "Approved" in str(stack.card(decided["id"])["blocks"]) and stack.card(new["id"])
+
+
 def test_a_worker_busy_when_redis_goes_away_serves_cards_once_it_is_back(stack, redis_server, tmp_path):
     s = stack.w.settings
     env = {**os.environ, **process_env(s.slack_api_url), "DATABASE_URL": s.database_url,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from rq.job import JobStatus
 from rq.suspension import resume, suspend
 from rq.worker import Worker
 
-from workers import rq_worker
+from workers import queues, rq_worker
 from workers.rq_worker import BEAT_EVERY, SignoffWorker
 
 JOBS = 40
@@ -143,3 +145,16 @@ def test_a_running_worker_sees_a_suspension_within_a_beat(
             worker.check_for_suspension(burst=True)
     finally:
         resume(redis)
+
+
+def test_the_readmes_rollback_command_hands_the_later_queue_to_an_older_worker(redis: Redis) -> None:
+    # The README's command, run as written (its script and keys), against jobs on the later queue.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    [line] = [ln for ln in readme.splitlines() if ln.startswith("redis-cli EVAL") and "cards-later" in ln]
+    _, _, script, numkeys, *keys = shlex.split(line)
+    assert keys == [f"rq:queue:{queues.CARDS_LATER}", f"rq:queue:{queues.CARDS}"]
+    jobs = [Queue(queues.CARDS_LATER, connection=redis).enqueue(len, [n]) for n in range(3)]
+    assert redis.eval(script, int(numkeys), *keys) == 3
+    older = [q for q in queues.ALL if q != queues.CARDS_LATER]  # a worker from before that queue
+    SignoffWorker(older, connection=redis).work(burst=True, logging_level="WARNING")
+    assert [j.get_status(refresh=True) for j in jobs] == [JobStatus.FINISHED] * 3

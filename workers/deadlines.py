@@ -85,9 +85,9 @@ def requeue_lost(ctx: runtime.JobContext, *, grace: timedelta = GRACE) -> int:
     owed: list[tuple[str, Callable[[], None]]] = []
     for request_id in lost_cards:
         owed.append((queues.post_cards_job_id(request_id), partial(jobs.post_cards, request_id)))
-    for request_id, version in stale_cards:
+    for request_id, version in stale_cards:  # behind new cards and fresh clicks: a catch-up
         owed.append((queues.update_cards_job_id(request_id, version),
-                     partial(jobs.request_changed, request_id, version)))
+                     partial(jobs.request_changed, request_id, version, later=True)))
     for request_id, told, level in unnotified:
         owed.append((queues.escalate_job_id(request_id, level),
                      partial(jobs.escalated, request_id, from_level=told, to_level=level)))

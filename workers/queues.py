@@ -225,11 +225,13 @@ class RQJobs:
                            job_id=post_cards_job_id(request_id))
 
     @_best_effort
-    def request_changed(self, request_id: str, version: int) -> None:
+    def request_changed(self, request_id: str, version: int, *, later: bool = False) -> None:
         """Update every card to show `version`; one job per version, so the sweeper's check for a
-        live one sees it and never queues a duplicate."""
-        self.cards.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY,
-                           job_id=update_cards_job_id(request_id, version))
+        live one sees it and never queues a duplicate. `later`: on CARDS_LATER (the sweeper
+        catching up on updates Redis lost, up to hundreds at once)."""
+        queue = self.cards_later if later else self.cards
+        queue.enqueue(cards.update_cards, request_id, retry=SLACK_RETRY,
+                      job_id=update_cards_job_id(request_id, version))
 
     @_best_effort
     def refresh_cards(self, request_id: str) -> None:
