@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rq import Queue
 from slack_bolt import BoltRequest
 from slack_sdk import WebClient
 
@@ -23,7 +24,7 @@ from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - f
 from tests.test_graph_hitl import TIDY, click
 from tests.test_graph_runs import start
 from tests.test_slack_verification import click_body, sign
-from workers import cards, runtime
+from workers import cards, queues, runtime
 
 
 def test_a_click_on_an_item_already_answered_tells_the_clicker_who_answered(stack):
@@ -192,6 +193,9 @@ def test_a_handwritten_payload_with_a_wrong_field_fails_the_run_visibly(stack, p
     assert run["status"] == "failed" and why in run["error"], run
     assert "signoff_approval payload" in run["error"]
     assert stored_ids(stack) == []
+    # Failed for good at once: another attempt would read the same payload.
+    graphs = Queue(queues.GRAPHS, connection=stack.w.redis)
+    assert graphs.scheduled_job_registry.count == 0 and graphs.failed_job_registry.count == 1
 
 
 @pytest.mark.parametrize(("payload", "why"), [
