@@ -110,3 +110,8 @@ class RateLimited(SignoffError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class RunFailed(SignoffError):
+    """What a graph run asks cannot be asked (a payload, an approver, a channel), and the run has
+    failed with it: another attempt would fail the same way."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from bot.errors import DeliveryFailed, RateLimited, SignoffError, Unavailable
+from bot.errors import RunFailed
 from bot.storage import recovery
 from workers import queues, runtime
 from workers.locks import LockBusy
@@ -22,17 +22,17 @@ def start_run(run_id: str) -> None:
         ctx.graphs().start(run_id)
     except LockBusy:
         ctx.jobs.start_run_later(run_id, delay=BUSY_RETRY)
-    except SignoffError as e:
-        _final_unless_transient(e)
+    except RunFailed:
+        _no_more_attempts()
         raise
 
 
-def _final_unless_transient(error: SignoffError) -> None:
-    """A Signoff refusal (a payload, an approver or a channel that cannot be asked; the run
-    failed with it) is the same at every attempt: fail the job now rather than retry it for
-    twelve minutes. What the database or Slack could not do now is worth another attempt."""
+def _no_more_attempts() -> None:
+    """The run failed on what it asks (a payload, an approver, a channel that cannot be asked),
+    and every attempt would read the same: fail the job now rather than retry it for twelve
+    minutes. Anything else (the database, Slack, the graph's own exceptions) is retried."""
     job = get_current_job()
-    if job is not None and not isinstance(error, Unavailable | RateLimited | DeliveryFailed):
+    if job is not None:
         job.retries_left = 0  # RQ reads it from this object when the job fails
 
 
@@ -47,8 +47,8 @@ def resume(request_id: str) -> None:
     except LockBusy:
         ctx.jobs.resume_later(request_id, delay=BUSY_RETRY)  # not a failure: nothing is audited
     except Exception as e:
-        if isinstance(e, SignoffError):
-            _final_unless_transient(e)
+        if isinstance(e, RunFailed):
+            _no_more_attempts()
         final = job is None or not job.retries_left
         executor.resume_failed(request_id, e, final=final)
         if not retried or final:  # the card says it failed once, and again when Signoff gives up

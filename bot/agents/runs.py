@@ -25,7 +25,7 @@ from bot.core import bounds
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
-from bot.errors import InvalidInput, NotFound, SignoffError, Unavailable
+from bot.errors import InvalidInput, NotFound, RunFailed, SignoffError, Unavailable
 from bot.observe import lifecycle as observed
 from bot.service import ApprovalService, NewRequest
 from bot.storage import repo
@@ -232,9 +232,9 @@ class GraphExecutor:
             # Nobody could be asked (a malformed payload, an unknown approver, a rule that forbids
             # the run's own approvers, a bad channel, …): fail the run visibly rather than leave it
             # "running" with no request.
-            self._set_run(run.id, status=RunStatus.FAILED,
-                          error=f"cannot ask for interrupt {interrupt_id}: {e}")
-            raise
+            error = f"cannot ask for interrupt {interrupt_id}: {e}"
+            self._set_run(run.id, status=RunStatus.FAILED, error=error)
+            raise RunFailed(error) from e
 
     def _checked(self, run: Run, spec: ApprovalSpec, *, interrupt_id: str) -> NewRequest:
         """The request that asks `spec`, once its values are within bounds."""
