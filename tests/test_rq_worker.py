@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 from rq.suspension import resume, suspend
 from rq.worker import Worker
 
@@ -148,13 +149,22 @@ def test_a_running_worker_sees_a_suspension_within_a_beat(
 
 
 def test_the_readmes_rollback_command_hands_the_later_queue_to_an_older_worker(redis: Redis) -> None:
-    # The README's command, run as written (its script and keys), against jobs on the later queue.
+    # The README's command, run as written (its script and keys), against jobs on the later queue:
+    # queued, and waiting to retry.
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     [line] = [ln for ln in readme.splitlines() if ln.startswith("redis-cli EVAL") and "cards-later" in ln]
     _, _, script, numkeys, *keys = shlex.split(line)
-    assert keys == [f"rq:queue:{queues.CARDS_LATER}", f"rq:queue:{queues.CARDS}"]
-    jobs = [Queue(queues.CARDS_LATER, connection=redis).enqueue(len, [n]) for n in range(3)]
-    assert redis.eval(script, int(numkeys), *keys) == 3
+    later, cards = Queue(queues.CARDS_LATER, connection=redis), Queue(queues.CARDS, connection=redis)
+    assert keys == [f"rq:queue:{later.name}", f"rq:queue:{cards.name}", later.scheduled_job_registry.key,
+                    cards.scheduled_job_registry.key]
+    queued = [later.enqueue(len, [n]) for n in range(3)]
+    waiting = [later.enqueue_in(timedelta(seconds=30), len, [n]) for n in range(2)]
+    assert redis.eval(script, int(numkeys), *keys) == 5
+    assert later.count == 0 and later.scheduled_job_registry.count == 0
+    assert sorted(cards.scheduled_job_registry.get_job_ids()) == sorted(j.id for j in waiting)
+    for job_id in cards.scheduled_job_registry.get_job_ids():  # their time comes, as RQ's scheduler
+        cards.scheduled_job_registry.remove(job_id)           # queues them: on signoff-cards
+        cards.enqueue_job(Job.fetch(job_id, connection=redis))
     older = [q for q in queues.ALL if q != queues.CARDS_LATER]  # a worker from before that queue
     SignoffWorker(older, connection=redis).work(burst=True, logging_level="WARNING")
-    assert [j.get_status(refresh=True) for j in jobs] == [JobStatus.FINISHED] * 3
+    assert [j.get_status(refresh=True) for j in queued + waiting] == [JobStatus.FINISHED] * 5
