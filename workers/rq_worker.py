@@ -5,7 +5,7 @@ worker key (three per job, an HSET and an EXPIRE each), one writes the state it 
 before, one asks whether `rq suspend` was run. SignoffWorker sends a heartbeat in one round trip
 and only when the key's expiry would otherwise differ by more than BEAT_EVERY from what RQ asks
 for, writes its state only when it changes, and looks for a suspension at most every BEAT_EVERY:
-11 round trips (42 commands) per job, and about a fifth less of RQ's CPU per job (bench/README.md).
+11 round trips (42 commands) per job, and 14 % less worker CPU per job (bench/rq_jobs.py).
 What RQ and `rq info` see of the worker is unchanged but for `last_heartbeat` (up to BEAT_EVERY
 old), its key's expiry (within BEAT_EVERY of RQ's) and `rq suspend` (seen within BEAT_EVERY).
 Signoff's own liveness (workers/liveness.py) does not rest on these keys.
