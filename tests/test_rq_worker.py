@@ -15,6 +15,7 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
 from rq.suspension import resume, suspend
+from rq.utils import utcformat
 from rq.worker import Worker
 
 from workers import queues, rq_worker
@@ -168,3 +169,47 @@ def test_the_readmes_rollback_command_hands_the_later_queue_to_an_older_worker(r
     older = [q for q in queues.ALL if q != queues.CARDS_LATER]  # a worker from before that queue
     SignoffWorker(older, connection=redis).work(burst=True, logging_level="WARNING")
     assert [j.get_status(refresh=True) for j in queued + waiting] == [JobStatus.FINISHED] * 5
+
+
+def note_ran(name: str) -> None:
+    """A job that records, in Redis, that it ran (in the order jobs ran)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    assert job is not None
+    job.connection.rpush("ran", name)
+
+
+def queue_cards(redis: Redis, *, cards: int, later: int, later_waited: float) -> None:
+    """`cards` jobs on signoff-cards, and `later` on signoff-cards-later queued `later_waited` s ago."""
+    for n in range(later):
+        job = Queue(queues.CARDS_LATER, connection=redis).enqueue(note_ran, f"later{n}")
+        old = job.enqueued_at - timedelta(seconds=later_waited)  # type: ignore[operator]
+        redis.hset(job.key, "enqueued_at", utcformat(old))
+    for n in range(cards):
+        Queue(queues.CARDS, connection=redis).enqueue(note_ran, f"card{n}")
+
+
+def ran(redis: Redis) -> list[str]:
+    SignoffWorker(list(queues.ALL), connection=redis).work(burst=True, logging_level="WARNING")
+    return [name.decode() for name in redis.lrange("ran", 0, -1)]
+
+
+def test_a_later_card_waits_behind_the_cards_people_wait_on(redis: Redis) -> None:
+    queue_cards(redis, cards=3, later=2, later_waited=rq_worker.LATER_WAITS_AT_MOST - 5)
+    assert ran(redis) == ["card0", "card1", "card2", "later0", "later1"]
+
+
+def test_a_later_card_that_waited_too_long_takes_turns_with_new_cards(redis: Redis) -> None:
+    # Sustained new cards must not hold a timed-out request's card back for ever, nor a backlog of
+    # old later cards hold back the new ones: while the later queue's oldest job has waited too
+    # long, the two queues take turns.
+    queue_cards(redis, cards=3, later=4, later_waited=rq_worker.LATER_WAITS_AT_MOST + 5)
+    assert ran(redis) == ["later0", "card0", "later1", "card1", "later2", "card2", "later3"]
+
+
+def test_a_later_job_whose_hash_is_gone_does_not_stop_the_worker(redis: Redis) -> None:
+    queue_cards(redis, cards=2, later=1, later_waited=rq_worker.LATER_WAITS_AT_MOST + 5)
+    [job_id] = Queue(queues.CARDS_LATER, connection=redis).get_job_ids()
+    redis.delete(Job.key_for(job_id))  # expired or deleted: RQ skips it when it dequeues
+    assert ran(redis) == ["card0", "card1"]

@@ -37,7 +37,7 @@ DEADLINES = "signoff-deadlines"
 # what an approver's click is for; then cards; last, the cards of requests that ended at a
 # deadline, which come in bursts (10,000 timeouts in a minute left thousands queued, each a Slack
 # call or more) and nobody is waiting on, so that a new request's card or a clicked card never
-# waits behind them.
+# waits behind them; until one has waited too long (SignoffWorker then lets the two take turns).
 ALL = (DEADLINES, CALLBACKS, GRAPHS, CARDS, CARDS_LATER)
 
 # Pub/sub channel on which the web process learns that a request ended (long-poll waiters).

@@ -9,6 +9,11 @@ for, writes its state only when it changes, and looks for a suspension at most e
 What RQ and `rq info` see of the worker is unchanged but for `last_heartbeat` (up to BEAT_EVERY
 old), its key's expiry (within BEAT_EVERY of RQ's) and `rq suspend` (seen within BEAT_EVERY).
 Signoff's own liveness (workers/liveness.py) does not rest on these keys.
+
+It also keeps the later cards queue (queues.CARDS_LATER, last in every worker's order) from
+starving: while its oldest job has waited over LATER_WAITS_AT_MOST (looked at every BEAT_EVERY),
+it and the cards queue take turns, so neither a stream of new cards holds a timed-out request's
+card back for ever nor a backlog of later cards holds back a new one by more than a job.
 """
 
 from __future__ import annotations
@@ -16,9 +21,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.utils import as_text, utcparse
+
+from workers import queues
 
 BEAT_EVERY = 1.0  # seconds
+LATER_WAITS_AT_MOST = 30.0  # seconds a later card may wait before it takes turns with new cards
 
 
 class SignoffWorker(SimpleWorker):
@@ -30,6 +40,8 @@ class SignoffWorker(SimpleWorker):
         self._beat_at = float("-inf")  # monotonic time of the last heartbeat sent
         self._beat_until = float("-inf")  # when the worker key expires after it
         self._suspension_checked = float("-inf")
+        self._later_checked = float("-inf")
+        self._later_is_late = False
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, unless the last one was under BEAT_EVERY ago and already keeps the
@@ -61,3 +73,43 @@ class SignoffWorker(SimpleWorker):
             return
         super().check_for_suspension(burst)
         self._suspension_checked = at
+
+    def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> Any:
+        """RQ's, with the later cards queue's turn settled first."""
+        at = time.monotonic()
+        if at - self._later_checked >= BEAT_EVERY:
+            self._later_checked = at
+            was_late = self._later_is_late
+            self._later_is_late = self._oldest_later_waited() > LATER_WAITS_AT_MOST
+            if not self._later_is_late:
+                self._ordered_queues = self.queues[:]
+            elif not was_late:
+                self._put_first(queues.CARDS_LATER)
+        return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+
+    def reorder_queues(self, reference_queue: Queue) -> None:
+        """While later cards are late, the queue that did not give the last card goes first."""
+        if not self._later_is_late:
+            return super().reorder_queues(reference_queue)
+        if reference_queue.name in (queues.CARDS, queues.CARDS_LATER):
+            self._put_first(queues.CARDS_LATER if reference_queue.name == queues.CARDS else queues.CARDS)
+        return None
+
+    def _put_first(self, name: str) -> None:
+        """Of the cards queue and the later one, `name` goes first (if this worker takes both)."""
+        names = [q.name for q in self._ordered_queues]
+        if queues.CARDS in names and queues.CARDS_LATER in names:
+            cards, later = names.index(queues.CARDS), names.index(queues.CARDS_LATER)
+            if (cards < later) == (name == queues.CARDS_LATER):
+                order = self._ordered_queues
+                order[cards], order[later] = order[later], order[cards]
+
+    def _oldest_later_waited(self) -> float:
+        """Seconds the later cards queue's oldest job has waited (its enqueuer's clock); 0 if none."""
+        if queues.CARDS_LATER not in self.queue_names():
+            return 0.0
+        oldest = self.connection.lindex(Queue(queues.CARDS_LATER, connection=self.connection).key, 0)
+        enqueued_at = oldest and self.connection.hget(Job.key_for(as_text(oldest)), "enqueued_at")
+        if not enqueued_at:
+            return 0.0
+        return time.time() - utcparse(as_text(enqueued_at)).timestamp()
