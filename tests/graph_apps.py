@@ -300,6 +300,21 @@ def _parallel_handwritten_builder() -> StateGraph:
 
 parallel_handwritten_graph = _parallel_handwritten_builder().compile()
 GRAPHS["parallel_handwritten"] = "tests.graph_apps:parallel_handwritten_graph"
+
+
+# The same two, one after the other: the first is answered, and the second cannot be asked.
+def _then_handwritten_builder() -> StateGraph:
+    builder = StateGraph(HandwrittenState)
+    builder.add_node("good", _good_node)
+    builder.add_node("by_hand", handwritten_node)
+    builder.add_edge(START, "good")
+    builder.add_edge("good", "by_hand")
+    builder.add_edge("by_hand", END)
+    return builder
+
+
+GRAPHS["then_handwritten"] = "tests.graph_apps:then_handwritten_graph"
+then_handwritten_graph = _then_handwritten_builder().compile()
 decision_graph = one_step(RecordedState, "ask", _decision_node).compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
            "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",

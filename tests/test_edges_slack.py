@@ -212,6 +212,25 @@ def test_one_interrupt_that_cannot_be_asked_among_parallel_ones_fails_the_run_wi
     assert stack.sandbox.calls("chat.postMessage") == []
 
 
+def test_a_decision_the_graph_took_before_its_next_question_failed_is_audited_as_resumed(stack):
+    run = start(stack, "then_handwritten", {"payload": {"urgency": "urgent"}})
+    [req] = run["pending_requests"]
+    assert click(stack, "U0ALICE", req["id"], ids.ACTION_APPROVE).status_code == 200
+    stack.run_jobs()
+    after = stack.api.get(f"/v1/runs/{run['id']}").json()
+    assert after["status"] == "failed" and "urgency must be one of" in after["error"], after
+    # The approval reached the graph; what failed is what it asked next. An auditor reads that,
+    # not "the approval could not be delivered", and nobody is told to retry it.
+    assert events_of(stack, req["id"], "resume_failed") == []
+    [resumed] = events_of(stack, req["id"], "resumed")
+    assert resumed["applied"] is True and "urgency must be one of" in resumed["run_failed"]
+    with stack.w.db.read() as s:
+        assert repo.get_request(s, req["id"]).resume_state == "done"
+    assert "could not be resumed" not in stack.card(req["id"])["text"]
+    graphs = Queue(queues.GRAPHS, connection=stack.w.redis)
+    assert graphs.scheduled_job_registry.count == 0 and graphs.failed_job_registry.count == 1
+
+
 def test_parallel_interrupts_that_can_all_be_asked_are(stack):
     # The same graph with a good payload asks both.
     run = start(stack, "parallel_handwritten", {"payload": {"urgency": "high"}})

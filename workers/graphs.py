@@ -46,9 +46,13 @@ def resume(request_id: str) -> None:
         executor.resume(request_id)
     except LockBusy:
         ctx.jobs.resume_later(request_id, delay=BUSY_RETRY)  # not a failure: nothing is audited
+    except RunFailed:
+        # The graph took the decision (audited as resumed); the run failed on what it asked next.
+        _no_more_attempts()
+        if retried:
+            ctx.jobs.refresh_cards(request_id)
+        raise
     except Exception as e:
-        if isinstance(e, RunFailed):
-            _no_more_attempts()
         final = job is None or not job.retries_left
         executor.resume_failed(request_id, e, final=final)
         if not retried or final:  # the card says it failed once, and again when Signoff gives up

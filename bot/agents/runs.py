@@ -144,7 +144,13 @@ class GraphExecutor:
                     command = Command(update={DECISIONS_KEY: [record]}, resume=command.resume)
                 self._step(run, graph, lambda: graph.invoke(command, config))
             after = _checkpoint_id(graph.get_state(config))
-            self._settle(run, graph)
+            try:
+                self._settle(run, graph)
+            except RunFailed as e:
+                # The graph took the decision; what it asked next cannot be asked (the run has
+                # failed, saying why): the resume is done, and says what followed it.
+                self._resumed(row, before=before, after=after, applied=command is not None, run_failed=str(e))
+                raise
             # Only now: a failure above leaves resume_state "queued", so a retry carries on.
             self._resumed(row, before=before, after=after, applied=command is not None)
 
@@ -256,9 +262,12 @@ class GraphExecutor:
             timeout=timedelta(seconds=spec.timeout_seconds) if spec.timeout_seconds else None,
         )
 
-    def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool) -> None:
+    def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool,
+                 run_failed: str | None = None) -> None:
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
                 "checkpoint_after": after, "applied": applied}
+        if run_failed is not None:
+            data["run_failed"] = run_failed
         self._record(row.id, kind="resumed", resume_state=ResumeState.DONE, data=data)
         observed.resumed(request_id=row.id, agent=row.created_by, rule=row.rule, decided_at=row.decided_at,
                          now=self.approvals.clock(), applied=applied)
