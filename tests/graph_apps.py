@@ -47,23 +47,25 @@ def execute_node(state: RefundState) -> RefundState:
     return state
 
 
+def chain(state: type, **nodes: Any) -> StateGraph:
+    """A graph of `nodes`, one after the other in the order given, from START to END."""
+    builder = StateGraph(state)
+    previous = START
+    for name, node in nodes.items():
+        builder.add_node(name, node)
+        builder.add_edge(previous, name)
+        previous = name
+    builder.add_edge(previous, END)
+    return builder
+
+
 def one_step(state: type, name: str, node: Any) -> StateGraph:
     """A graph of one node, `name`, from START to END."""
-    builder = StateGraph(state)
-    builder.add_node(name, node)
-    builder.add_edge(START, name)
-    builder.add_edge(name, END)
-    return builder
+    return chain(state, **{name: node})
 
 
 def _refund_builder() -> StateGraph:
-    builder = StateGraph(RefundState)
-    builder.add_node("approval", approval_node)
-    builder.add_node("execute", execute_node)
-    builder.add_edge(START, "approval")
-    builder.add_edge("approval", "execute")
-    builder.add_edge("execute", END)
-    return builder
+    return chain(RefundState, approval=approval_node, execute=execute_node)
 
 
 refund_graph = _refund_builder().compile()  # Signoff attaches its checkpointer
@@ -303,18 +305,8 @@ GRAPHS["parallel_handwritten"] = "tests.graph_apps:parallel_handwritten_graph"
 
 
 # The same two, one after the other: the first is answered, and the second cannot be asked.
-def _then_handwritten_builder() -> StateGraph:
-    builder = StateGraph(HandwrittenState)
-    builder.add_node("good", _good_node)
-    builder.add_node("by_hand", handwritten_node)
-    builder.add_edge(START, "good")
-    builder.add_edge("good", "by_hand")
-    builder.add_edge("by_hand", END)
-    return builder
-
-
+then_handwritten_graph = chain(HandwrittenState, good=_good_node, by_hand=handwritten_node).compile()
 GRAPHS["then_handwritten"] = "tests.graph_apps:then_handwritten_graph"
-then_handwritten_graph = _then_handwritten_builder().compile()
 decision_graph = one_step(RecordedState, "ask", _decision_node).compile()
 GRAPHS |= {"recorded_breakpoint": "tests.graph_apps:recorded_breakpoint_graph",
            "shown_breakpoint": "tests.graph_apps:recorded_breakpoint_graph?show=action",
