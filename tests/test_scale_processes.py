@@ -1,6 +1,7 @@
 """Signoff laid out for many boxes, as real processes: two `signoff web` behind a round-robin
 "load balancer", `signoff worker --processes 3`, PostgreSQL, redis-server and the Slack sandbox.
-Every lifecycle ends once, with one card; and `signoff web` serves WEB_CONCURRENCY workers."""
+Every lifecycle ends once, with one card; `signoff web` serves WEB_CONCURRENCY workers; and boxes
+whose clocks run ahead keep deadlines on the database's clock."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+import libfaketime
 import pytest
 from redis import Redis
 from rq import Queue, Worker
@@ -189,3 +192,47 @@ def test_web_concurrency_starts_that_many_web_workers(tmp_path: Path, redis_serv
         assert web.wait(timeout=60) in (0, 128 + signal.SIGTERM)
         assert all(not Path(f"/proc/{p}").exists() or "Z" in Path(f"/proc/{p}/stat").read_text().split()[2]
                    for p in spawned)
+
+
+def _clock_ahead_by(seconds: int) -> dict[str, str]:
+    """The environment that sets a process's wall clock `seconds` ahead (libfaketime)."""
+    _, env = libfaketime.get_reload_information()
+    return {**env, "FAKETIME": f"+{seconds}s"}
+
+
+def test_web_and_worker_with_clocks_ten_minutes_fast_keep_deadlines_on_the_databases_clock(
+    tmp_path: Path, pg_url: str, redis_server: EmbeddedRedis, sandbox: SlackSandbox,
+) -> None:
+    # Two boxes whose clocks run 600 s ahead of PostgreSQL's: created at the database's now, a
+    # deadline 300 s off must not fire, while one a second off does (the sweep that fires it would
+    # have fired both on the worker's own clock).
+    port = free_port()
+    env = _env(tmp_path, database_url=pg_url, redis_url=redis_server.url, sandbox=sandbox, port=port)
+    fast = env | _clock_ahead_by(600)
+    url = f"http://127.0.0.1:{port}"
+    with _process(tmp_path, "web", ["web"], fast) as web, \
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}) as api:
+        wait_healthy(url, proc=web, timeout=START_TIMEOUT, output=(tmp_path / "web.log").read_text)
+
+        def ask(timeout: int) -> dict[str, str]:
+            body = {"action": "issue_refund", "summary": "Refund", "approvers": ["U0ALICE"],
+                    "timeout": timeout, "on_timeout": "reject"}
+            r = api.post("/v1/requests", json=body)
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        soon, later = ask(1), ask(300)
+        engine = create_engine(pg_url)
+        with engine.connect() as conn:
+            db_now = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        engine.dispose()
+        created = datetime.fromisoformat(soon["created_at"])
+        assert abs((created - db_now).total_seconds()) < 60, (created, db_now)  # not 600 s ahead
+        with _process(tmp_path, "worker", ["worker"], fast):
+            _until(lambda: api.get(f"/v1/requests/{soon['id']}").json()["status"] != "pending",
+                   "the first deadline to fire")
+            assert api.get(f"/v1/requests/{soon['id']}").json()["status"] == "expired"
+            assert api.get(f"/v1/requests/{later['id']}").json()["status"] == "pending"
+    for log in ("web.log", "worker.log"):  # the clocks were fast (so this test can fail), and said so
+        said = (tmp_path / log).read_text()
+        assert "600." in said and "ahead of the database's" in said, said
