@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,12 +139,13 @@ class Stack:
     api: httpx.Client
     context: runtime.JobContext
 
-    def run_jobs(self) -> int:
-        """Run every queued job to completion in this process, like a worker would."""
+    def run_jobs(self, names: Sequence[str] = queues.ALL) -> int:
+        """Run every job queued (on the queues `names`) to completion in this process, like a
+        worker would."""
         runtime.install(self.context)
         # A client of its own, as in `signoff worker`: RQ raises its client's socket timeout.
         with Redis.from_url(self.w.settings.redis_url or "") as connection:
-            worker = SignoffWorker(list(queues.ALL), connection=connection)
+            worker = SignoffWorker(list(names), connection=connection)
             worker.work(burst=True, logging_level="WARNING")
         return worker.successful_job_count
 

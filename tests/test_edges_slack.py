@@ -216,9 +216,11 @@ def test_a_decision_the_graph_took_before_its_next_question_failed_is_audited_as
     run = start(stack, "then_handwritten", {"payload": {"urgency": "urgent"}})
     [req] = run["pending_requests"]
     assert click(stack, "U0ALICE", req["id"], ids.ACTION_APPROVE).status_code == 200
+    stack.run_jobs([queues.CARDS])  # the decided card first, as a worker does while the graph runs
     stack.run_jobs()
     after = stack.api.get(f"/v1/runs/{run['id']}").json()
     assert after["status"] == "failed" and "urgency must be one of" in after["error"], after
+    assert "the agent's run failed" in stack.card(req["id"])["text"]  # updated again
     # The approval reached the graph; what failed is what it asked next. An auditor reads that,
     # not "the approval could not be delivered", and nobody is told to retry it.
     assert events_of(stack, req["id"], "resume_failed") == []

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis import Redis
+from redis import ConnectionPool, Redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
@@ -208,8 +208,37 @@ def test_a_later_card_that_waited_too_long_takes_turns_with_new_cards(redis: Red
     assert ran(redis) == ["later0", "card0", "later1", "card1", "later2", "card2", "later3"]
 
 
-def test_a_later_job_whose_hash_is_gone_does_not_stop_the_worker(redis: Redis) -> None:
-    queue_cards(redis, cards=2, later=1, later_waited=rq_worker.LATER_WAITS_AT_MOST + 5)
+def test_a_later_job_whose_record_is_gone_does_not_hold_back_the_ones_behind_it(redis: Redis) -> None:
+    # Expired or deleted, its id stays at the head of the queue until RQ dequeues (and drops) it:
+    # it must not read as "waited 0 s" while the jobs behind it starve.
+    queue_cards(redis, cards=3, later=2, later_waited=0)
+    first = Queue(queues.CARDS_LATER, connection=redis).get_job_ids()[0]
+    redis.delete(Job.key_for(first))
+    assert ran(redis) == ["later1", "card0", "card1", "card2"]
+
+
+def test_a_later_job_whose_enqueue_time_cannot_be_read_does_not_stop_the_worker(redis: Redis) -> None:
+    # Were the look to raise, RQ's work loop would quit, and `signoff worker` start one that
+    # quits on the same job: every queue would stall.
+    queue_cards(redis, cards=2, later=1, later_waited=0)
     [job_id] = Queue(queues.CARDS_LATER, connection=redis).get_job_ids()
-    redis.delete(Job.key_for(job_id))  # expired or deleted: RQ skips it when it dequeues
-    assert ran(redis) == ["card0", "card1"]
+    redis.hset(Job.key_for(job_id), "enqueued_at", "2024-01-01T00:00:00+00:00")  # not RQ's format
+    assert ran(redis)[:2] == ["card0", "card1"]
+
+
+def test_a_redis_error_on_the_look_at_the_later_queue_does_not_stop_the_worker(redis: Redis) -> None:
+    # RQ's work loop quits on any exception out of its dequeue but a connection error (its own
+    # dequeue waits and retries): the look at the later queue must not raise either. A Redis user
+    # that may not read a list's items (LINDEX) makes that look fail every time.
+    queue_cards(redis, cards=2, later=1, later_waited=rq_worker.LATER_WAITS_AT_MOST + 5)
+    redis.acl_setuser("nolindex", enabled=True, nopass=True, keys=["*"], channels=["*"],
+                      commands=["+@all", "-lindex"])
+    try:
+        pool = redis.connection_pool
+        as_user = ConnectionPool(connection_class=pool.connection_class,
+                                 **{**pool.connection_kwargs, "username": "nolindex"})
+        with Redis(connection_pool=as_user) as limited:
+            SignoffWorker(list(queues.ALL), connection=limited).work(burst=True, logging_level="WARNING")
+    finally:
+        redis.acl_deluser("nolindex")
+    assert [name.decode() for name in redis.lrange("ran", 0, -1)] == ["card0", "card1", "later0"]

@@ -47,10 +47,10 @@ def resume(request_id: str) -> None:
     except LockBusy:
         ctx.jobs.resume_later(request_id, delay=BUSY_RETRY)  # not a failure: nothing is audited
     except RunFailed:
-        # The graph took the decision (audited as resumed); the run failed on what it asked next.
+        # The graph took the decision (audited as resumed); the run failed on what it asked next,
+        # which the card says once it is updated again (its decided update may have gone out).
         _no_more_attempts()
-        if retried:
-            ctx.jobs.refresh_cards(request_id)
+        ctx.jobs.refresh_cards(request_id)
         raise
     except Exception as e:
         final = job is None or not job.retries_left

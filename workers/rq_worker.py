@@ -18,14 +18,18 @@ card back for ever nor a backlog of later cards holds back a new one by more tha
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.utils import as_text, utcparse
 
 from workers import queues
+
+log = logging.getLogger(__name__)
 
 BEAT_EVERY = 1.0  # seconds
 LATER_WAITS_AT_MOST = 30.0  # seconds a later card may wait before it takes turns with new cards
@@ -80,7 +84,11 @@ class SignoffWorker(SimpleWorker):
         if at - self._later_checked >= BEAT_EVERY:
             self._later_checked = at
             was_late = self._later_is_late
-            self._later_is_late = self._oldest_later_waited() > LATER_WAITS_AT_MOST
+            try:
+                self._later_is_late = self._oldest_later_waited() > LATER_WAITS_AT_MOST
+            except (RedisError, ValueError) as e:  # RQ's work loop would quit on it: its dequeue retries
+                log.warning("cannot tell how long the later cards have waited (%s); looking again soon", e)
+                self._later_is_late = was_late
             if not self._later_is_late:
                 self._ordered_queues = self.queues[:]
             elif not was_late:
@@ -105,11 +113,14 @@ class SignoffWorker(SimpleWorker):
                 order[cards], order[later] = order[later], order[cards]
 
     def _oldest_later_waited(self) -> float:
-        """Seconds the later cards queue's oldest job has waited (its enqueuer's clock); 0 if none."""
+        """Seconds the later cards queue's oldest job has waited (by its enqueuer's clock and this
+        machine's); 0 if none, infinite if its record is gone."""
         if queues.CARDS_LATER not in self.queue_names():
             return 0.0
         oldest = self.connection.lindex(Queue(queues.CARDS_LATER, connection=self.connection).key, 0)
-        enqueued_at = oldest and self.connection.hget(Job.key_for(as_text(oldest)), "enqueued_at")
-        if not enqueued_at:
+        if oldest is None:
             return 0.0
+        enqueued_at = self.connection.hget(Job.key_for(as_text(oldest)), "enqueued_at")
+        if not enqueued_at:  # its record is gone: RQ drops the id when it comes to it; let it come
+            return float("inf")
         return time.time() - utcparse(as_text(enqueued_at)).timestamp()
