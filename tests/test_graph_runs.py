@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from rq import Queue
 from sqlmodel import select
 
 from blocks import ids
@@ -137,6 +138,22 @@ def test_a_resume_job_for_a_request_still_pending_does_nothing(stack):
     stack.run_jobs()
     assert run_of(stack, run)["status"] == "waiting" and events(stack, "resumed") == []
     assert queues.GRAPHS in queues.ALL
+
+
+def test_a_resume_that_succeeds_in_another_job_takes_the_failure_off_the_card(stack, tmp_path, monkeypatch):
+    # RQ's retry met another worker's lock on the thread and queued a job of its own (as
+    # resume_later does), with every retry left: it must still clear the failure line.
+    run, req, flag = failing_resume(stack, tmp_path, monkeypatch, "refund order 10")
+    assert "could not be resumed" in stack.card(req["id"])["text"]
+    flag.unlink()
+    graphs = Queue(queues.GRAPHS, connection=stack.w.redis)
+    for job_id in graphs.scheduled_job_registry.get_job_ids():
+        graphs.scheduled_job_registry.remove(job_id)
+    stack.w.jobs.resume_later(req["id"], delay=1)
+    assert stack.run_scheduled() == 1
+    stack.run_jobs()
+    assert run_of(stack, run)["status"] == "done"
+    assert "could not be resumed" not in stack.card(req["id"])["text"]
 
 
 def test_a_failing_resume_is_retried_audited_shown_and_applied_once(stack, tmp_path, monkeypatch):

@@ -43,7 +43,7 @@ def resume(request_id: str) -> None:
     job = get_current_job()
     retried = job is not None and job.retries_left != GRAPH_RETRY.max
     try:
-        executor.resume(request_id)
+        failed_before = executor.resume(request_id)
     except LockBusy:
         ctx.jobs.resume_later(request_id, delay=BUSY_RETRY)  # not a failure: nothing is audited
     except RunFailed:
@@ -58,7 +58,7 @@ def resume(request_id: str) -> None:
         if not retried or final:  # the card says it failed once, and again when Signoff gives up
             ctx.jobs.refresh_cards(request_id)
         raise  # RQ retries with backoff while retries are left
-    if retried:  # an earlier attempt put a failure line on the card: take it away
+    if failed_before:  # an earlier attempt, in this job or another, put a failure line on the card
         ctx.jobs.refresh_cards(request_id)
 
 

@@ -115,11 +115,12 @@ class GraphExecutor:
                 self._step(run, graph, lambda: graph.invoke(run.input, config))
             self._settle(run, graph)
 
-    def resume(self, request_id: str) -> None:
-        """Answer the interrupt `request_id` stands for, if the thread still waits for it."""
+    def resume(self, request_id: str) -> bool:
+        """Answer the interrupt `request_id` stands for, if the thread still waits for it; True
+        when an earlier attempt's failure was audited (its card says so until updated again)."""
         row = self.approvals.get(request_id)
         if row.run_id is None or row.status == Status.PENDING or row.resume_state == ResumeState.DONE:
-            return
+            return False
         run = self._run(row.run_id)
         graph, config = self.registry.get(run.graph), _config(run)
         with self.thread_lock(run.thread_id):
@@ -152,7 +153,7 @@ class GraphExecutor:
                 self._resumed(row, before=before, after=after, applied=command is not None, run_failed=str(e))
                 raise
             # Only now: a failure above leaves resume_state "queued", so a retry carries on.
-            self._resumed(row, before=before, after=after, applied=command is not None)
+            return self._resumed(row, before=before, after=after, applied=command is not None)
 
     def _command_for(self, row: ApprovalRequest, state: Any, graph: Pregel) -> Any:
         """What to resume with, or None when this decision was already applied."""
@@ -263,7 +264,8 @@ class GraphExecutor:
         )
 
     def _resumed(self, row: ApprovalRequest, *, before: str | None, after: str | None, applied: bool,
-                 run_failed: str | None = None) -> None:
+                 run_failed: str | None = None) -> bool:
+        """Record the resume; True when an earlier attempt's failure was audited."""
         data = {"run_id": row.run_id, "interrupt_id": row.interrupt_id, "checkpoint_before": before,
                 "checkpoint_after": after, "applied": applied}
         if run_failed is not None:
@@ -271,6 +273,8 @@ class GraphExecutor:
         self._record(row.id, kind="resumed", resume_state=ResumeState.DONE, data=data)
         observed.resumed(request_id=row.id, agent=row.created_by, rule=row.rule, decided_at=row.decided_at,
                          now=self.approvals.clock(), applied=applied)
+        with self.db.read() as s:
+            return repo.has_event(s, row.id, kind="resume_failed")
 
     def resume_failed(self, request_id: str, error: BaseException, *, final: bool) -> None:
         """Audit a failed resume attempt (RQ retries it unless `final`)."""

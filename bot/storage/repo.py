@@ -282,6 +282,12 @@ def audit_records(s: Session, *, request_id: str | None = None) -> Iterator[audi
         )
 
 
+def has_event(s: Session, request_id: str, *, kind: str) -> bool:
+    """Whether `request_id` has an audit event of `kind`."""
+    query = select(AuditEvent.seq).where(AuditEvent.request_id == request_id, AuditEvent.kind == kind)
+    return s.exec(query.limit(1)).first() is not None
+
+
 def audit_head(s: Session) -> AuditHead:
     """The chain's head row."""
     return s.exec(select(AuditHead).where(AuditHead.id == 1)).one()
