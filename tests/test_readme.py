@@ -90,14 +90,17 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     token, ui = "dev-" + secrets.token_hex(12), "dev-ui-" + secrets.token_hex(12)
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOFF_", "SLACK_", "DATABASE_URL",
                                                                       "REDIS_URL"))}
-    env = {**keep, "SIGNOFF_DATA_DIR": str(data), "PYTHONPATH": str(ROOT),
+    keep.pop("PYTHONPATH", None)  # as a user's shell: Signoff finds the examples from its working directory
+    env = {**keep, "SIGNOFF_DATA_DIR": str(data),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "SIGNOFF_API_TOKENS": f"dev-agent:{token},dev-ui:{ui}:decide",
            # As the README's "Try it" starts it:
            "SIGNOFF_GRAPHS": "tutorial=examples.tutorial_graph:graph,agent=examples.hitl_agent:agent",
            "SIGNOFF_POLICY_FILE": "examples/policy.yaml"}
     log = (data / "dev.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "dev", "--port", str(port),
+    # The `signoff` command, as scripts/dev runs it (`python -m` would put the working directory
+    # on the import path by itself, hiding a graph module it cannot find).
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "signoff"), "dev", "--port", str(port),
                              "--sandbox-port", str(sandbox_port)],
                             cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sqlite3
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,10 +104,15 @@ def _load_one(name: str, target: str, checkpointer: BaseCheckpointSaver[Any]) ->
 
     module_name, _, attr_path = target.partition(":")
     where = f"SIGNOFF_GRAPHS entry {name}={target}"
+    # From the working directory, as uvicorn and gunicorn import an app: the `signoff` command's
+    # own path is its virtualenv's bin folder, where `examples.tutorial_graph` is not.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as e:  # noqa: BLE001 - any import failure stops start-up with its reason
-        raise InvalidSettings(f"{where}: cannot import {module_name}: {e.__class__.__name__}: {e}") from e
+        raise InvalidSettings(f"{where}: cannot import {module_name} (from the working directory "
+                              f"{os.getcwd()} or PYTHONPATH): {e.__class__.__name__}: {e}") from e
     for part in attr_path.split("."):
         if not hasattr(obj, part):
             raise InvalidSettings(f"{where}: {module_name} has no attribute {attr_path!r}")
