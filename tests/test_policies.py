@@ -48,6 +48,24 @@ def get(stack, req):
     return stack.api.get(f"/v1/requests/{req['id']}").json()
 
 
+def test_a_rule_that_names_no_channel_posts_in_the_channel_the_request_names(stack):
+    # The default rule names approvers but no channel: the request's channel was silently dropped
+    # for DMs, so a team watching that channel never saw the card.
+    stack.sandbox.add_channel("C0OTHER", name="other")
+    r = stack.api.post("/v1/requests", json={"action": "send_email", "summary": "Winter sale",
+                                             "channel": "C0OTHER"})
+    assert r.status_code == 201 and (r.json()["channel"], r.json()["dm"]) == ("C0OTHER", False), r.text
+    stack.run_jobs()
+    assert len(stack.sandbox.messages("C0OTHER")) == 1
+    # A channel the bot cannot post in is refused rather than dropped, as without a policy.
+    r = stack.api.post("/v1/requests", json={"action": "send_email", "summary": "Winter sale",
+                                             "channel": "C0NOSUCH"})
+    assert r.status_code == 422 and "channel" in r.json()["fields"], r.text
+    # Without a channel it goes by DM, as the rule says.
+    r = stack.api.post("/v1/requests", json={"action": "send_email", "summary": "Winter sale"})
+    assert r.status_code == 201 and (r.json()["channel"], r.json()["dm"]) == (None, True), r.text
+
+
 def test_small_refunds_are_auto_approved_and_audited_without_a_card(stack):
     req = refund(stack, 20)
     assert (req["status"], req["decided_by"], req["rule"]) == ("approved", "system", "small-refunds")

@@ -76,8 +76,11 @@ def describe(rule: Rule) -> str:
     if rule.allow_request_approvers:
         who.append("the approvers the request names")
     parts = [f"asks {', '.join(who) or 'nobody'}"]
-    parts.append({"dm": "by DM", "channel": f"in {rule.channel}",
-                  "both": f"in {rule.channel} and by DM"}[rule.notify_mode])
+    if rule.channel is None and rule.notify is None:
+        parts.append("in the request's channel or SIGNOFF_DEFAULT_CHANNEL, else by DM")
+    else:
+        parts.append({"dm": "by DM", "channel": f"in {rule.channel}",
+                      "both": f"in {rule.channel} and by DM"}[rule.notify_mode])
     if rule.quorum > 1:
         parts.append(f"needs {rule.quorum} approvals")
     if not rule.separation_of_duties:

@@ -60,7 +60,8 @@ class Rule:
 
     @property
     def notify_mode(self) -> str:
-        """`notify`, or what it defaults to: `channel` when a channel is set, else `dm`."""
+        """`notify`, or what it defaults to: `channel` when the rule names a channel, else `dm` (a
+        request routed by a rule without either posts in its own or the default channel if any)."""
         return self.notify or ("channel" if self.channel else "dm")
 
 
