@@ -14,12 +14,15 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from blocks import ids
 from tests.servers import wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +83,7 @@ class DevStack:
     env: dict[str, str]
     workdir: Path
     log: Path
+    sandbox: str  # the Slack sandbox's URL
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +111,8 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     try:
         wait_healthy(url, proc=proc, output=lambda: (data / "dev.log").read_text()[-3000:])
         yield DevStack(env={**env, "SIGNOFF_URL": url, "SIGNOFF_TOKEN": token, "TOKEN": token,
-                            "UI_TOKEN": ui}, workdir=workdir, log=data / "dev.log")
+                            "UI_TOKEN": ui}, workdir=workdir, log=data / "dev.log",
+                       sandbox=f"http://127.0.0.1:{sandbox_port}")
     finally:
         proc.send_signal(signal.SIGTERM)  # it stops its worker and redis-server itself
         try:
@@ -133,3 +138,32 @@ def test_signoff_dev_prints_the_exports_the_readme_uses(dev_stack: DevStack) -> 
     env = dev_stack.env
     assert (f"export SIGNOFF_URL={env['SIGNOFF_URL']} SIGNOFF_TOKEN={env['TOKEN']} TOKEN={env['TOKEN']} "
             f"UI_TOKEN={env['UI_TOKEN']}") in printed
+
+
+def test_the_decorator_example_refunds_once_an_approver_clicks(dev_stack: DevStack) -> None:
+    # "Try it" runs `.venv/bin/python -m examples.decorator 340` and approves in the sandbox.
+    def cards() -> list[dict]:
+        return httpx.get(f"{dev_stack.sandbox}/_sandbox/messages", params={"channel": "C0APPROVALS"}).json()["result"]
+
+    before = len(cards())
+    example = subprocess.Popen([sys.executable, "-m", "examples.decorator", "340"], cwd=dev_stack.workdir,
+                               env=dev_stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(found := cards()) == before:
+            assert example.poll() is None, example.communicate()
+            assert time.monotonic() < deadline, "no card for the decorator's request"
+            time.sleep(0.2)
+        card = found[before]
+        [approve] = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
+                     if e.get("action_id") == ids.ACTION_APPROVE]
+        click = httpx.post(f"{dev_stack.sandbox}/_sandbox/click", json={
+            "user": "U0ALICE", "channel": "C0APPROVALS", "ts": card["ts"], "action_id": ids.ACTION_APPROVE,
+            "value": approve["value"]})
+        assert click.status_code == 200, click.text
+        out, err = example.communicate(timeout=60)
+    finally:
+        if example.poll() is None:
+            example.kill()
+    assert example.returncode == 0 and out.strip() == "refunded $340 on order #1234", (out, err)
+

@@ -61,14 +61,16 @@ class SignoffClient:
         return cls(base_url=url, token=token, **options)
 
     def request(
-        self, *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None = None,
+        self, *, action: str, summary: str, approvers: Sequence[str] = (),
+        args: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | str | None = None, urgency: str = "normal", channel: str | None = None,
         dm: bool | None = None, requester: str | None = None, idempotency_key: str | None = None,
         callback_url: str | None = None, allowed_decisions: Sequence[str] | None = None,
         args_schema: Mapping[str, Any] | None = None, response_schema: Mapping[str, Any] | None = None,
         timeout: float | None = None, on_timeout: str | None = None,
     ) -> ApprovalRequest:
-        """Ask for an approval; a repeated idempotency_key returns the existing request.
+        """Ask for an approval; a repeated idempotency_key returns the existing request. Leave
+        `approvers` out when the policy rule that matches names them (naming any is then refused).
 
         `allowed_decisions` (default approve, reject) may add `edit` (checked against `args_schema`)
         and `respond` (a form built from `response_schema`, or free text). `timeout` (seconds) and
@@ -179,14 +181,16 @@ class AsyncSignoffClient:
         return cls(base_url=url, token=token, **options)
 
     async def request(
-        self, *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None = None,
+        self, *, action: str, summary: str, approvers: Sequence[str] = (),
+        args: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | str | None = None, urgency: str = "normal", channel: str | None = None,
         dm: bool | None = None, requester: str | None = None, idempotency_key: str | None = None,
         callback_url: str | None = None, allowed_decisions: Sequence[str] | None = None,
         args_schema: Mapping[str, Any] | None = None, response_schema: Mapping[str, Any] | None = None,
         timeout: float | None = None, on_timeout: str | None = None,
     ) -> ApprovalRequest:
-        """Ask for an approval; a repeated idempotency_key returns the existing request.
+        """Ask for an approval; a repeated idempotency_key returns the existing request. Leave
+        `approvers` out when the policy rule that matches names them (naming any is then refused).
 
         `allowed_decisions` (default approve, reject) may add `edit` (checked against `args_schema`)
         and `respond` (a form built from `response_schema`, or free text). `timeout` (seconds) and

@@ -61,7 +61,7 @@ def settle(request: ApprovalRequest) -> ApprovalRequest:
 
 
 def requires_approval(
-    *, action: str, approvers: Sequence[str], summary: binding.SummaryTemplate = None,
+    *, action: str, approvers: Sequence[str] = (), summary: binding.SummaryTemplate = None,
     client: SignoffClient | AsyncSignoffClient | None = None, timeout: float | None = None,
     urgency: str = "normal", channel: str | None = None, context: dict[str, Any] | str | None = None,
     requester: str | None = None, idempotency_key: KeyTemplate = None,
@@ -75,6 +75,7 @@ def requires_approval(
     request is cancelled (a later click changes nothing) and WaitTimedOut is raised. Give
     `on_timeout` (reject, approve or wait; never laxer than the policy rule) to make `timeout` the
     request's own deadline on the server as well, so its card shows it and the policy bounds it.
+    Leave `approvers` out when the policy rule that matches names them.
     """
     if isinstance(approvers, str):
         raise TypeError("approvers must be a list of approvers, not one string")

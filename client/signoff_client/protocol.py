@@ -32,7 +32,7 @@ class Call:
 
 
 def create(
-    *, action: str, summary: str, approvers: Sequence[str], args: Mapping[str, Any] | None,
+    *, action: str, summary: str, approvers: Sequence[str] = (), args: Mapping[str, Any] | None,
     context: Mapping[str, Any] | str | None, urgency: str, channel: str | None, dm: bool | None,
     requester: str | None, idempotency_key: str | None, callback_url: str | None,
     allowed_decisions: Sequence[str] | None = None, args_schema: Mapping[str, Any] | None = None,
