@@ -155,6 +155,7 @@ GRAPHS = {
     "pair": "tests.graph_apps:pair_graph",
     "slow": "tests.graph_apps:slow_graph",
     "form": "tests.graph_apps:form_graph",
+    "tutorial": "examples.tutorial_graph:graph",  # the README's
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bot.agents.decisions import append_new
 from bot.core.lifecycle import Verdict
 from tests import graph_apps
 from tests.graph_fixtures import effects_file, stack_overrides  # noqa: F401 - fixtures
@@ -58,3 +59,24 @@ def test_a_registration_may_show_only_some_state_keys_on_breakpoint_cards(stack)
     run = start(stack, "shown_breakpoint", {"action": "rotate keys", "approved": False, "api_token": "t"})
     [req] = run["pending_requests"]
     assert req["context"]["state"] == {"action": "rotate keys"}
+
+
+def test_the_tutorial_graph_records_its_one_decision_once(stack):
+    # Its execute node returned the whole state, so the decisions list (appended to) came back
+    # doubled: one approval read as two in the run's result.
+    run = start(stack, "tutorial", {"action": "send refund of $340 to customer 8821", "approved": False})
+    [req] = run["pending_requests"]
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    stack.run_jobs()
+    done = run_of(stack, run)
+    assert done["status"] == "done" and done["result"]["approved"] is True
+    [entry] = done["result"]["signoff_decisions"]
+    assert (entry["request_id"], entry["decision"], entry["by"]) == (req["id"], "approve", "U0ALICE")
+
+
+def test_the_decisions_reducer_appends_each_request_once():
+    first, second = {"request_id": "req_1", "by": "U0ALICE"}, {"request_id": "req_2", "by": "U0BOB"}
+    assert append_new([], [first]) == [first]
+    assert append_new([first], [first]) == [first]  # a node wrote the whole state back
+    assert append_new([first], [first, second, second]) == [first, second]
+

@@ -143,7 +143,8 @@ def test_signoff_dev_prints_the_exports_the_readme_uses(dev_stack: DevStack) -> 
 def test_the_decorator_example_refunds_once_an_approver_clicks(dev_stack: DevStack) -> None:
     # "Try it" runs `.venv/bin/python -m examples.decorator 340` and approves in the sandbox.
     def cards() -> list[dict]:
-        return httpx.get(f"{dev_stack.sandbox}/_sandbox/messages", params={"channel": "C0APPROVALS"}).json()["result"]
+        found = httpx.get(f"{dev_stack.sandbox}/_sandbox/messages", params={"channel": "C0APPROVALS"})
+        return found.json()["result"]
 
     before = len(cards())
     example = subprocess.Popen([sys.executable, "-m", "examples.decorator", "340"], cwd=dev_stack.workdir,

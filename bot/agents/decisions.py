@@ -5,7 +5,7 @@
 
     class State(TypedDict):
         draft: dict
-        signoff_decisions: SignoffDecisions   # Annotated[list[dict], operator.add]: appended, never replaced
+        signoff_decisions: SignoffDecisions   # appended to, never replaced
 
 Each decision is appended as {request_id, interrupt_id, status, decision, by, reason, at, items}
 with the resume (`Command(update=..., resume=...)`), and before a breakpoint continues or ends,
@@ -14,12 +14,27 @@ so the checkpoint itself records who decided what.
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any
 
 DECISIONS_KEY = "signoff_decisions"
-# The reducer appends: without one, each update would replace the list (the seeds' P18).
-SignoffDecisions = Annotated[list[dict[str, Any]], operator.add]
+
+
+def append_new(recorded: list[dict[str, Any]], update: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reducer: append each decision whose request is not recorded yet. Without a reducer each
+    update would replace the list (the seeds' P18); with `operator.add`, a node that returns the
+    whole state (as the LangGraph tutorial's execute node does) wrote the list back onto itself
+    and every decision was recorded twice."""
+    seen = {d.get("request_id") for d in recorded if isinstance(d, dict)}
+    added = []
+    for d in update:
+        key = d.get("request_id") if isinstance(d, dict) else None
+        if key is None or key not in seen:
+            added.append(d)
+            seen.add(key)
+    return [*recorded, *added]
+
+
+SignoffDecisions = Annotated[list[dict[str, Any]], append_new]
 
 
 def declares_decisions(channels: Any) -> bool:
