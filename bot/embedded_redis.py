@@ -118,6 +118,10 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             [redis_server_binary(), "-"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, umask=0o077, preexec_fn=die_with_parent(),  # noqa: PLW1509
+            # A group of its own: a terminal's Ctrl-C signals the whole foreground group, and
+            # Redis must outlive the processes using it until they have stopped (its owner
+            # stops it last, or it dies with its owner).
+            process_group=0,
         )
         assert self.process.stdin is not None
         self.process.stdin.write(config.encode())

@@ -47,7 +47,8 @@ def _alive(pid: int) -> bool:
     return fields[0] != "Z"
 
 
-def _start(tmp_path: Path, *command: str, extra_env: dict[str, str] | None = None) -> Running:
+def _start(tmp_path: Path, *command: str, extra_env: dict[str, str] | None = None,
+           own_group: bool = False) -> Running:
     port = free_port()
     ours = ("SLACK_", "SIGNOFF_", "REDIS_", "DATABASE_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
@@ -57,7 +58,7 @@ def _start(tmp_path: Path, *command: str, extra_env: dict[str, str] | None = Non
         command = (*command, "--port", str(port), "--sandbox-port", str(free_port()))
     # cwd: a .env in the checkout must not leak into the child
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *command], cwd=tmp_path, env=env,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=own_group)
     running = Running(proc=proc, data_dir=tmp_path / "data", port=port)
     # stderr is read only once the process has exited: before, reading it would block
     wait_healthy(f"http://127.0.0.1:{port}", proc=proc, timeout=START_TIMEOUT,
@@ -96,6 +97,23 @@ def test_dev_stops_its_worker_and_redis_on_a_signal(dev: Running, sig: signal.Si
     assert dev.proc.wait(timeout=60) == 128 + sig
     assert _wait_all_gone(kids) == set()
     assert not (dev.data_dir / "redis.url").exists()
+
+
+def test_ctrl_c_in_a_terminal_stops_dev_in_order_and_quietly(tmp_path: Path):
+    # A terminal's Ctrl-C signals the whole foreground process group, children included:
+    # redis-server used to exit first, and the worker printed ~150 lines of tracebacks.
+    dev = _start(tmp_path, "dev", own_group=True)
+    try:
+        kids = _redis_and_worker(dev)
+        os.killpg(dev.proc.pid, signal.SIGINT)
+        assert dev.proc.wait(timeout=60) == 128 + signal.SIGINT
+        said = dev.proc.stderr.read() if dev.proc.stderr else ""
+        assert "Traceback" not in said and "Error" not in said, said[-3000:]
+        assert _wait_all_gone(kids) == set()
+    finally:
+        if dev.proc.poll() is None:
+            os.killpg(dev.proc.pid, signal.SIGKILL)
+            dev.proc.wait()
 
 
 def test_dev_children_die_with_it_when_it_is_killed(dev: Running):
