@@ -358,15 +358,20 @@ def _new_heartbeat(w: Any, settings: Settings) -> Any:
 @main.command()
 @click.option("--port", type=int, default=None,
               help="Port of the web process [default: PORT, else SIGNOFF_PORT, else 8000].")
-@click.option("--sandbox-port", default=8001, show_default=True, help="Port of the Slack sandbox.")
+@click.option("--sandbox-port", default=8001, show_default=True, envvar="SIGNOFF_SANDBOX_PORT",
+              help="Port of the Slack sandbox [or SIGNOFF_SANDBOX_PORT].")
 def dev(port: int | None, sandbox_port: int) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
     _exit_on_signals()
     settings = ensure_dev_audit_key(_settings(dev=True))
     if port is not None:
         settings = settings.with_overrides(port=port)
+    # Both ports before anything starts: a busy one is one line, never a traceback.
+    _preflight(lambda: check_port(settings.host, settings.port))
     sandbox = None
     if settings.uses_sandbox:
+        _preflight(lambda: check_port("127.0.0.1", sandbox_port, setting="SIGNOFF_SANDBOX_PORT "
+                                      "(or --sandbox-port)", hosts="the sandbox's address"))
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
         # An agent's token, and a UI's that may decide for people (the decision API).
@@ -374,15 +379,15 @@ def dev(port: int | None, sandbox_port: int) -> None:
         settings = settings.with_overrides(api_tokens={agent: "dev-agent", ui: "dev-ui"},
                                            api_scopes={ui: frozenset({"decide"})},
                                            callback_secrets={"dev-agent": (secrets.token_hex(32),)})
-    _preflight(lambda: check_port(settings.host, settings.port))
     _database(settings, upgrade=True).engine.dispose()  # dev follows the code's schema by itself
     with _redis(_observed(settings)) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts
         _load_graphs(w)
         from bot.embedded_redis import die_with_parent
 
+        # Its own process group, as Redis's: on Ctrl-C this process stops it, then Redis.
         worker_proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"],
-                                       env={**os.environ, **_env_of(settings)},
+                                       env={**os.environ, **_env_of(settings)}, process_group=0,
                                        preexec_fn=die_with_parent())  # noqa: PLW1509 - a crash too
         try:
             _serve(settings, w, announce=lambda: _print_welcome(settings, sandbox))

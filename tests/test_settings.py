@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from bot.errors import InvalidSettings
@@ -151,3 +153,19 @@ def test_a_graph_registration_may_say_which_state_keys_its_cards_show():
     assert s.graphs == {"billing": "app.graphs:refund?show=draft+amount", "ops": "app.ops:g?hide=internal"}
     with pytest.raises(InvalidSettings, match="show=key"):
         load(SIGNOFF_GRAPHS="billing=app.graphs:refund?reveal=all")
+
+
+def test_every_setting_the_code_reads_is_in_env_example_with_a_comment_and_in_the_readme():
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    names = {m[1] for folder in ("bot", "workers") for p in (root / folder).rglob("*.py")
+             for m in re.finditer(r'"((?:SIGNOFF|SLACK)_[A-Z0-9_]+)"', p.read_text())}
+    assert "SIGNOFF_SANDBOX_PORT" in names and "SLACK_BOT_TOKEN" in names  # the scan finds them
+    example = (root / ".env.example").read_text().splitlines()
+    readme = (root / "README.md").read_text()
+    for name in sorted(names):
+        at = [n for n, line in enumerate(example) if re.match(rf"#?\s*{name}=", line)]
+        assert at, f"{name} is not in .env.example"
+        assert example[at[0] - 1].startswith("#"), f"{name} in .env.example has no comment above it"
+        assert f"`{name}`" in readme, f"{name} is not in the README"

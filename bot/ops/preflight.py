@@ -16,8 +16,9 @@ class StartupFailure(InvalidSettings):
     """Something the process needs is missing; the message says what to do about it."""
 
 
-def check_port(host: str, port: int) -> None:
-    """StartupFailure when `host:port` cannot be bound (taken, or not an address of this machine)."""
+def check_port(host: str, port: int, *, setting: str = "SIGNOFF_PORT", hosts: str = "SIGNOFF_HOST") -> None:
+    """StartupFailure when `host:port` cannot be bound (taken, or not an address of this machine);
+    `setting` and `hosts` name what chooses them."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
         # uvicorn sets SO_REUSEADDR too: a port in TIME_WAIT is free for both of us.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -27,9 +28,9 @@ def check_port(host: str, port: int) -> None:
             if e.errno == errno.EADDRINUSE:
                 raise StartupFailure(
                     f"port {port} on {host} is already in use: stop whatever listens there "
-                    "(`ss -ltnp`), or set SIGNOFF_PORT to a free port") from None
-            raise StartupFailure(f"cannot listen on {host}:{port} ({e.strerror}); check SIGNOFF_HOST "
-                                 "and SIGNOFF_PORT") from None
+                    f"(`ss -ltnp`), or set {setting} to a free port") from None
+            raise StartupFailure(f"cannot listen on {host}:{port} ({e.strerror}); check {hosts} "
+                                 f"and {setting}") from None
 
 
 def check_redis(url: str) -> None:

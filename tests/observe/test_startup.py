@@ -22,8 +22,8 @@ def _env(tmp_path: Path, sandbox, **more: str) -> dict[str, str]:
                   "SIGNOFF_PORT": str(free_port()), **more}
 
 
-def _fails(command: str, env: dict[str, str], cwd: Path) -> str:
-    done = subprocess.run([sys.executable, "-m", "bot.cli", command], env=env, cwd=cwd,
+def _fails(command: str, env: dict[str, str], cwd: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "bot.cli", command, *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
@@ -40,6 +40,20 @@ def test_a_busy_port_is_one_line_naming_the_port(sandbox, redis_server, tmp_path
         line = _fails("web", _env(tmp_path, sandbox, SIGNOFF_PORT=str(port), REDIS_URL=redis_server.url),
                       tmp_path)
     assert f"port {port}" in line and "already in use" in line and "SIGNOFF_PORT" in line
+
+
+def test_a_busy_sandbox_port_is_one_line_naming_how_to_move_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOFF_", "SLACK_", "REDIS_URL"))}
+    env |= {"SIGNOFF_DATA_DIR": str(tmp_path / "data"), "SIGNOFF_PORT": str(free_port())}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _fails("dev", env, tmp_path, "--sandbox-port", str(port))
+        assert f"port {port}" in line and "already in use" in line and "SIGNOFF_SANDBOX_PORT" in line
+        # and the web's port is looked at before the sandbox starts
+        web = _fails("dev", env | {"SIGNOFF_PORT": str(port)}, tmp_path, "--sandbox-port", str(free_port()))
+        assert f"port {port}" in web and "SIGNOFF_PORT" in web
 
 
 @pytest.mark.parametrize("command", ["web", "worker"])
