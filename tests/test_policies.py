@@ -66,6 +66,14 @@ def test_a_rule_that_names_no_channel_posts_in_the_channel_the_request_names(sta
     assert r.status_code == 201 and (r.json()["channel"], r.json()["dm"]) == (None, True), r.text
 
 
+def test_an_unknown_approver_is_named_at_its_place_in_the_request_not_after_the_rules(stack):
+    # The default rule names U0ALICE and lets a request add its own: an unknown second one of
+    # the request's was reported as approvers[2].
+    r = stack.api.post("/v1/requests", json={"action": "send_email", "summary": "Winter sale",
+                                             "approvers": ["U0BOB", "nobody@example.com"]})
+    assert r.status_code == 422 and list(r.json()["fields"]) == ["approvers[1]"], r.text
+
+
 def test_small_refunds_are_auto_approved_and_audited_without_a_card(stack):
     req = refund(stack, 20)
     assert (req["status"], req["decided_by"], req["rule"]) == ("approved", "system", "small-refunds")

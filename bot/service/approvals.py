@@ -162,6 +162,16 @@ class ApprovalService:
                 fields={"approvers": "name at least one approver (or route the action in the policy)"})
         return approvers
 
+    def _eligible(self, new: NewRequest, rule: Rule) -> tuple[str, ...]:
+        """The Slack users who decide under `rule`; an entry Slack does not know is named where it
+        was written (the request's `approvers[n]`, or the rule's)."""
+        approvers = self._approvers(new, rule)
+        ours = len(rule.approvers)
+        own_field = "approvers" if new.approvers else "SIGNOFF_DEFAULT_APPROVERS"
+        found = [*self.directory.resolve(approvers[:ours], field=f"policy rule {rule.name!r} approvers"),
+                 *self.directory.resolve(approvers[ours:], field=own_field)]
+        return tuple(dict.fromkeys(found))
+
     def check_run_start(self, approvers: Sequence[str], requester: str | None, channel: str | None) -> None:
         """At a run's start: its own approvers must exist and some rule must let a run name them;
         a person-like requester must be a Slack user; a channel it names, one the bot can post in,
@@ -213,7 +223,7 @@ class ApprovalService:
         rules = [self._rule_of(i, requester=requester, urgency=new.urgency, agent=agent) for i in items]
         verdicts = [(r.auto, r.name) if r.auto else None for r in rules]
         asking = [r for r in rules if r.auto is None]
-        eligible_by_rule = {r.name: tuple(self.directory.resolve(self._approvers(new, r))) for r in asking}
+        eligible_by_rule = {r.name: self._eligible(new, r) for r in asking}
         item_routes = [ItemRoute(rule=r.name, eligible=eligible_by_rule.get(r.name, ()), quorum=r.quorum,
                                  separation_of_duties=r.separation_of_duties, urgency=new.urgency)
                        for r in rules]

@@ -59,7 +59,7 @@ class Jobs(Protocol):
 class Directory(Protocol):
     """Turns approver names (user ids, emails, group handles) into Slack user ids."""
 
-    def resolve(self, entries: Sequence[str]) -> list[str]: ...
+    def resolve(self, entries: Sequence[str], *, field: str = "approvers") -> list[str]: ...
 
     def check_channel(self, channel: str) -> None:
         """Raise InvalidInput naming `channel` if the bot cannot post there; Unavailable if unknown."""

@@ -51,15 +51,16 @@ class SlackDirectory:
         self._cache: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, entries: Sequence[str]) -> list[str]:
-        """Slack user ids for `entries`, in order, without duplicates; InvalidInput names each bad one."""
+    def resolve(self, entries: Sequence[str], *, field: str = "approvers") -> list[str]:
+        """Slack user ids for `entries`, in order, without duplicates; InvalidInput names each bad
+        one as `field[n]`."""
         users: list[str] = []
         errors: dict[str, str] = {}
         for n, entry in enumerate(entries):
             try:
                 found = self._cached(entry.strip())
             except LookupError as e:
-                errors[f"approvers[{n}]"] = str(e)
+                errors[f"{field}[{n}]"] = str(e)
                 continue
             users.extend(u for u in found if u not in users)
         if errors:
