@@ -523,7 +523,12 @@ def doctor(as_json: bool) -> None:
     from bot.ops import doctor as checks
     from bot.ops.run_doctor import run_checks
 
-    found = run_checks(_settings())
+    try:
+        settings = _settings()
+    except click.ClickException as e:  # nothing else can be checked: one failing "settings" check
+        found = [checks.Check("settings", checks.FAIL, e.message)]
+    else:
+        found = run_checks(settings)
     if as_json:
         click.echo(json.dumps({"ok": checks.exit_code(found) == 0, "checks": [c.to_json() for c in found]}))
     else:

@@ -82,3 +82,15 @@ def test_version():
     done = subprocess.run([sys.executable, "-m", "bot.cli", "--version"], capture_output=True, text=True,
                           check=True)
     assert done.stdout.startswith("signoff, version ")
+
+
+def test_settings_that_cannot_load_are_one_failing_check_in_json_too(sandbox, redis_server, sqlite_url,
+                                                                     tmp_path):
+    # A missing SIGNOFF_AUDIT_KEY printed a plain "Error: …" line even with --json.
+    done = doctor(tmp_path, sandbox, redis_server.url, sqlite_url, "--json", SIGNOFF_AUDIT_KEY="")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is False and [c["name"] for c in report["checks"]] == ["settings"]
+    assert "SIGNOFF_AUDIT_KEY" in report["checks"][0]["detail"]
+    plain = doctor(tmp_path, sandbox, redis_server.url, sqlite_url, SIGNOFF_AUDIT_KEY="")
+    assert plain.returncode == 1 and "SIGNOFF_AUDIT_KEY" in plain.stdout and "Traceback" not in plain.stderr
