@@ -40,6 +40,21 @@ def test_invalid_bodies_get_422_naming_each_bad_field(stack, body, fields):
 def test_a_body_that_is_not_json_gets_422(stack):
     r = stack.api.post("/v1/requests", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["error"] == "invalid_body"
+    fields = r.json()["fields"]
+    assert list(fields) == ["body"] and "not valid JSON at character" in fields["body"]
+
+
+def test_a_json_body_sent_without_its_content_type_is_told_to_send_it(stack):
+    r = stack.api.post("/v1/requests", content=b'{"action": "a", "summary": "s"}')
+    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["fields"]["body"], r.text
+
+
+def test_a_timeout_that_is_neither_seconds_nor_a_duration_is_one_field_in_words(stack):
+    r = stack.api.post("/v1/requests", json={"action": "a", "summary": "s", "approvers": ["U0ALICE"],
+                                             "timeout": "5 minutes"})
+    assert r.status_code == 422 and list(r.json()["fields"]) == ["timeout"], r.text
+    said = r.json()["fields"]["timeout"]
+    assert "a valid integer" in said and "a duration like 30m" in said and "^" not in said, said
 
 
 def test_unknown_approvers_are_422_not_a_silent_drop(stack):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.api import lanes
 from bot.api.asks import new_request
 from bot.api.gate import agent_for
-from bot.api.schemas import CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
+from bot.api.schemas import DURATION, CancelBody, CreateRequest, ErrorOut, RequestList, RequestOut
 from bot.api.waiters import Waiters
 from bot.core.vocabulary import Status
 from bot.errors import (
@@ -156,9 +156,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return reply(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    async def _invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        fields = {_field_name(e["loc"]): e["msg"] for e in exc.errors()}
+        fields: dict[str, str] = {}
+        for e in exc.errors():  # the branches of a union (seconds or a duration) as one field
+            name, said = _field_name(e["loc"]), _plain(e)
+            if e["type"] == "json_invalid":  # its loc is a character offset, not a field
+                name, said = "body", f"not valid JSON at character {e['loc'][-1]} ({said})"
+            fields[name] = f"{fields[name]}, or {said[0].lower()}{said[1:]}" if name in fields else said
+        if fields.get("body", "").startswith("Input should be a valid dictionary") and \
+                "json" not in request.headers.get("content-type", ""):
+            fields["body"] = "send a JSON object with `Content-Type: application/json`"
         return reply(422, "invalid_body", "the request does not fit the schema: "
                      + "; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
 
@@ -226,11 +234,25 @@ def _database_errors() -> tuple[type[Exception], ...]:
     return (*errors, psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 
 
+# What a pattern in the API's schemas means, said to whoever sent a value that does not fit it.
+_PATTERNS = {DURATION: "a duration like 30m or 1h30m", r"\S": "not blank"}
+
+
+def _plain(error: Mapping[str, Any]) -> str:
+    """Pydantic's message, with a pattern said in words rather than as a regular expression."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if error["type"] == "string_pattern_mismatch" and pattern in _PATTERNS:
+        return f"String should be {_PATTERNS[pattern]}"
+    return str(error["msg"])
+
+
 def _field_name(loc: tuple[int | str, ...] | list[int | str]) -> str:
-    """`("body", "approvers", 0)` → `approvers[0]`: the field as the agent wrote it."""
+    """`("body", "approvers", 0)` → `approvers[0]`: the field as the agent wrote it (a union's
+    branch tags, like `constrained-int`, are not part of it)."""
     name = ""
     for part in loc:
-        if part in ("body", "query", "path", "header"):
+        tag = isinstance(part, str) and ("-" in part or "[" in part)  # a union branch's tag
+        if tag or part in ("body", "query", "path", "header"):
             continue
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name or "body"
