@@ -58,6 +58,9 @@ def test_batched_reject_never_runs_the_tool(stack):
     assert done["status"] == "done" and graph_apps.effects() == []
     assert done["requests"][0]["status"] == "answered"
     assert "keep the report" in json.dumps(done["result"]) and "no emails" in json.dumps(done["result"])
+    # The agent's messages as JSON objects (they were Python reprs: "content='tidy up' …").
+    first = done["result"]["messages"][0]
+    assert (first["type"], first["content"]) == ("human", "tidy up"), first
 
 
 def test_per_call_requests_are_answered_one_by_one(stack):

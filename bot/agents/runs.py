@@ -373,8 +373,20 @@ def _undecided(row: ApprovalRequest) -> ItemDecision:
 
 
 def _jsonable(values: Any) -> dict[str, Any] | None:
-    """A JSON-safe summary of graph state for the API (messages and other objects as text)."""
+    """A JSON-safe summary of graph state for the API (messages as their fields, other objects
+    as text)."""
     if values is None:
         return None
-    text = json.dumps(values if isinstance(values, dict) else {"value": values}, default=str)
+    text = json.dumps(values if isinstance(values, dict) else {"value": values}, default=_json_of)
     return dict(json.loads(text[:100_000])) if len(text) <= 100_000 else {"truncated": text[:2000]}
+
+
+def _json_of(value: Any) -> Any:
+    """A pydantic model (a LangChain message) as its fields; anything else as text."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json")
+        except Exception:  # noqa: BLE001 - a model that cannot dump itself is shown as text
+            pass
+    return str(value)
