@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 
@@ -16,13 +17,14 @@ def build_metrics_router(*, token: str | None, render: Callable[[], bytes]) -> A
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
+        # Answered in the API's error shape: {"error": …, "detail": …}.
         if token is None:
-            return Response(status_code=404, content=b'{"detail":"Not Found"}', media_type="application/json")
+            return JSONResponse({"error": "not_found", "detail": "Not Found"}, status_code=404)
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return Response(status_code=401, content=b'{"detail":"metrics need Authorization: Bearer '
-                            b'<SIGNOFF_METRICS_TOKEN>"}', media_type="application/json",
-                            headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse({"error": "unauthorized",
+                                 "detail": "metrics need Authorization: Bearer <SIGNOFF_METRICS_TOKEN>"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
         body = await run_in_threadpool(render)  # SQL and Redis reads: off the event loop
         return Response(content=body, media_type=CONTENT_TYPE_LATEST)
 

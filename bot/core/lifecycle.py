@@ -127,7 +127,7 @@ def decide(
     if args is not None and verdict is not DecisionType.EDIT:
         # Arguments change only through an edit, which is checked against the item's rule and schema;
         # an approve carrying arguments would run them unchecked.
-        raise InvalidInput(f"only an edit changes the arguments; a {verdict.value} takes none",
+        raise InvalidInput(f"only an edit changes the arguments; {verdict.value} does not take any",
                            fields={"args": f"not allowed with {verdict.value}"})
     _check_comment(state.items[i], verdict=verdict, reason=reason)
     route, taken = state.route_of(i), state.item_decisions[i]

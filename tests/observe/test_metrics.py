@@ -40,12 +40,13 @@ def test_metrics_need_the_token(stack):
     assert httpx.get(f"{stack.url}/metrics").status_code == 401
     wrong = httpx.get(f"{stack.url}/metrics", headers={"Authorization": "Bearer nope-nope-nope-nope"})
     assert wrong.status_code == 401 and "signoff_" not in wrong.text
+    assert wrong.json()["error"] == "unauthorized" and "SIGNOFF_METRICS_TOKEN" in wrong.json()["detail"]
 
 
 @pytest.mark.parametrize("stack_overrides", [{"metrics_token": None}])
 def test_without_a_token_setting_there_are_no_metrics(stack):
     r = httpx.get(f"{stack.url}/metrics", headers={"Authorization": "Bearer anything-at-all-here"})
-    assert r.status_code == 404
+    assert r.status_code == 404 and r.json() == httpx.get(f"{stack.url}/no-such-page").json()  # as any
 
 
 def test_a_request_is_counted_from_creation_to_its_decision_and_its_ack_is_timed(stack):
