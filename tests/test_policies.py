@@ -48,15 +48,17 @@ def get(stack, req):
     return stack.api.get(f"/v1/requests/{req['id']}").json()
 
 
-def test_a_rule_that_names_no_channel_posts_in_the_channel_the_request_names(stack):
-    # The default rule names approvers but no channel: the request's channel was silently dropped
-    # for DMs, so a team watching that channel never saw the card.
+def test_a_rule_that_names_no_channel_posts_in_the_channel_the_request_names_and_dms(stack):
+    # The default rule names approvers but no channel: the request's channel was silently dropped,
+    # so a team watching it never saw the card. Its approvers are still DMed: a channel the agent
+    # chose may not hold them, and a deadline must not pass with nobody told.
     stack.sandbox.add_channel("C0OTHER", name="other")
     r = stack.api.post("/v1/requests", json={"action": "send_email", "summary": "Winter sale",
                                              "channel": "C0OTHER"})
-    assert r.status_code == 201 and (r.json()["channel"], r.json()["dm"]) == ("C0OTHER", False), r.text
+    assert r.status_code == 201 and (r.json()["channel"], r.json()["dm"]) == ("C0OTHER", True), r.text
     stack.run_jobs()
     assert len(stack.sandbox.messages("C0OTHER")) == 1
+    assert len(stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))) == 1
     # A channel the bot cannot post in is refused rather than dropped, as without a policy.
     r = stack.api.post("/v1/requests", json={"action": "send_email", "summary": "Winter sale",
                                              "channel": "C0NOSUCH"})

@@ -77,7 +77,7 @@ def describe(rule: Rule) -> str:
         who.append("the approvers the request names")
     parts = [f"asks {', '.join(who) or 'nobody'}"]
     if rule.channel is None and rule.notify is None:
-        parts.append("in the request's channel or SIGNOFF_DEFAULT_CHANNEL, else by DM")
+        parts.append("by DM, and in the request's channel if it names one")
     else:
         parts.append({"dm": "by DM", "channel": f"in {rule.channel}",
                       "both": f"in {rule.channel} and by DM"}[rule.notify_mode])

@@ -61,7 +61,7 @@ class Rule:
     @property
     def notify_mode(self) -> str:
         """`notify`, or what it defaults to: `channel` when the rule names a channel, else `dm` (a
-        request routed by a rule without either posts in its own or the default channel if any)."""
+        request routed by a rule without either is DMed, and posted in its own channel if any)."""
         return self.notify or ("channel" if self.channel else "dm")
 
 

@@ -285,12 +285,13 @@ class ApprovalService:
     def _where(self, new: NewRequest, rule: Rule) -> tuple[str | None, bool]:
         """(channel, DM the approvers?) for the card: the policy's routing, else the request's."""
         if rule.approvers or rule.channel or rule.notify:  # the policy routes it
-            # A rule naming no channel posts in the request's (else the default), as without a
-            # policy; by DM only when there is none, or when the rule says `notify: dm`.
+            if rule.channel is None and rule.notify is None:
+                # The rule's approvers are DMed, so each one hears of it whatever channel the
+                # agent names; a channel the request names gets the card too (it was dropped).
+                return new.channel, True
             channel = rule.channel or new.channel or self.default_channel
-            mode = rule.notify or ("channel" if channel else "dm")
-            dm = mode in ("dm", "both") or channel is None
-            return (channel if mode in ("channel", "both") else None), dm
+            dm = rule.notify_mode in ("dm", "both") or channel is None
+            return (channel if rule.notify_mode in ("channel", "both") else None), dm
         channel = new.channel or (self.default_channel if new.dm is None else None)
         return channel, new.dm if new.dm is not None else channel is None
 

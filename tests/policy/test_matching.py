@@ -99,8 +99,8 @@ def test_explain_text_for_auto_and_default(refunds):
     assert auto == "rule 'small-refunds' matches (line 2): decided by the system: auto-approve"
     text = explain_text(match(refunds, action="send_email", args={}, requester=None, urgency=None))
     assert text.splitlines()[0] == (
-        "no rule matches; the default applies (line 36): asks @ops; in the request's channel or "
-        "SIGNOFF_DEFAULT_CHANNEL, else by DM; after 1h rejects")
+        "no rule matches; the default applies (line 36): asks @ops; by DM, and in the request's "
+        "channel if it names one; after 1h rejects")
     big = explain_refund(refunds, {"amount": 501})
     assert ("asks @finance; in C0FINANCE and by DM; needs 2 approvals; urgency high; reminds every 10m; "
             "after 15m adds U0LEAD (dm); after 45m adds head-of-finance@example.com (dm); "
@@ -179,7 +179,7 @@ def test_permissive_policy_routes_to_whoever_the_request_names():
     assert (r.timeout, r.escalations, r.remind_every, r.quorum, r.on_timeout) == (None, (), None, 1, "reject")
     assert explain_text(e) == (
         "no rule matches; the default applies: asks the approvers the request names; "
-        "in the request's channel or SIGNOFF_DEFAULT_CHANNEL, else by DM")
+        "by DM, and in the request's channel if it names one")
 
 
 def test_notify_defaults_from_the_channel():
