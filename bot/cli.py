@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("signoff")
 
 
+# `python -P -m`: run a module without putting the working directory first on the import path,
+# where a `bot/` folder of the user's would shadow Signoff (graph modules are still found there:
+# bot.agents.registry appends it).
+_SAFE_M = ("-P", "-m")
+
+
 def _settings(dev: bool = False) -> Settings:
     from bot.observe import logs
 
@@ -265,7 +271,8 @@ def _supervise(settings: Settings, processes: int, *, burst: bool) -> None:
 
     _build(settings).db.engine.dispose()  # a bad policy or store stops here, not in N restart loops
     # --processes 1: a child must not read SIGNOFF_WORKER_PROCESSES and start workers of its own.
-    argv = [sys.executable, "-m", "bot.cli", "worker", "--processes", "1", *(["--burst"] if burst else [])]
+    argv = [sys.executable, *_SAFE_M, "bot.cli", "worker", "--processes", "1",
+            *(["--burst"] if burst else [])]
     env = {**os.environ, "REDIS_URL": settings.redis_url or ""}
     click.echo(f"worker: supervising {processes} worker processes", err=True)
     Supervisor(argv, processes, env, preexec=die_with_parent(), restart=not burst).run()
@@ -358,14 +365,15 @@ def _new_heartbeat(w: Any, settings: Settings) -> Any:
 @main.command()
 @click.option("--port", type=int, default=None,
               help="Port of the web process [default: PORT, else SIGNOFF_PORT, else 8000].")
-@click.option("--sandbox-port", default=8001, show_default=True, envvar="SIGNOFF_SANDBOX_PORT",
-              help="Port of the Slack sandbox [or SIGNOFF_SANDBOX_PORT].")
-def dev(port: int | None, sandbox_port: int) -> None:
+@click.option("--sandbox-port", type=int, default=None,
+              help="Port of the Slack sandbox [default: SIGNOFF_SANDBOX_PORT, else 8001].")
+def dev(port: int | None, sandbox_port: int | None) -> None:
     """Everything in one command: web, worker, embedded Redis, SQLite, and the Slack sandbox."""
     _exit_on_signals()
     settings = ensure_dev_audit_key(_settings(dev=True))
     if port is not None:
         settings = settings.with_overrides(port=port)
+    sandbox_port = settings.sandbox_port if sandbox_port is None else sandbox_port  # the env or .env's
     # Both ports before anything starts: a busy one is one line, never a traceback.
     _preflight(lambda: check_port(settings.host, settings.port))
     sandbox = None
@@ -386,8 +394,9 @@ def dev(port: int | None, sandbox_port: int) -> None:
         from bot.embedded_redis import die_with_parent
 
         # Its own process group, as Redis's: on Ctrl-C this process stops it, then Redis.
-        worker_proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"],
+        worker_proc = subprocess.Popen([sys.executable, *_SAFE_M, "bot.cli", "worker"],
                                        env={**os.environ, **_env_of(settings)}, process_group=0,
+                                       stdin=subprocess.DEVNULL,  # a node's input() must not stop it
                                        preexec_fn=die_with_parent())  # noqa: PLW1509 - a crash too
         try:
             _serve(settings, w, announce=lambda: _print_welcome(settings, sandbox))

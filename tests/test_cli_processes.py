@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import stat
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.embedded_redis import free_port
@@ -48,16 +50,18 @@ def _alive(pid: int) -> bool:
 
 
 def _start(tmp_path: Path, *command: str, extra_env: dict[str, str] | None = None,
-           own_group: bool = False) -> Running:
+           own_group: bool = False, sandbox_port: int | None = None) -> Running:
     port = free_port()
     ours = ("SLACK_", "SIGNOFF_", "REDIS_", "DATABASE_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env |= {"SIGNOFF_DATA_DIR": str(tmp_path / "data"), "SIGNOFF_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     env |= extra_env or {}
     if command[0] == "dev":
-        command = (*command, "--port", str(port), "--sandbox-port", str(free_port()))
-    # cwd: a .env in the checkout must not leak into the child
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *command], cwd=tmp_path, env=env,
+        command = (*command, "--port", str(port), "--sandbox-port", str(sandbox_port or free_port()))
+    # cwd: a .env in the checkout must not leak into the child. The `signoff` command, as a user
+    # runs it (`python -m` would put the working directory first on the import path).
+    signoff = str(Path(sys.executable).parent / "signoff")
+    proc = subprocess.Popen([signoff, *command], cwd=tmp_path, env=env,
                             stderr=subprocess.PIPE, text=True, start_new_session=own_group)
     running = Running(proc=proc, data_dir=tmp_path / "data", port=port)
     # stderr is read only once the process has exited: before, reading it would block
@@ -114,6 +118,48 @@ def test_ctrl_c_in_a_terminal_stops_dev_in_order_and_quietly(tmp_path: Path):
         if dev.proc.poll() is None:
             os.killpg(dev.proc.pid, signal.SIGKILL)
             dev.proc.wait()
+
+
+GRAPH_MODULE = """
+from typing import TypedDict
+from langgraph.graph import END, START, StateGraph
+
+class State(TypedDict, total=False):
+    n: int
+
+builder = StateGraph(State)
+builder.add_node("step", lambda state: {})
+builder.add_edge(START, "step")
+builder.add_edge("step", END)
+graph = builder.compile()
+"""
+
+
+def test_a_bot_folder_in_the_working_directory_shadows_nothing_of_signoff(tmp_path: Path):
+    # Graph modules are found in the working directory; a `bot/` there (any project's) must not
+    # be imported in Signoff's place, in dev or in the worker it starts.
+    (tmp_path / "bot").mkdir()
+    trap = "raise ImportError('the bot/ folder of the working directory')\n"
+    (tmp_path / "bot" / "__init__.py").write_text(trap)
+    (tmp_path / "mygraphs.py").write_text(GRAPH_MODULE)
+    sandbox_port = free_port()
+    token = secrets.token_hex(16)
+    dev = _start(tmp_path, "dev", sandbox_port=sandbox_port,
+                 extra_env={"SIGNOFF_GRAPHS": "mine=mygraphs:graph", "SIGNOFF_API_TOKENS": f"agent:{token}"})
+    try:
+        r = httpx.post(f"http://127.0.0.1:{dev.port}/v1/requests",
+                       json={"action": "a", "summary": "s", "approvers": ["U0ALICE"]},
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
+        sandbox = f"http://127.0.0.1:{sandbox_port}/_sandbox/messages"
+        deadline = time.monotonic() + START_TIMEOUT
+        while not httpx.get(sandbox, params={"channel": "C0APPROVALS"}).json()["result"]:  # the worker's
+            assert time.monotonic() < deadline and dev.proc.poll() is None, "no card: no worker started"
+            time.sleep(0.2)
+    finally:
+        dev.proc.terminate()
+        dev.proc.wait(timeout=60)
+    assert "the bot/ folder" not in (dev.proc.stderr.read() if dev.proc.stderr else "")
 
 
 def test_dev_children_die_with_it_when_it_is_killed(dev: Running):

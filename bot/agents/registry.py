@@ -104,10 +104,11 @@ def _load_one(name: str, target: str, checkpointer: BaseCheckpointSaver[Any]) ->
 
     module_name, _, attr_path = target.partition(":")
     where = f"SIGNOFF_GRAPHS entry {name}={target}"
-    # From the working directory, as uvicorn and gunicorn import an app: the `signoff` command's
-    # own path is its virtualenv's bin folder, where `examples.tutorial_graph` is not.
+    # From the working directory too: the `signoff` command's own path is its virtualenv's bin
+    # folder, where `examples.tutorial_graph` is not. Last, so that nothing there (a `bot/` or
+    # `redis.py` of the user's) shadows what Signoff imports, here or in processes started from here.
     if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+        sys.path.append(os.getcwd())
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as e:  # noqa: BLE001 - any import failure stops start-up with its reason
