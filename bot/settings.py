@@ -112,6 +112,7 @@ class Settings:
     max_body_bytes: int = 262144  # the agent API's body cap
     host: str = "127.0.0.1"
     port: int = 8000
+    sandbox_port: int = 8001  # where `signoff dev` serves the Slack sandbox
     dev: bool = False
 
     @property
@@ -187,6 +188,7 @@ def load_settings(
         max_body_bytes=_bytes("SIGNOFF_MAX_BODY_BYTES", get("SIGNOFF_MAX_BODY_BYTES") or "262144"),
         host=host,
         port=port,
+        sandbox_port=_port("SIGNOFF_SANDBOX_PORT", get("SIGNOFF_SANDBOX_PORT") or "8001"),
         dev=dev,
     )
     if not settings.uses_sandbox:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.agents.decisions import append_new
 from bot.core.lifecycle import Verdict
 from tests import graph_apps
@@ -79,4 +81,8 @@ def test_the_decisions_reducer_appends_each_request_once():
     assert append_new([], [first]) == [first]
     assert append_new([first], [first]) == [first]  # a node wrote the whole state back
     assert append_new([first], [first, second, second]) == [first, second]
+    anonymous = {"note": "a decision recorded by hand"}  # no request id: written back, not doubled
+    assert append_new([anonymous], [anonymous]) == [anonymous]
+    with pytest.raises(TypeError, match="takes a list"):
+        append_new([first], second)  # type: ignore[arg-type]
 

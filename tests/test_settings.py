@@ -48,9 +48,9 @@ def test_dev_mode_with_a_workspace_still_checks_secrets():
 
 def test_env_file_is_read_and_the_environment_wins(tmp_path):
     env_file = tmp_path / ".env"
-    env_file.write_text("SIGNOFF_PORT=9001\nSIGNOFF_HOST=0.0.0.0\n")
+    env_file.write_text("SIGNOFF_PORT=9001\nSIGNOFF_HOST=0.0.0.0\nSIGNOFF_SANDBOX_PORT=9003\n")
     s = load_settings({**GOOD, "SIGNOFF_PORT": "9002"}, env_file=env_file)
-    assert (s.host, s.port) == ("0.0.0.0", 9002)
+    assert (s.host, s.port, s.sandbox_port) == ("0.0.0.0", 9002, 9003)  # .env's sandbox port too
 
 
 def test_a_short_signing_secret_is_refused():

@@ -24,6 +24,10 @@ def append_new(recorded: list[dict[str, Any]], update: list[dict[str, Any]]) -> 
     update would replace the list (the seeds' P18); with `operator.add`, a node that returns the
     whole state (as the LangGraph tutorial's execute node does) wrote the list back onto itself
     and every decision was recorded twice."""
+    if not isinstance(update, list):  # a dict's keys would be appended, one by one
+        raise TypeError(f"{DECISIONS_KEY} takes a list of decisions, not a {type(update).__name__}")
+    if recorded and update[:len(recorded)] == recorded:  # the whole list written back, maybe with more
+        update = update[len(recorded):]
     seen = {d.get("request_id") for d in recorded if isinstance(d, dict)}
     added = []
     for d in update:

@@ -4,9 +4,10 @@ could approve an item, so it escalates at once)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import Protocol
 
 from bot.core.deadlines import Route, Step
 from bot.core.items import ItemRoute
@@ -15,7 +16,11 @@ from bot.errors import InvalidInput
 from bot.policy.durations import format_duration
 from bot.policy.model import Rule
 
-Resolve = Callable[[Sequence[str]], list[str]]  # approver names -> Slack user ids; raises on a bad one
+
+class Resolve(Protocol):
+    """Approver names -> Slack user ids; raises naming each bad one as `field[n]`."""
+
+    def __call__(self, entries: Sequence[str], *, field: str = ...) -> list[str]: ...
 
 
 def combined_route(rules: Sequence[Rule], *, resolve: Resolve) -> Route:
@@ -24,7 +29,8 @@ def combined_route(rules: Sequence[Rule], *, resolve: Resolve) -> Route:
     any rejects, else keep waiting; the most frequent reminder; every rule's escalations, each
     adding people only to the items of its own rule."""
     distinct = list({r.name: r for r in rules}.values())
-    steps = sorted((Step(after=e.after, to=tuple(resolve(e.to)), notify=e.notify, rule=r.name)
+    steps = sorted((Step(after=e.after, to=tuple(resolve(e.to, field=f"policy rule {r.name!r} escalate.to")),
+                         notify=e.notify, rule=r.name)
                     for r in distinct for e in r.escalations), key=lambda s: s.after)
     timeouts = [r.timeout for r in distinct if r.timeout is not None]
     effects = {r.on_timeout if r.timeout is not None else "wait" for r in distinct}
