@@ -18,7 +18,7 @@ import click
 from bot.core.vocabulary import Urgency
 from bot.errors import InvalidInput, InvalidSettings
 from bot.ops.preflight import check_port
-from bot.settings import Settings, ensure_dev_audit_key, load_settings, redact_url
+from bot.settings import Settings, dev_tokens, ensure_dev_audit_key, load_settings, redact_url
 
 if TYPE_CHECKING:
     from bot.policy.model import Policy
@@ -382,11 +382,13 @@ def dev(port: int | None, sandbox_port: int | None) -> None:
                                       "(or --sandbox-port)", hosts="the sandbox's address"))
         sandbox, settings = _start_sandbox(settings, sandbox_port)
     if not settings.api_tokens:
-        # An agent's token, and a UI's that may decide for people (the decision API).
-        agent, ui = "dev-" + secrets.token_hex(12), "dev-ui-" + secrets.token_hex(12)
+        # An agent's token, and a UI's that may decide for people (the decision API): the same
+        # at every start on this data directory.
+        kept = dev_tokens(settings.data_dir)
+        agent, ui = kept["agent"], kept["ui"]
         settings = settings.with_overrides(api_tokens={agent: "dev-agent", ui: "dev-ui"},
                                            api_scopes={ui: frozenset({"decide"})},
-                                           callback_secrets={"dev-agent": (secrets.token_hex(32),)})
+                                           callback_secrets={"dev-agent": (kept["callback_secret"],)})
     _database(settings, upgrade=True).engine.dispose()  # dev follows the code's schema by itself
     with _redis(_observed(settings)) as settings:
         w = _build(settings)  # a bad policy or graph entry stops here, before anything starts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import secrets
@@ -241,6 +243,24 @@ def ensure_dev_audit_key(settings: Settings) -> Settings:
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
     return settings.with_overrides(audit_key=path.read_text().strip())
+
+
+DEV_TOKENS_FILE = "dev-tokens.json"
+
+
+def dev_tokens(data_dir: Path) -> dict[str, str]:
+    """`signoff dev`'s agent token, UI token and callback secret: made once and kept (0600) in the
+    data directory, so that the `export` line it printed still works after a restart."""
+    path = data_dir / DEV_TOKENS_FILE
+    if not path.is_file():
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        made = {"agent": "dev-" + secrets.token_hex(12), "ui": "dev-ui-" + secrets.token_hex(12),
+                "callback_secret": secrets.token_hex(32)}
+        with contextlib.suppress(FileExistsError):  # another start made them first: use those
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(made, f)
+    return {k: str(v) for k, v in json.loads(path.read_text()).items()}
 
 
 def _require(name: str, value: str | None, *, prefix: str = "") -> None:

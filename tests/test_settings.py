@@ -169,3 +169,13 @@ def test_every_setting_the_code_reads_is_in_env_example_with_a_comment_and_in_th
         assert at, f"{name} is not in .env.example"
         assert example[at[0] - 1].startswith("#"), f"{name} in .env.example has no comment above it"
         assert f"`{name}`" in readme, f"{name} is not in the README"
+
+
+def test_dev_tokens_are_made_once_and_kept_private(tmp_path):
+    # The `export` line `signoff dev` printed must still work after a restart.
+    from bot.settings import dev_tokens
+
+    first = dev_tokens(tmp_path / "data")
+    assert first == dev_tokens(tmp_path / "data")
+    assert first["agent"].startswith("dev-") and first["ui"].startswith("dev-ui-") and first["callback_secret"]
+    assert ((tmp_path / "data" / "dev-tokens.json").stat().st_mode & 0o777) == 0o600
