@@ -225,7 +225,10 @@ def _load_graphs(w: object) -> None:
 @click.option("--requester", default=None, help="Who asks (a Slack user id shows as a mention).")
 def run(graph: str, input_json: str, thread_id: str | None, approvers: tuple[str, ...],
         channel: str | None, requester: str | None) -> None:
-    """Start a run of a registered graph; a worker executes it. Prints the run id."""
+    """Start a run of a registered graph; a worker executes it. Prints the run id.
+
+    With SIGNOFF_URL and SIGNOFF_TOKEN set (as `signoff dev` prints them) it asks that server's
+    API; otherwise it starts the run itself, from this machine's settings."""
     import json
 
     from bot import wiring
@@ -236,6 +239,18 @@ def run(graph: str, input_json: str, thread_id: str | None, approvers: tuple[str
         graph_input = json.loads(input_json)
     except ValueError as e:
         raise click.BadParameter(f"not JSON: {e}", param_hint="--input") from e
+    if os.environ.get("SIGNOFF_URL") and os.environ.get("SIGNOFF_TOKEN"):
+        from signoff_client import SignoffClient
+        from signoff_client import SignoffError as ClientError
+
+        try:
+            with SignoffClient.from_env(retry_for=0) as client:
+                started_run = client.start_run(graph, graph_input, thread_id=thread_id, requester=requester,
+                                               approvers=approvers, channel=channel)
+        except ClientError as e:
+            raise click.ClickException(f"{os.environ['SIGNOFF_URL']}: {e}") from e
+        click.echo(started_run["id"])
+        return
     with _redis(_settings()) as settings:
         w = wiring.build(settings)
         try:

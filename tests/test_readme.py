@@ -168,3 +168,16 @@ def test_the_decorator_example_refunds_once_an_approver_clicks(dev_stack: DevSta
             example.kill()
     assert example.returncode == 0 and out.strip() == "refunded $340 on order #1234", (out, err)
 
+
+
+def test_signoff_run_starts_a_run_on_signoff_dev_through_its_api(dev_stack: DevStack) -> None:
+    # With the exports `signoff dev` printed, the CLI asks that server: it needs none of its secrets.
+    signoff = str(Path(sys.executable).parent / "signoff")
+    given = '{"action": "refund $5", "approved": false}'
+    done = subprocess.run([signoff, "run", "tutorial", "--input", given, "--approver", "@finance"],
+                          cwd=dev_stack.workdir, env=dev_stack.env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.strip().startswith("run_"), done.stderr
+    bad = subprocess.run([signoff, "run", "nosuch"], cwd=dev_stack.workdir, env=dev_stack.env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "no graph named 'nosuch'" in bad.stderr and "Traceback" not in bad.stderr
