@@ -167,9 +167,17 @@ class ApprovalService:
         was written (the request's `approvers[n]`, or the rule's)."""
         approvers = self._approvers(new, rule)
         ours = len(rule.approvers)
-        own_field = "approvers" if new.approvers else "SIGNOFF_DEFAULT_APPROVERS"
-        found = [*self.directory.resolve(approvers[:ours], field=f"policy rule {rule.name!r} approvers"),
-                 *self.directory.resolve(approvers[ours:], field=own_field)]
+        found: list[str] = []
+        unknown: dict[str, str] = {}
+        lists = ((approvers[:ours], f"policy rule {rule.name!r} approvers"),
+                 (approvers[ours:], "approvers" if new.approvers else "SIGNOFF_DEFAULT_APPROVERS"))
+        for entries, field in lists:
+            try:
+                found += self.directory.resolve(entries, field=field)
+            except InvalidInput as e:  # every unknown one is named, the rule's and the request's
+                unknown |= e.fields
+        if unknown:
+            raise InvalidInput("some approvers could not be found in Slack", fields=unknown)
         return tuple(dict.fromkeys(found))
 
     def check_run_start(self, approvers: Sequence[str], requester: str | None, channel: str | None) -> None:
