@@ -416,7 +416,7 @@ def dev(port: int | None, sandbox_port: int | None) -> None:
                                        stdin=subprocess.DEVNULL,  # a node's input() must not stop it
                                        preexec_fn=die_with_parent())  # noqa: PLW1509 - a crash too
         try:
-            _serve(settings, w, announce=lambda: _print_welcome(settings, sandbox))
+            _serve(settings, w, announce=lambda: _print_welcome(settings, sandbox, policy=w.service.policy))
         finally:
             _stop(worker_proc)
             if sandbox is not None:
@@ -468,7 +468,7 @@ def _env_of(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _print_welcome(settings: Settings, sandbox: object | None) -> None:
+def _print_welcome(settings: Settings, sandbox: object | None, *, policy: Policy) -> None:
     token = next((t for t in settings.api_tokens if t not in settings.api_scopes), None) or next(
         iter(settings.api_tokens))
     ui = next((t for t, scopes in settings.api_scopes.items() if "decide" in scopes), None)
@@ -491,13 +491,19 @@ def _print_welcome(settings: Settings, sandbox: object | None) -> None:
     exports = f"export SIGNOFF_URL={base} SIGNOFF_TOKEN={token} TOKEN={token}"
     if ui is not None:
         exports += f" UI_TOKEN={ui}"
+    # The sample names its approvers unless the policy's rule for it does (it then refuses any).
+    from bot.policy.explain import match
+
+    rule = match(policy, action="issue_refund", args={"order": 1234, "amount": 340}, requester=None,
+                 urgency=None).rule
+    named = "" if rule.approvers and not rule.allow_request_approvers else ', \"approvers\": [\"@finance\"]'
     lines += [
         "", "In another terminal (the README's commands use these):", f"  {exports}",
         "", "Ask for an approval:",
         f"  curl -s -X POST {base}/v1/requests -H 'Authorization: Bearer {token}' \\",
         "    -H 'Content-Type: application/json' \\",
         "    -d '{\"action\": \"issue_refund\", \"summary\": \"Refund $340 to order #1234\", "
-        "\"args\": {\"order\": 1234, \"amount\": 340}, \"approvers\": [\"@finance\"]}'", "",
+        f"\"args\": {{\"order\": 1234, \"amount\": 340}}{named}}}'", "",
     ]
     click.echo("\n".join(lines), err=True)
 

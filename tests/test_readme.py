@@ -181,3 +181,14 @@ def test_signoff_run_starts_a_run_on_signoff_dev_through_its_api(dev_stack: DevS
     bad = subprocess.run([signoff, "run", "nosuch"], cwd=dev_stack.workdir, env=dev_stack.env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "no graph named 'nosuch'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_curl_signoff_dev_prints_creates_a_request_under_its_policy(dev_stack: DevStack) -> None:
+    # The banner's example is an example like the README's: under the Try-it policy, whose rule
+    # names the approvers, a request naming its own was refused.
+    printed = dev_stack.log.read_text().splitlines()
+    start = printed.index("Ask for an approval:") + 1
+    command = "\n".join(line for line in printed[start:start + 3])
+    assert command.lstrip().startswith("curl") and "approvers" not in command, command
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith('{"id":"req_'), (done.stdout, done.stderr)
