@@ -159,7 +159,7 @@ def load_settings(
     settings = Settings(
         data_dir=data_dir,
         database_url=_database_url(get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}"),
-        redis_url=get("REDIS_URL"),
+        redis_url=_redis_url(get("REDIS_URL")),
         slack_bot_token=get("SLACK_BOT_TOKEN"),
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         slack_api_url=_api_url(get("SLACK_API_URL") or SLACK_API_URL),
@@ -359,6 +359,16 @@ def _database_url(url: str) -> str:
         fixed = "postgresql+psycopg://" + url.split("://", 1)[1]
         raise InvalidSettings(f"DATABASE_URL starts with {scheme}://; Signoff needs postgresql+psycopg://. "
                               f"Set DATABASE_URL={redact_url(fixed)}")
+    if scheme not in ("sqlite", "postgresql+psycopg") or "://" not in url:
+        raise InvalidSettings("DATABASE_URL must be sqlite:///<path> or "
+                              f"postgresql+psycopg://user:password@host/db, got {redact_url(url)!r}")
+    return url
+
+
+def _redis_url(url: str | None) -> str | None:
+    if url is not None and url.split("://", 1)[0].lower() not in ("redis", "rediss", "unix"):
+        raise InvalidSettings(f"REDIS_URL must be redis://, rediss:// or unix://, got {redact_url(url)!r} "
+                              "(leave it empty for the embedded redis-server)")
     return url
 
 

@@ -182,3 +182,14 @@ def test_dev_tokens_are_made_once_and_kept_private(tmp_path):
     assert first["agent"].startswith("dev-") and first["ui"].startswith("dev-ui-")
     assert len(first["callback_secret"]) == 64
     assert ((tmp_path / "data" / "dev-tokens.json").stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("DATABASE_URL", "mysql://u:hunter2@h/db", "sqlite:///"),  # was a ModuleNotFoundError traceback
+    ("DATABASE_URL", "notaurl", "postgresql+psycopg://"),
+    ("REDIS_URL", "http://127.0.0.1:6399/0", "redis://"),  # was a ValueError traceback
+])
+def test_a_url_of_the_wrong_kind_is_refused_naming_the_kinds_that_work(name, value, says):
+    with pytest.raises(InvalidSettings, match=name) as refused:
+        load(**{name: value})
+    assert says in str(refused.value) and "hunter2" not in str(refused.value)
