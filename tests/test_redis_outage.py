@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from redis import Redis
 from rq import Queue, Worker
@@ -131,6 +132,19 @@ def test_a_redis_that_stops_answering_holds_up_no_agent_and_no_click(stack, redi
         assert stack.api.get(f"/v1/requests/{req['id']}").json()["status"] == "approved"
         health = stack.api.get("/healthz")
         assert health.status_code == 503 and "Timeout" in health.json()["redis"], health.text
+
+
+@pytest.mark.parametrize("stack_overrides", [{"metrics_token": "m" * 24}])
+def test_metrics_still_answer_while_redis_hangs_and_the_heartbeat_reads_zero(stack, redis_server):
+    # A 500 dropped every series, and "no worker heartbeat" never fires on a missing one.
+    stack.create(summary="counted")
+    with paused(redis_server):
+        scraped = httpx.get(f"{stack.url}/metrics", headers={"Authorization": "Bearer " + "m" * 24},
+                            timeout=60)
+    assert scraped.status_code == 200, scraped.text
+    assert "signoff_worker_heartbeat_timestamp_seconds 0.0" in scraped.text
+    assert 'signoff_requests_pending{age="0-60"} 1.0' in scraped.text  # the database's part is there
+    assert not [line for line in scraped.text.splitlines() if line.startswith("signoff_rq_queue_depth{")]
 
 
 def test_a_click_that_changes_nothing_is_still_explained_while_redis_is_down(stack, redis_server):

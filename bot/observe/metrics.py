@@ -89,8 +89,10 @@ class StoreCollector(Collector):
         pending = GaugeMetricFamily(PENDING, SCRAPE_GAUGES[PENDING], labels=["age"])
         for age, n in r.pending_by_age:
             pending.add_metric([age], n)
-        yield pending
-        yield GaugeMetricFamily(OVERDUE, SCRAPE_GAUGES[OVERDUE], value=r.overdue)
+        if r.pending_by_age:
+            yield pending
+        if r.overdue is not None:
+            yield GaugeMetricFamily(OVERDUE, SCRAPE_GAUGES[OVERDUE], value=r.overdue)
         depth = GaugeMetricFamily(QUEUE_DEPTH, SCRAPE_GAUGES[QUEUE_DEPTH], labels=["queue"])
         failed = GaugeMetricFamily(FAILED_JOBS, SCRAPE_GAUGES[FAILED_JOBS], labels=["queue"])
         for queue, (queued, failures) in r.queues.items():
@@ -104,7 +106,7 @@ class StoreCollector(Collector):
 class StoreReading:
     """One scrape's view of the store."""
 
-    def __init__(self, *, pending_by_age: Iterable[tuple[str, int]], overdue: int,
+    def __init__(self, *, pending_by_age: Iterable[tuple[str, int]], overdue: int | None,
                  queues: dict[str, tuple[int, int]], heartbeat: float | None) -> None:
         self.pending_by_age, self.overdue = list(pending_by_age), overdue
         self.queues, self.heartbeat = queues, heartbeat
