@@ -716,7 +716,7 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
     """Write every audit event, in chain order, as CSV or JSON Lines."""
     from bot.storage.audit_export import export
 
-    db = _database(_settings(dev=True))
+    db = _existing(_settings(dev=True))
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
         count = export(db, out, fmt=fmt, request_id=request_id)
@@ -736,7 +736,7 @@ def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy impor
         kept = Head.parse(anchor) if anchor is not None else None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--head") from e
-    found = verify(_database(settings), anchor=kept)
+    found = verify(_existing(settings), anchor=kept)
     if found.broken is not None:
         click.echo(f"audit log BROKEN at event {found.broken.seq}: {found.broken.reason}", err=True)
     for m in found.mismatches:
@@ -792,9 +792,40 @@ def db_current() -> None:
     """Print the database's schema revision and the one this Signoff needs; changes nothing."""
     from bot.storage import schema
 
-    at, wanted = _revision(_settings(dev=True).database_url), schema.head()
-    state = "up to date" if at == wanted else f"this Signoff needs {wanted}: run `signoff db upgrade`"
+    settings, wanted = _settings(dev=True), schema.head()
+    _refuse_missing_sqlite(settings.database_url)
+    at = _revision(settings.database_url)
+    if at == wanted:
+        state = "up to date"
+    elif at is not None and at not in schema.known():
+        state = f"newer than this Signoff knows ({wanted}): run the Signoff version that upgraded it"
+    else:
+        state = f"this Signoff needs {wanted}: run `signoff db upgrade`"
     click.echo(f"{at or 'none'} ({state})")
+    if at != wanted:
+        sys.exit(1)  # a deploy script can gate on it
+
+
+def _existing(settings: Settings):  # noqa: ANN202 - Database stays lazy
+    """The database, for a command that only reads it (audit, db current): never created or
+    migrated on the way, so that a mistyped DATABASE_URL or a wrong working directory is an error,
+    not an empty log reported intact."""
+    _refuse_missing_sqlite(settings.database_url)
+    if _revision(settings.database_url) is None:
+        raise click.ClickException(f"{redact_url(settings.database_url)} holds no Signoff schema: check "
+                                   "DATABASE_URL; `signoff db upgrade` creates one")
+    return _connect(settings, upgrade=False)
+
+
+def _refuse_missing_sqlite(database_url: str) -> None:
+    """One line, rather than SQLite quietly creating an empty database where the URL points."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not Path(url.database).is_file():
+        raise click.ClickException(f"no database at {url.database}: check DATABASE_URL (and the working "
+                                   "directory, for a relative path); `signoff db upgrade` creates one")
 
 
 def _revision(url: str) -> str | None:

@@ -47,6 +47,11 @@ def head(migrations: Path = MIGRATIONS) -> str:
     return found
 
 
+def known(migrations: Path = MIGRATIONS) -> set[str]:
+    """Every revision this code has."""
+    return {r.revision for r in ScriptDirectory.from_config(config(migrations)).walk_revisions()}
+
+
 def current(engine: Engine) -> str | None:
     """The database's revision; None for an empty database or one made before migrations."""
     with engine.connect() as conn:
@@ -92,7 +97,7 @@ def _to_head(cfg: Config, conn: Connection, *, upgrade: bool) -> str:
         at = PRE_MIGRATIONS_REVISION
     if at == wanted:
         return at
-    if at not in {r.revision for r in script.walk_revisions()}:
+    if at not in known(Path(cfg.get_main_option("script_location") or MIGRATIONS)):
         raise SchemaMismatch(f"database schema is at revision {at}, which this Signoff does not know "
                              f"(it needs {wanted}): run the Signoff version that upgraded it")
     if not upgrade:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -121,7 +122,13 @@ def test_models_and_revisions_make_the_same_schema(database_url, made_by):
 
 
 def test_a_fresh_database_is_created_at_head_and_current_prints_it(database_url):
-    assert cli(database_url, "db", "current").output.startswith("none ")
+    # Before: no SQLite file is created by looking (it is named, not made), an empty database
+    # says none; both exit 1, so a deploy script can gate on `db current`.
+    before = cli(database_url, "db", "current")
+    said = before.output
+    assert before.exit_code == 1 and ("no database at" in said or said.startswith("none ")), said
+    if database_url.startswith("sqlite:///"):
+        assert not Path(database_url.removeprefix("sqlite:///")).exists()
     r = cli(database_url, "db", "upgrade")
     assert r.exit_code == 0 and f"revision {schema.head()} (was none)" in r.output, r.output
     r = cli(database_url, "db", "current")
@@ -334,3 +341,18 @@ def test_an_upgrade_that_breaks_a_reference_changes_nothing(stack, database_url,
     if engine.dialect.name == "sqlite":  # the pooled connection got its foreign keys back
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_reading_commands_never_make_a_database_where_a_mistyped_url_points(tmp_path):
+    # `audit verify` on a typo used to create and migrate an empty database and report
+    # "audit log OK: 0 events, chain intact": an auditor would have read the wrong store as clean.
+    typo = tmp_path / "sigonff.db"
+    for words in (("audit", "verify"), ("audit", "export"), ("audit", "head"), ("db", "current")):
+        r = cli(f"sqlite:///{typo}", *words)
+        assert r.exit_code == 1 and "no database at" in r.output, (words, r.output)
+        assert "DATABASE_URL" in r.output
+    assert not typo.exists()
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # a file, but no Signoff schema in it
+    r = cli(f"sqlite:///{empty}", "audit", "verify")
+    assert r.exit_code == 1 and "holds no Signoff schema" in r.output, r.output
