@@ -96,8 +96,9 @@ def main(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Slack call is noise
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # plugin set-up on every start
+        from bot.observe.logs import quiet_noisy
+
+        quiet_noisy()
 
 
 @main.command()

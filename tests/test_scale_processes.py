@@ -5,6 +5,7 @@ whose clocks run ahead keep deadlines on the database's clock."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -179,7 +180,7 @@ def test_web_concurrency_starts_that_many_web_workers(tmp_path: Path, redis_serv
                                                        sandbox: SlackSandbox) -> None:
     port = free_port()
     env = _env(tmp_path, database_url=f"sqlite:///{tmp_path / 'signoff.db'}", redis_url=redis_server.url,
-               sandbox=sandbox, port=port) | {"WEB_CONCURRENCY": "2"}
+               sandbox=sandbox, port=port) | {"WEB_CONCURRENCY": "2", "SIGNOFF_LOG_FORMAT": "json"}
     with _process(tmp_path, "web", ["web"], env) as web:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, proc=web, timeout=START_TIMEOUT, output=(tmp_path / "web.log").read_text)
@@ -188,6 +189,13 @@ def test_web_concurrency_starts_that_many_web_workers(tmp_path: Path, redis_serv
         assert len(spawned) == 2, (spawned, (tmp_path / "web.log").read_text())
         got = httpx.get(f"{url}/v1/requests", headers={"Authorization": f"Bearer {API_TOKEN}"})
         assert got.status_code == 200 and got.json() == {"requests": []}
+        made = httpx.post(f"{url}/v1/requests", headers={"Authorization": f"Bearer {API_TOKEN}"},
+                          json={"action": "a", "summary": "s", "approvers": ["U0ALICE"]})
+        assert made.status_code == 201, made.text
+        # Each worker process logs as its parent was told (its lifecycle lines were dropped).
+        logged = [json.loads(line) for line in (tmp_path / "web.log").read_text().splitlines()
+                  if line.startswith("{")]
+        assert any(e.get("step") == "created" and e.get("request_id") == made.json()["id"] for e in logged)
         web.terminate()
         assert web.wait(timeout=60) in (0, 128 + signal.SIGTERM)
         assert all(not Path(f"/proc/{p}").exists() or "Z" in Path(f"/proc/{p}/stat").read_text().split()[2]

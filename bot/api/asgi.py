@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 
 from fastapi import FastAPI
@@ -20,8 +21,13 @@ def app_from_env() -> FastAPI:
     a failure here is a change between the two reads, and stops the worker with its reason.
     """
     from bot import wiring
+    from bot.observe import logs
 
     settings = load_settings()
+    # A spawned process starts with Python's logging unconfigured: without this its lifecycle
+    # lines were dropped, its warnings bare, and SIGNOFF_LOG_FORMAT=json ignored.
+    logs.configure(fmt=settings.log_format, level=logging.INFO)
+    logs.quiet_noisy()
     if settings.redis_url is None:
         raise InvalidSettings("REDIS_URL is not set; `signoff web` sets it before starting workers")
     w = wiring.build(settings)

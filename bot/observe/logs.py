@@ -75,3 +75,11 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, _: Any) -> None:
         pass
+
+
+def quiet_noisy() -> None:
+    """Only warnings from libraries that log every call: httpx (a line per Slack call) and alembic
+    (its plugin set-up on every start)."""
+    for name in ("httpx", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
