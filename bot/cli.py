@@ -623,7 +623,7 @@ def _check_against_slack(file: Path, loaded: Policy, *, token: str | None, api_u
 @click.option("--args", "args_json", default="{}", show_default=True, help="The arguments, as JSON.")
 @click.option("--requester", default=None)
 @click.option("--agent", default=None, help="The agent asking (the name of its API token).")
-@click.option("--urgency", type=click.Choice(list(Urgency)), default=None)
+@click.option("--urgency", type=click.Choice([u.value for u in Urgency], case_sensitive=False), default=None)
 def policy_explain(file: Path | None, action: str, args_json: str, requester: str | None,
                    agent: str | None, urgency: str | None) -> None:
     """Print which rule a request matches and why each earlier rule did not."""

@@ -327,6 +327,9 @@ def test_policy_check_and_explain_on_the_command_line(tmp_path):
                                      "--args", '{"amount": 340}'])
     assert explained.exit_code == 0 and "mid-refunds" in explained.output
     assert "small-refunds" in explained.output and "amount is 340" in explained.output
+    high = runner.invoke(main, ["policy", "explain", "--file", str(POLICY), "--action", "issue_refund",
+                                "--args", '{"amount": 340}', "--urgency", "high"])  # as the API spells it
+    assert high.exit_code == 0 and "mid-refunds" in high.output, high.output
 
 
 def test_a_card_routed_to_a_user_group_mentions_the_group(stack):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
@@ -15,6 +17,17 @@ from bot.core.lifecycle import Event
 from bot.service import ApprovalService
 from bot.slack import listeners
 from bot.slack.identity import SlackIdentity, origin
+
+
+class _NoUnusedTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns on
+    every start that the token is unused: ours is in the client, so the warning is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_NoUnusedTokenNotice())
 
 
 def build_bolt_app(*, client: WebClient, signing_secret: str, service: ApprovalService,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -107,3 +108,24 @@ def test_json_logs_are_one_object_per_line(sandbox, redis_server, tmp_path):
                           text=True, timeout=60, check=True)
     [line] = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
     assert line["step"] == "created" and line["request_id"] == "req_1" and line["level"] == "info"
+
+
+def test_web_starts_without_warning_that_a_token_is_unused(sandbox, redis_server, tmp_path):
+    # Bolt reads SLACK_BOT_TOKEN from the environment even when handed a client, and warned on
+    # every start: noise an operator would chase.
+    from bot import wiring
+    from bot.settings import load_settings
+
+    env = _env(tmp_path, sandbox, REDIS_URL=redis_server.url)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        records: list[logging.LogRecord] = []
+        handler = logging.Handler()
+        handler.emit = records.append  # type: ignore[method-assign]
+        logging.getLogger("slack_bolt").addHandler(handler)
+        try:
+            wiring.build(load_settings(env_file=None)).web_app()
+        finally:
+            logging.getLogger("slack_bolt").removeHandler(handler)
+    assert not [r for r in records if "unused" in r.getMessage()], [r.getMessage() for r in records]
