@@ -82,13 +82,27 @@ def die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
+def _kept_password(data_dir: Path) -> str:
+    """The embedded server's password for `data_dir`: made once, kept 0600 in the 0700 data dir."""
+    private_dir(data_dir)
+    path = data_dir / "redis.password"
+    with contextlib.suppress(FileExistsError):  # another process made it first: use that one
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(24))
+    return path.read_text().strip()
+
+
 class EmbeddedRedis:
     """Starts redis-server on a unix socket with a password, its files in `data_dir`; stop() ends it."""
 
     def __init__(self, data_dir: Path, *, persist: bool = True) -> None:
         self.data_dir = data_dir
         self.persist = persist
-        self.password = secrets.token_hex(24)
+        # A persistent one keeps its password: a `signoff worker` still connected when `signoff web`
+        # restarts the server reconnects, where a new password left it failing to authenticate
+        # for ever (alive, so no supervisor restarted it).
+        self.password = _kept_password(data_dir) if persist else secrets.token_hex(24)
         self.socket = self._socket_path(data_dir)
         self.process: subprocess.Popen[bytes] | None = None
 

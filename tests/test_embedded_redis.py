@@ -92,3 +92,21 @@ def test_a_second_process_shares_the_server_through_a_private_url_file(tmp_path:
     finally:
         assert owned is not None
         owned.stop()
+
+
+def test_a_client_of_the_server_reconnects_after_its_owner_restarts_it(tmp_path: Path):
+    # `signoff worker` keeps the URL it read; when `signoff web` (the owner) restarts, the new
+    # server had a new password, and the worker failed to authenticate for ever.
+    first = EmbeddedRedis(tmp_path / "data").start()
+    client = Redis.from_url(first.url)
+    try:
+        client.set("k", "v")
+        first.stop()
+        second = EmbeddedRedis(tmp_path / "data").start()
+        try:
+            assert second.url == first.url and client.get("k") == b"v"  # the same URL, and the AOF
+        finally:
+            second.stop()
+    finally:
+        client.close()
+    assert _mode(tmp_path / "data" / "redis.password") == 0o600
