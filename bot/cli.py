@@ -722,6 +722,9 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
         out = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
         count = export(db, out, fmt=fmt, request_id=request_id)
     click.echo(f"exported {count} events", err=True)
+    if request_id is not None and count == 0:  # every request has its `created` event
+        raise click.ClickException(f"no request {request_id!r} in this audit log: check the id "
+                                   "(and DATABASE_URL)")
 
 
 def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy import

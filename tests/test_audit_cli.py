@@ -91,6 +91,12 @@ def test_export_jsonl_and_csv_carry_every_event_in_order(logged):
     assert json.loads(rows[-1]["data"]) == events[-1]["data"]
 
 
+def test_exporting_a_request_that_is_not_there_fails_naming_it(logged):
+    # It exported 0 events with exit 0: a typo in an id looked like a request with no history.
+    r = run(logged, "audit", "export", "--request", "req_nope")
+    assert r.exit_code == 1 and "no request 'req_nope'" in r.output, r.output
+
+
 def test_head_prints_the_last_event_as_seq_and_mac(logged):
     with logged.w.db.engine.connect() as conn:
         seq, mac = conn.execute(text("SELECT seq, hash FROM audit_events ORDER BY seq DESC")).first()
