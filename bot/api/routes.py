@@ -160,7 +160,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         fields: dict[str, str] = {}
         for e in exc.errors():  # the branches of a union (seconds or a duration) as one field
-            name, said = _field_name(e["loc"]), _plain(e)
+            # An unknown field's name is the agent's own: never read it as a union branch's tag.
+            name, said = _field_name(e["loc"], as_sent=e["type"] == "extra_forbidden"), _plain(e)
             if e["type"] == "json_invalid":  # its loc is a character offset, not a field
                 name, said = "body", f"not valid JSON at character {e['loc'][-1]} ({said})"
             fields[name] = f"{fields[name]}, or {said[0].lower()}{said[1:]}" if name in fields else said
@@ -246,13 +247,14 @@ def _plain(error: Mapping[str, Any]) -> str:
     return str(error["msg"])
 
 
-def _field_name(loc: tuple[int | str, ...] | list[int | str]) -> str:
+def _field_name(loc: tuple[int | str, ...] | list[int | str], *, as_sent: bool = False) -> str:
     """`("body", "approvers", 0)` → `approvers[0]`: the field as the agent wrote it (a union's
-    branch tags, like `constrained-int`, are not part of it)."""
+    branch tags, like `constrained-int`, are not part of it; `as_sent`: the last part is a name
+    the agent sent, kept whatever it looks like)."""
+    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)  # where from
     name = ""
-    for part in loc:
-        tag = isinstance(part, str) and ("-" in part or "[" in part)  # a union branch's tag
-        if tag or part in ("body", "query", "path", "header"):
-            continue
+    for n, part in enumerate(parts):
+        if isinstance(part, str) and ("-" in part or "[" in part) and not (as_sent and n == len(parts) - 1):
+            continue  # a union branch's tag
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name or "body"
