@@ -23,6 +23,8 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
+from bot.settings import kept_secret
+
 # sun_path holds 108 bytes on Linux (104 on macOS): longer data dirs get their socket in /tmp.
 _MAX_SOCKET_PATH = 100
 
@@ -82,17 +84,6 @@ def die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
-def _kept_password(data_dir: Path) -> str:
-    """The embedded server's password for `data_dir`: made once, kept 0600 in the 0700 data dir."""
-    private_dir(data_dir)
-    path = data_dir / "redis.password"
-    with contextlib.suppress(FileExistsError):  # another process made it first: use that one
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(24))
-    return path.read_text().strip()
-
-
 class EmbeddedRedis:
     """Starts redis-server on a unix socket with a password, its files in `data_dir`; stop() ends it."""
 
@@ -102,7 +93,8 @@ class EmbeddedRedis:
         # A persistent one keeps its password: a `signoff worker` still connected when `signoff web`
         # restarts the server reconnects, where a new password left it failing to authenticate
         # for ever (alive, so no supervisor restarted it).
-        self.password = _kept_password(data_dir) if persist else secrets.token_hex(24)
+        self.password = (kept_secret(private_dir(data_dir) / "redis.password", lambda: secrets.token_hex(24))
+                         if persist else secrets.token_hex(24))
         self.socket = self._socket_path(data_dir)
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -232,17 +233,34 @@ def _audit_key(raw: str | None, *, data_dir: Path, dev: bool) -> str | None:
     return raw
 
 
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """The text of `path`, written first from `make()` (0600, in a 0700 directory) if it is not
+    there: a secret made once and kept across restarts. Written whole under another name and
+    linked into place, so a process starting at the same moment reads the same secret, never a
+    half-written file."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(make())
+            with contextlib.suppress(FileExistsError):  # another process linked its own first
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
+    kept = path.read_text().strip()
+    if not kept:
+        raise InvalidSettings(f"{path} is empty: delete it, and Signoff makes a new one")
+    return kept
+
+
 def ensure_dev_audit_key(settings: Settings) -> Settings:
     """Settings with an audit key: SIGNOFF_AUDIT_KEY, or one generated once and kept (0600) in the
     data directory so that the chain stays verifiable across restarts."""
     if settings.audit_key is not None:
         return settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = settings.data_dir / AUDIT_KEY_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32) + "\n")
-    return settings.with_overrides(audit_key=path.read_text().strip())
+    return settings.with_overrides(audit_key=kept_secret(settings.data_dir / AUDIT_KEY_FILE,
+                                                         lambda: secrets.token_hex(32)))
 
 
 DEV_TOKENS_FILE = "dev-tokens.json"
@@ -251,16 +269,10 @@ DEV_TOKENS_FILE = "dev-tokens.json"
 def dev_tokens(data_dir: Path) -> dict[str, str]:
     """`signoff dev`'s agent token, UI token and callback secret: made once and kept (0600) in the
     data directory, so that the `export` line it printed still works after a restart."""
-    path = data_dir / DEV_TOKENS_FILE
-    if not path.is_file():
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        made = {"agent": "dev-" + secrets.token_hex(12), "ui": "dev-ui-" + secrets.token_hex(12),
-                "callback_secret": secrets.token_hex(32)}
-        with contextlib.suppress(FileExistsError):  # another start made them first: use those
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(made, f)
-    return {k: str(v) for k, v in json.loads(path.read_text()).items()}
+    kept = kept_secret(data_dir / DEV_TOKENS_FILE, lambda: json.dumps({
+        "agent": "dev-" + secrets.token_hex(12), "ui": "dev-ui-" + secrets.token_hex(12),
+        "callback_secret": secrets.token_hex(32)}))
+    return {k: str(v) for k, v in json.loads(kept).items()}
 
 
 def _require(name: str, value: str | None, *, prefix: str = "") -> None:

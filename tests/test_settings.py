@@ -193,3 +193,15 @@ def test_a_url_of_the_wrong_kind_is_refused_naming_the_kinds_that_work(name, val
     with pytest.raises(InvalidSettings, match=name) as refused:
         load(**{name: value})
     assert says in str(refused.value) and "hunter2" not in str(refused.value)
+
+
+def test_a_kept_secret_is_made_once_whole_and_an_emptied_one_is_refused(tmp_path):
+    from bot.settings import kept_secret
+
+    path = tmp_path / "data" / "secret"
+    assert kept_secret(path, lambda: "first") == "first"
+    assert kept_secret(path, lambda: "second") == "first"  # kept, not made again
+    assert (path.stat().st_mode & 0o777) == 0o600 and [p.name for p in path.parent.iterdir()] == ["secret"]
+    path.write_text("")
+    with pytest.raises(InvalidSettings, match="is empty: delete it"):
+        kept_secret(path, lambda: "third")
