@@ -145,8 +145,9 @@ class ApprovalService:
             return None, False
         return self._queue_callback(s, row, t), True
 
-    def _approvers(self, new: NewRequest, rule: Rule) -> list[str]:
-        """Who decides: the rule's approvers, plus the request's own where the rule allows it."""
+    def _named_approvers(self, new: NewRequest, rule: Rule) -> list[str]:
+        """Who decides besides the rule's approvers: the request's own where the rule allows them
+        (SIGNOFF_DEFAULT_APPROVERS when it names nobody and the rule nobody either)."""
         named = list(new.approvers)
         if named and not rule.allow_request_approvers:
             raise InvalidInput(
@@ -155,22 +156,21 @@ class ApprovalService:
                 fields={"approvers": f"not allowed by rule {rule.name!r}"})
         if not named and not rule.approvers and rule.allow_request_approvers:
             named = list(new.fallback_approvers)
-        approvers = [*rule.approvers, *named]
-        if not approvers:
+        if not named and not rule.approvers:
             raise InvalidInput(
                 f"nobody to ask: the request names no approvers and policy rule {rule.name!r} names none",
                 fields={"approvers": "name at least one approver (or route the action in the policy)"})
-        return approvers
+        return named
 
     def _eligible(self, new: NewRequest, rule: Rule) -> tuple[str, ...]:
-        """The Slack users who decide under `rule`; an entry Slack does not know is named where it
-        was written (the request's `approvers[n]`, or the rule's)."""
-        approvers = self._approvers(new, rule)
-        ours = len(rule.approvers)
+        """The Slack users who decide under `rule`: its approvers and the request's; an entry
+        Slack does not know is named where it was written (the request's `approvers[n]`, or the
+        rule's)."""
+        named = self._named_approvers(new, rule)
         found: list[str] = []
         unknown: dict[str, str] = {}
-        lists = ((approvers[:ours], f"policy rule {rule.name!r} approvers"),
-                 (approvers[ours:], "approvers" if new.approvers else "SIGNOFF_DEFAULT_APPROVERS"))
+        lists = ((rule.approvers, f"policy rule {rule.name!r} approvers"),
+                 (named, "approvers" if new.approvers else "SIGNOFF_DEFAULT_APPROVERS"))
         for entries, field in lists:
             try:
                 found += self.directory.resolve(entries, field=field)
