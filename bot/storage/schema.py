@@ -49,7 +49,11 @@ def head(migrations: Path = MIGRATIONS) -> str:
 
 def known(migrations: Path = MIGRATIONS) -> set[str]:
     """Every revision this code has."""
-    return {r.revision for r in ScriptDirectory.from_config(config(migrations)).walk_revisions()}
+    return _revisions(ScriptDirectory.from_config(config(migrations)))
+
+
+def _revisions(script: ScriptDirectory) -> set[str]:
+    return {r.revision for r in script.walk_revisions()}
 
 
 def current(engine: Engine) -> str | None:
@@ -97,7 +101,7 @@ def _to_head(cfg: Config, conn: Connection, *, upgrade: bool) -> str:
         at = PRE_MIGRATIONS_REVISION
     if at == wanted:
         return at
-    if at not in known(Path(cfg.get_main_option("script_location") or MIGRATIONS)):
+    if at not in _revisions(script):
         raise SchemaMismatch(f"database schema is at revision {at}, which this Signoff does not know "
                              f"(it needs {wanted}): run the Signoff version that upgraded it")
     if not upgrade:
