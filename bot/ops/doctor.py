@@ -20,6 +20,7 @@ from bot.errors import SignoffError
 from bot.observe import heartbeat
 from bot.ops.clock import measure_skew
 from bot.policy.model import Policy
+from bot.policy.parser import policy_warnings
 from bot.slack.policy_check import channel_problem, unknown_names
 from bot.slack.scopes import BOT_SCOPES
 from bot.storage import schema
@@ -90,6 +91,9 @@ def policy_names(client: WebClient, policy: Policy | None) -> Check:
         return Check("policy", FAIL, f"cannot ask Slack about the policy's names ({e})")
     if problems:
         return Check("policy", FAIL, "; ".join(f"line {line}: {reason}" for line, reason in problems))
+    if warnings := policy_warnings(policy):
+        return Check("policy", WARN, "every name resolves, but " + "; ".join(
+            f"line {line}: {reason}" for line, reason in warnings))
     return Check("policy", OK, f"{len(policy.rules)} rule(s) and a default; every name resolves")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot.core.identity import is_person, normalise
 from bot.policy.conditions import parse_condition
 from bot.policy.durations import format_duration, parse_duration
 from bot.policy.model import (
@@ -62,7 +63,27 @@ def policy_warnings(policy: Policy) -> list[tuple[int, str]]:
             warnings.append((rule.line, (
                 f"rule {rule.name!r} auto-{rule.auto}s on 'requester', which the agent claims for itself; "
                 "any agent can name any requester. Match on 'agent' (the name of the API token) instead")))
-    return warnings
+    for rule in (*policy.rules, policy.default):
+        if (short := _short_of_quorum(rule)) is not None:
+            warnings.append((rule.line, short))
+    return sorted(warnings)
+
+
+def _short_of_quorum(rule: Rule) -> str | None:
+    """Why `rule`'s own approvers can never reach its quorum, or None when they might.
+
+    Only people count for sure: a `@handle` may be a user group of any size, and a rule that
+    takes the request's approvers may be given enough.
+    """
+    people = {normalise(a) for a in rule.approvers}
+    if rule.auto or rule.allow_request_approvers or not all(map(is_person, people)):
+        return None
+    if len(people) >= rule.quorum:
+        return None
+    then = ("until an escalation adds people (each request escalates at once)" if rule.escalations
+            else "by anyone: it has no escalation, so each request only times out")
+    return (f"rule {rule.name!r} needs {rule.quorum} approvals but names {len(people)} approver(s); "
+            f"its requests cannot be decided {then}. Lower 'quorum' or add approvers")
 
 
 def policy_problems(text: str) -> list[tuple[int, str]]:

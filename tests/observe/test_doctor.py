@@ -48,6 +48,20 @@ def test_a_healthy_install_passes_and_warns_about_redis_persistence(sandbox, red
     assert got["redis"]["status"] == "warn" and "appendonly" in got["redis"]["detail"]
 
 
+def test_a_policy_its_approvers_cannot_satisfy_is_a_warning(sandbox, redis, redis_server, sqlite_url,
+                                                            tmp_path):
+    Database.connect(sqlite_url).engine.dispose()
+    heartbeat.beat(redis, datetime.now(UTC))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default:\n  approvers: [U0ALICE]\n  quorum: 2\n")
+    done = doctor(tmp_path, sandbox, redis_server.url, sqlite_url, "--json", SIGNOFF_POLICY_FILE=str(policy))
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert got["policy"]["status"] == "warn"
+    assert got["policy"]["detail"].startswith("every name resolves, but line 1: rule 'default' needs 2 "
+                                              "approvals but names 1 approver(s)")
+
+
 def test_a_broken_install_fails_naming_each_problem(sandbox, redis, redis_server, sqlite_url, tmp_path):
     sandbox.set_scopes(tuple(sorted(BOT_SCOPES - {"usergroups:read"})))
     sandbox.add_channel("C0QUIET", name="quiet", is_member=False)

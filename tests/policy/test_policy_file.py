@@ -7,7 +7,7 @@ import pytest
 from bot.errors import InvalidSettings, SignoffError
 from bot.policy.loader import check_policy, load_policy
 from bot.policy.model import InvalidPolicy
-from bot.policy.parser import parse_policy
+from bot.policy.parser import parse_policy, policy_warnings
 
 REFUNDS = Path(__file__).parent / "refunds.yaml"
 DEFAULT = "default:\n  approvers: [U0OPS]\n"
@@ -250,3 +250,27 @@ def test_a_rule_says_whom_its_card_mentions_and_whether_approve_asks_first():
     bad = text.replace("mention: none", "mention: everyone")
     assert error(bad).startswith("policy.yml:5: ")
     assert "everyone" in error(bad)
+
+
+def warnings_of(text: str) -> list[str]:
+    return [reason for _, reason in policy_warnings(parse_policy(text, source="policy.yml"))]
+
+
+def test_warnings_name_what_is_probably_not_meant():
+    base = "default:\n  approvers: [U0A, U0B]\n  quorum: 3\n"
+    assert warnings_of(base) == [
+        "rule 'default' needs 3 approvals but names 2 approver(s); its requests cannot be decided by "
+        "anyone: it has no escalation, so each request only times out. Lower 'quorum' or add approvers"]
+    # The same person twice counts once; an email is a person.
+    assert len(warnings_of("default:\n  approvers: [U0A, '<@U0A>', ann@example.com]\n  quorum: 3\n")) == 1
+    escalating = base + "  escalate:\n    - after: 10m\n      to: [U0LEAD]\n"
+    assert warnings_of(escalating) == [
+        "rule 'default' needs 3 approvals but names 2 approver(s); its requests cannot be decided until "
+        "an escalation adds people (each request escalates at once). Lower 'quorum' or add approvers"]
+    # Enough people, a group of unknown size, or the request's own approvers: no warning.
+    assert warnings_of("default:\n  approvers: [U0A, U0B, U0C]\n  quorum: 3\n") == []
+    assert warnings_of("default:\n  approvers: [U0A, '@finance']\n  quorum: 3\n") == []
+    assert warnings_of(base + "  allow_request_approvers: true\n") == []
+    # A rule that lets the agent's requester auto-decide it.
+    auto = ("rules:\n  - name: mine\n    match: {requester: U0ME}\n    auto: approve\n" + base)
+    assert warnings_of(auto)[0].startswith("rule 'mine' auto-approves on 'requester', which the agent claims")
