@@ -18,7 +18,14 @@ import click
 from bot.core.vocabulary import Urgency
 from bot.errors import InvalidInput, InvalidSettings
 from bot.ops.preflight import check_port
-from bot.settings import Settings, dev_tokens, ensure_dev_audit_key, load_settings, redact_url
+from bot.settings import (
+    Settings,
+    dev_tokens,
+    ensure_dev_audit_key,
+    load_settings,
+    redact_url,
+    requested_log_format,
+)
 
 if TYPE_CHECKING:
     from bot.policy.model import Policy
@@ -32,12 +39,20 @@ log = logging.getLogger("signoff")
 _SAFE_M = ("-P", "-m")
 
 
+def _say(message: str) -> None:
+    from bot.observe import logs
+
+    logs.say(message)
+
+
 def _settings(dev: bool = False) -> Settings:
     from bot.observe import logs
 
     try:
         settings = load_settings(dev=dev)
     except InvalidSettings as e:
+        # Said in the format asked for, if that much can be read.
+        logs.configure(fmt=requested_log_format(), level=logging.getLogger().level)
         raise click.ClickException(str(e)) from e
     logs.configure(fmt=settings.log_format, level=logging.getLogger().level)
     return settings
@@ -63,7 +78,7 @@ def _redis(settings: Settings) -> Iterator[Settings]:
         yield settings
         return
     url, owned = shared_embedded_redis(settings.data_dir)
-    click.echo(f"embedded redis-server at {redact_url(url)}" + ("" if owned else " (shared)"), err=True)
+    _say(f"embedded redis-server at {redact_url(url)}" + ("" if owned else " (shared)"))
     try:
         yield settings.with_overrides(redis_url=url)
     finally:
@@ -88,7 +103,27 @@ def _exit_on_signals() -> None:
     signal.signal(signal.SIGINT, stop)
 
 
-@click.group()
+# Commands whose stderr is a log stream (a supervisor or platform collects it): in JSON log mode,
+# what they say about themselves and why they stopped are JSON lines too.
+_SERVERS = ("web", "worker")
+
+
+class _Signoff(click.Group):
+    """`signoff`: a server command in JSON log mode stops with an error record, not `Error: …`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from bot.observe import logs
+
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as e:
+            if ctx.invoked_subcommand not in _SERVERS or not logs.is_json():
+                raise
+            logs.fail(e.format_message())
+            raise click.exceptions.Exit(e.exit_code) from e
+
+
+@click.group(cls=_Signoff)
 @click.version_option(package_name="signoff", prog_name="signoff")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
@@ -131,7 +166,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     w.db.engine.dispose()
     # The workers read the environment again: the embedded Redis this process started must be in it.
     os.environ["REDIS_URL"] = settings.redis_url or ""
-    click.echo(f"web: {workers} worker processes on {settings.host}:{settings.port}", err=True)
+    _say(f"web: {workers} worker processes on {settings.host}:{settings.port}")
     uvicorn.run("bot.api.asgi:app_from_env", factory=True, workers=workers, host=settings.host,
                 port=settings.port, log_level="warning", http="bot.api.asgi:NoDelayHttpToolsProtocol")
 
@@ -157,10 +192,10 @@ def _serve(settings: Settings, built: Any = None, *, announce: Callable[[], None
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         SocketModeHandler(bolt, settings.slack_app_token).connect()  # runs on its own threads
-        click.echo("Slack: Socket Mode connected", err=True)
+        _say("Slack: Socket Mode connected")
     base = f"http://{settings.host}:{settings.port}"
     serve(w.web_app(bolt), host=settings.host, port=settings.port,
-          on_started=announce or (lambda: click.echo(f"Signoff is running at {base}", err=True)))
+          on_started=announce or (lambda: _say(f"Signoff is running at {base}")))
 
 
 def _build(settings: Settings, *, serves_agents: bool = True):  # noqa: ANN202 - Wiring stays lazy
@@ -214,7 +249,7 @@ def _load_graphs(w: object) -> None:
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
     if names:
-        click.echo(f"graphs: {', '.join(names)}", err=True)
+        _say(f"graphs: {', '.join(names)}")
 
 
 @main.command()
@@ -302,7 +337,7 @@ def _supervise(settings: Settings, processes: int, *, burst: bool) -> None:
     argv = [sys.executable, *_SAFE_M, "bot.cli", "worker", "--processes", "1",
             *(["--burst"] if burst else [])]
     env = {**os.environ, "REDIS_URL": settings.redis_url or ""}
-    click.echo(f"worker: supervising {processes} worker processes", err=True)
+    _say(f"worker: supervising {processes} worker processes")
     Supervisor(argv, processes, env, preexec=die_with_parent(), restart=not burst).run()
 
 
@@ -320,15 +355,25 @@ def _work(settings: Settings, *, burst: bool) -> None:
     heartbeat.beat()
     heartbeat.start()
     if recovered := graphs.recover():
-        click.echo(f"queued {recovered} decided request(s) whose graph was not resumed yet", err=True)
+        _say(f"queued {recovered} decided request(s) whose graph was not resumed yet")
+    from workers import queues
     from workers.deadlines import Sweeper
     from workers.notices import Teller
 
-    Sweeper(w.job_context(), interval=settings.sweep_interval,
-            deadline_interval=settings.deadline_interval).start()
-    Teller(w.redis, w.slack).start()
-    while _serve_jobs(w, heartbeat, burst=burst):
-        heartbeat = _new_heartbeat(w, settings)
+    sweeper = Sweeper(w.job_context(), interval=settings.sweep_interval,
+                      deadline_interval=settings.deadline_interval)
+    teller = Teller(w.redis, w.slack)
+    sweeper.start()
+    teller.start()
+    _say(f"worker {heartbeat.worker}: taking jobs from {', '.join(queues.ALL)}")
+    try:
+        while _serve_jobs(w, heartbeat, burst=burst):
+            heartbeat = _new_heartbeat(w, settings)
+    finally:
+        # Stopped before an embedded Redis stops under them (the Teller would log the closed socket).
+        sweeper.stopped.set()
+        teller.stop()
+        teller.join(timeout=teller.wait + 1)
 
 
 def _serve_jobs(w: Any, heartbeat: Any, *, burst: bool) -> bool:

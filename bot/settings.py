@@ -137,6 +137,21 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def _environment(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
+    """`.env` overlaid by the environment (or `environ`)."""
+    env: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    return env
+
+
+def requested_log_format(env_file: Path | None = Path(".env")) -> str:
+    """SIGNOFF_LOG_FORMAT as set, for saying why settings did not load: "json" or "text"."""
+    asked = (_environment(None, env_file).get("SIGNOFF_LOG_FORMAT") or "").strip()
+    return "json" if asked == "json" else "text"
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
@@ -144,10 +159,7 @@ def load_settings(
     dev: bool = False,
 ) -> Settings:
     """Read settings from `.env` overlaid by the environment; raise InvalidSettings naming the variable."""
-    env: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    env.update(os.environ if environ is None else environ)
+    env = _environment(environ, env_file)
     get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
 
     data_dir = Path(get("SIGNOFF_DATA_DIR") or ".signoff").expanduser()

@@ -46,10 +46,15 @@ class TextFormatter(logging.Formatter):
         return f"{text} {extra}" if extra else text
 
 
+_format = "text"  # what configure() was last given: how say() and fail() write
+
+
 def configure(*, fmt: str = "text", level: int = logging.INFO) -> None:
     """Send every log line to stderr in `fmt` (in place of basicConfig's handler)."""
+    global _format
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    _format = fmt
     handler = _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
@@ -83,3 +88,22 @@ def quiet_noisy() -> None:
     for name in ("httpx", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
+
+
+def is_json() -> bool:
+    """Whether this process logs JSON lines (SIGNOFF_LOG_FORMAT=json was configured)."""
+    return _format == "json"
+
+
+def say(message: str) -> None:
+    """A line a server says about itself (where it listens, what it started): plain on stderr, or
+    a log record in JSON mode, so a log collector reading JSON lines gets nothing else."""
+    if is_json():
+        logging.getLogger("signoff").info(message)
+    else:
+        print(message, file=sys.stderr, flush=True)
+
+
+def fail(message: str) -> None:
+    """Why a server stopped, as an error record in JSON mode (instead of click's `Error:` line)."""
+    logging.getLogger("signoff").error(message)

@@ -129,3 +129,56 @@ def test_web_starts_without_warning_that_a_token_is_unused(sandbox, redis_server
         finally:
             logging.getLogger("slack_bolt").removeHandler(handler)
     assert not [r for r in records if "unused" in r.getMessage()], [r.getMessage() for r in records]
+
+
+def _json_lines(text: str) -> list[dict]:
+    """Every line of `text` as JSON; fails naming the first line that is not."""
+    import json
+
+    out = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pytest.fail(f"not a JSON line: {line!r} in\n{text}")
+    return out
+
+
+@pytest.mark.parametrize("command", ["web", "worker"])
+def test_in_json_mode_a_server_says_everything_in_json(command, sandbox, tmp_path):
+    # No REDIS_URL: the embedded Redis is started, and says where.
+    env = _env(tmp_path, sandbox, SIGNOFF_LOG_FORMAT="json",
+               SIGNOFF_GRAPHS="tutorial=examples.tutorial_graph:graph")
+    env["PYTHONPATH"] = str(Path(__file__).parents[2])
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", command], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ready = "Signoff is running" if command == "web" else "taking jobs from"
+    try:
+        assert proc.stderr is not None
+        seen = []
+        while not any(ready in line for line in seen):
+            line = proc.stderr.readline()
+            assert line, "".join(seen)  # the process ended before it was ready
+            seen.append(line)
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=30)[1]
+    said = _json_lines("".join(seen) + rest)
+    messages = [entry["message"] for entry in said]
+    assert any(m.startswith("embedded redis-server at") for m in messages), messages
+    assert "graphs: tutorial" in messages
+
+
+@pytest.mark.parametrize("command", ["web", "worker"])
+def test_in_json_mode_a_server_that_cannot_start_says_why_in_json(command, sandbox, tmp_path):
+    unreachable = _env(tmp_path, sandbox, SIGNOFF_LOG_FORMAT="json", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    [line] = _json_lines(_fails(command, unreachable, tmp_path))
+    assert line["level"] == "error" and "cannot reach Redis" in line["message"]
+    # Settings that do not load are said in JSON too, when SIGNOFF_LOG_FORMAT itself is readable.
+    (tmp_path / ".env").write_text("SIGNOFF_LOG_FORMAT=json\n")
+    bad = _env(tmp_path, sandbox, SIGNOFF_PORT="eighty")
+    [line] = _json_lines(_fails(command, bad, tmp_path))
+    assert line["level"] == "error" and "SIGNOFF_PORT" in line["message"]
+    # Other commands keep click's plain line.
+    assert _fails("audit", bad, tmp_path, "verify").startswith("Error: ")
