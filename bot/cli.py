@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -784,20 +784,31 @@ def audit_export(fmt: str, output: Path | None, request_id: str | None) -> None:
                                    "(and DATABASE_URL)")
 
 
-def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy import
-    """Verify the chain and the requests against it; exit 1 with every problem named."""
-    from bot.core.audit import Head
-    from bot.storage.audit_export import verify
-
+def _keyed_settings() -> Settings:
+    """Settings with the audit key, without which the keyed chain cannot be checked."""
     settings = _settings(dev=True)
     if settings.audit_key is None:
         raise click.ClickException("SIGNOFF_AUDIT_KEY is not set: the keyed audit chain cannot be "
                                    "verified without it")
+    return settings
+
+
+def _head(anchor: str | None):  # noqa: ANN202 - Head stays a lazy import
+    """`--head SEQ:MAC` read, or None."""
+    from bot.core.audit import Head
+
     try:
-        kept = Head.parse(anchor) if anchor is not None else None
+        return Head.parse(anchor) if anchor is not None else None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--head") from e
-    found = verify(_existing(settings), anchor=kept)
+
+
+def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy import
+    """Verify the chain and the requests against it; exit 1 with every problem named."""
+    from bot.storage.audit_export import verify
+
+    settings = _keyed_settings()
+    found = verify(_existing(settings), anchor=_head(anchor))
     if found.broken is not None:
         click.echo(f"audit log BROKEN at event {found.broken.seq}: {found.broken.reason}", err=True)
     for m in found.mismatches:
@@ -810,12 +821,42 @@ def _verified(anchor: str | None):  # noqa: ANN202 - Verified stays a lazy impor
 @audit.command("verify")
 @click.option("--head", "anchor", default=None, metavar="SEQ:MAC",
               help="A head printed earlier by `signoff audit head`: the chain must still reach it.")
-def audit_verify(anchor: str | None) -> None:
+@click.option("--file", "exported", type=click.File("r", encoding="utf-8"), default=None,
+              help="Check a file `signoff audit export` wrote (JSON Lines or CSV; - for standard input) "
+                   "instead of the database.")
+def audit_verify(anchor: str | None, exported: TextIO | None) -> None:
     """Check the keyed chain and that every request row matches its events; exit 1 naming what
     was edited, deleted or cut off."""
+    if exported is not None:
+        _verify_export(exported, anchor)
+        return
     found = _verified(anchor)
     click.echo(f"audit log OK: {found.events} events, chain intact ({found.keyed} keyed), "
                "requests match their events")
+
+
+def _verify_export(exported: TextIO, anchor: str | None) -> None:
+    """`audit verify --file`: the exported events under SIGNOFF_AUDIT_KEY, no database needed."""
+    from bot.storage.audit_export import verify_file
+
+    key = _keyed_settings().audit_key
+    assert key is not None  # refused above when unset
+    try:
+        found = verify_file(exported, key=key.encode(), anchor=_head(anchor))
+    except ValueError as e:
+        raise click.ClickException(f"{exported.name}: {e}") from e
+    if found.broken is not None:
+        click.echo(f"{exported.name}: BROKEN at event {found.broken.seq}: {found.broken.reason}", err=True)
+        sys.exit(1)
+    counts = f"{found.events} events ({found.keyed} keyed)"
+    if found.request_id is not None:
+        click.echo(f"{exported.name}: OK, {counts} of request {found.request_id}, each as written; "
+                   "a request's own export cannot show events removed from it")
+    elif anchor is None:
+        click.echo(f"{exported.name}: OK, {counts}, chain intact; pass --head with a head kept elsewhere "
+                   "to show that no events were cut from the end")
+    else:
+        click.echo(f"{exported.name}: OK, {counts}, chain intact and reaching the head {anchor}")
 
 
 @audit.command("head")

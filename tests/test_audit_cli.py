@@ -210,3 +210,81 @@ def test_a_process_without_the_key_writes_no_event(logged):
     keyless.engine.dispose()
     with logged.w.db.engine.connect() as conn:
         assert last_seq(conn) == before
+
+
+def exported(stack, tmp_path, *args: str, fmt: str = "jsonl"):
+    path = tmp_path / f"audit.{fmt}"
+    r = run(stack, "audit", "export", "--format", fmt, "-o", str(path), *args)
+    assert r.exit_code == 0, r.output
+    return path
+
+
+def verify_file(stack, path, *args: str, key: str = AUDIT_KEY):
+    return run(stack, "audit", "verify", "--file", str(path), *args, key=key)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_exported_file_verifies_without_the_database(logged, tmp_path, fmt):
+    path = exported(logged, tmp_path, fmt=fmt)
+    kept = head_of(logged)
+    with logged.w.db.engine.begin() as conn:  # the database is gone; the file is what the auditor has
+        conn.execute(text("DELETE FROM audit_events"))
+    r = verify_file(logged, path)
+    assert r.exit_code == 0, r.output
+    assert "OK" in r.output and "keyed" in r.output and "--head" in r.output
+    r = verify_file(logged, path, "--head", kept)
+    assert r.exit_code == 0 and f"reaching the head {kept}" in r.output, r.output
+    r = verify_file(logged, path, key="another-audit-key-0123456789abcdef0123")
+    assert r.exit_code == 1 and "BROKEN at event 1" in r.output and "SIGNOFF_AUDIT_KEY" in r.output
+
+
+def test_an_edited_exported_file_is_caught_and_named(logged, tmp_path):
+    path = exported(logged, tmp_path)
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    decided = next(e for e in events if e["kind"] == "decided")
+    kept = head_of(logged)
+
+    def rewrite(changed):
+        path.write_text("".join(json.dumps(e) + "\n" for e in changed))
+        return verify_file(logged, path, "--head", kept)
+
+    r = rewrite([e | {"actor": "U0DAVE"} if e is decided else e for e in events])
+    assert r.exit_code == 1 and f"BROKEN at event {decided['seq']}" in r.output and "edited" in r.output
+    r = rewrite([e for e in events if e["seq"] != 3])
+    assert r.exit_code == 1 and "BROKEN at event 3" in r.output and "missing" in r.output
+    r = rewrite(events[:-1])  # cut from the end: only a head kept elsewhere shows it
+    assert r.exit_code == 1 and "the head kept elsewhere" in r.output
+    assert verify_file(logged, path).exit_code == 0
+    # Every event rewritten as a plain hash chain, the marker moved past the end in every line.
+    prev, plain = "0" * 64, []
+    for e in events:
+        fields = {k: e[k] for k in ("seq", "at", "request_id", "kind", "actor", "data")}
+        h = event_hash(**fields, prev_hash=prev)
+        plain.append(e | {"prev_hash": prev, "hash": h, "keyed_from": len(events) + 1})
+        prev = h
+    path.write_text("".join(json.dumps(e) + "\n" for e in plain))
+    r = verify_file(logged, path)
+    assert r.exit_code == 1 and "no event in the file carries a MAC" in r.output
+
+
+def test_one_requests_export_verifies_each_event(logged, tmp_path):
+    with logged.w.db.engine.connect() as conn:
+        rid = conn.execute(text("SELECT id FROM requests WHERE status = 'approved'")).scalar_one()
+    path = exported(logged, tmp_path, "--request", rid)
+    r = verify_file(logged, path)
+    assert r.exit_code == 0 and f"of request {rid}" in r.output, r.output
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    events[-1]["data"]["reason"] = "looks fine"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    r = verify_file(logged, path)
+    assert r.exit_code == 1 and f"BROKEN at event {events[-1]['seq']}" in r.output
+
+
+def test_a_file_that_is_not_an_export_is_named(logged, tmp_path):
+    path = tmp_path / "notes.txt"
+    for text_, said in [("hello\n", "line 1: neither JSON Lines nor CSV"),
+                        ('{"seq": 1}\n', "line 1: not an exported audit event (KeyError"),
+                        ("", "holds no events")]:
+        path.write_text(text_)
+        r = verify_file(logged, path)
+        assert r.exit_code == 1 and said in r.output and "Traceback" not in r.output, r.output

@@ -93,6 +93,18 @@ def link(record: Record, *, keyed_from: int, key: bytes | None) -> str | None:
     return event_mac(key=key, keyed_from=keyed_from, **fields)  # type: ignore[arg-type]
 
 
+def check_link(record: Record, *, keyed_from: int, key: bytes | None) -> ChainBreak | None:
+    """Why `record.hash` is not what its contents (and `prev_hash`) make it, or None."""
+    wanted = link(record, keyed_from=keyed_from, key=key)
+    if wanted is None:
+        return ChainBreak(record.seq, "the event is keyed and SIGNOFF_AUDIT_KEY is not set")
+    if hmac.compare_digest(wanted, record.hash):
+        return None
+    why = "contents do not match the stored hash (edited)" if record.seq < keyed_from else \
+        "contents do not match the stored MAC (edited, or a different SIGNOFF_AUDIT_KEY)"
+    return ChainBreak(record.seq, why)
+
+
 def verify_chain(
     records: Iterable[Record], *, head_seq: int, head_hash: str, keyed_from: int | None = 1,
     key: bytes | None = None, anchor: Head | None = None,
@@ -108,13 +120,8 @@ def verify_chain(
             return ChainBreak(expected_seq, f"event {expected_seq} is missing (next stored is {r.seq})")
         if r.prev_hash != prev:
             return ChainBreak(r.seq, "prev_hash does not match the previous event's hash")
-        wanted = link(r, keyed_from=keyed_from, key=key)
-        if wanted is None:
-            return ChainBreak(r.seq, "the event is keyed and SIGNOFF_AUDIT_KEY is not set")
-        if not hmac.compare_digest(wanted, r.hash):
-            why = "contents do not match the stored hash (edited)" if r.seq < keyed_from else \
-                "contents do not match the stored MAC (edited, or a different SIGNOFF_AUDIT_KEY)"
-            return ChainBreak(r.seq, why)
+        if (wrong := check_link(r, keyed_from=keyed_from, key=key)) is not None:
+            return wrong
         if anchor is not None and r.seq == anchor.seq and not hmac.compare_digest(r.hash, anchor.mac):
             return ChainBreak(r.seq, f"the event differs from the head kept elsewhere ({anchor}): "
                                      "the chain was rewritten from here or before")

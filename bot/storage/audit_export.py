@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlmodel import select
 
-from bot.core.audit import ChainBreak, Head, Mismatch, compare, replay, verify_chain
+from bot.core.audit import ChainBreak, Head, Mismatch, Record, check_link, compare, replay, verify_chain
 from bot.storage import repo
 from bot.storage.db import Database
 from bot.storage.tables import ApprovalRequest
 
-COLUMNS = ("seq", "at", "request_id", "kind", "actor", "data", "prev_hash", "hash")
+# `keyed_from` is the chain's marker (the first event MACed under SIGNOFF_AUDIT_KEY): with it and
+# the key, an exported file can be verified away from the database (`audit verify --file`).
+COLUMNS = ("seq", "at", "request_id", "kind", "actor", "data", "prev_hash", "hash", "keyed_from")
 
 
 def export(db: Database, out: TextIO, *, fmt: str, request_id: str | None = None) -> int:
@@ -24,9 +28,11 @@ def export(db: Database, out: TextIO, *, fmt: str, request_id: str | None = None
         writer.writerow(COLUMNS)
     count = 0
     with db.read() as s:
+        keyed_from = repo.audit_head(s).keyed_from
         for r in repo.audit_records(s, request_id=request_id):
             row = {"seq": r.seq, "at": r.at, "request_id": r.request_id, "kind": r.kind,
-                   "actor": r.actor, "data": dict(r.data), "prev_hash": r.prev_hash, "hash": r.hash}
+                   "actor": r.actor, "data": dict(r.data), "prev_hash": r.prev_hash, "hash": r.hash,
+                   "keyed_from": keyed_from}
             if writer is not None:
                 writer.writerow([json.dumps(row[c], sort_keys=True) if c == "data" else row[c]
                                  for c in COLUMNS])
@@ -70,3 +76,114 @@ def verify(db: Database, *, anchor: Head | None = None) -> Verified:
     return Verified(events=len(records), keyed=sum(r.seq >= keyed_from for r in records),
                     head=Head(records[-1].seq, records[-1].hash) if records else None,
                     broken=broken, mismatches=mismatches)
+
+
+@dataclass(frozen=True)
+class FileVerified:
+    """What `audit verify --file` found in an exported file."""
+
+    events: int
+    keyed: int
+    head: Head | None  # the file's last event
+    broken: ChainBreak | None
+    request_id: str | None  # set when the file is one request's events (`export --request`)
+
+
+def verify_file(lines: Iterable[str], *, key: bytes | None, anchor: Head | None = None) -> FileVerified:
+    """Check an exported file (JSON Lines or CSV) under `key`.
+
+    A whole log (events 1..n) is checked as a chain, against `anchor` when given; one request's
+    events (`export --request`) each against its own MAC, since the events between them are not
+    in the file. ValueError names the line that cannot be read.
+    """
+    records, keyed_from = _read_export(lines)
+    if not records:
+        raise ValueError("the file holds no events")
+    last = records[-1]
+    head = Head(last.seq, last.hash)
+    owners = {r.request_id for r in records}
+    keyed = sum(r.seq >= keyed_from for r in records)
+    whole = [r.seq for r in records] == list(range(1, len(records) + 1))
+    if whole:
+        broken = verify_chain(records, head_seq=last.seq, head_hash=last.hash, keyed_from=keyed_from,
+                              key=key, anchor=anchor)
+    elif len(owners) != 1 or None in owners:
+        broken = ChainBreak(_first_gap(records), "events are missing: the file is neither the whole log "
+                                                 "nor one request's events")
+    else:
+        broken = _each_event(records, keyed_from, key)
+    if broken is None and keyed == 0:
+        # The marker comes from the file: moved past the end, every event would be a plain hash
+        # anyone can recompute. Only a MAC proves anything.
+        broken = ChainBreak(records[0].seq, "no event in the file carries a MAC under SIGNOFF_AUDIT_KEY, "
+                                            "and plain hashes can be recomputed by anyone: nothing in it "
+                                            "is authenticated")
+    return FileVerified(len(records), keyed, head, broken, None if whole else owners.pop())
+
+
+def _first_gap(records: list[Record]) -> int:
+    expected = 1
+    for r in records:
+        if r.seq != expected:
+            return expected
+        expected += 1
+    return expected
+
+
+def _each_event(records: list[Record], keyed_from: int, key: bytes | None) -> ChainBreak | None:
+    """Each event of a part of the chain against its own hash or MAC, in increasing order."""
+    previous = 0
+    for r in records:
+        if r.seq <= previous:
+            return ChainBreak(r.seq, f"event {r.seq} comes after event {previous}: out of order")
+        if (wrong := check_link(r, keyed_from=keyed_from, key=key)) is not None:
+            return wrong
+        previous = r.seq
+    return None
+
+
+def _read_export(lines: Iterable[str]) -> tuple[list[Record], int]:
+    """The events of an export and its keyed marker; ValueError naming the line that is wrong."""
+    rows = iter(lines)
+    first = next(rows, "")
+    from_csv = next(csv.reader([first]), []) == list(COLUMNS)
+    if from_csv:
+        parsed: Iterable[tuple[int, Any]] = enumerate(csv.DictReader(rows, fieldnames=COLUMNS), start=2)
+    elif first.lstrip().startswith("{"):
+        parsed = ((n, line) for n, line in enumerate(itertools.chain([first], rows), start=1) if line.strip())
+    elif not first.strip():
+        return [], 1
+    else:
+        raise ValueError(f"line 1: neither JSON Lines nor CSV with the header {','.join(COLUMNS)} "
+                         f"(what `signoff audit export` writes){_OLDER}")
+    records, markers = [], set()
+    for n, raw in parsed:
+        try:
+            row = raw if from_csv else json.loads(raw)
+            data = json.loads(row["data"]) if from_csv else row["data"]
+            records.append(Record(
+                seq=int(row["seq"]), at=_text(row["at"]), request_id=row["request_id"] or None,
+                kind=_text(row["kind"]), actor=_text(row["actor"]), data=_mapping(data),
+                prev_hash=_text(row["prev_hash"]), hash=_text(row["hash"])))
+            markers.add(int(row["keyed_from"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"line {n}: not an exported audit event ({e.__class__.__name__}: {e})"
+                             f"{_OLDER}") from None
+    if len(markers) > 1:
+        raise ValueError(f"the lines disagree on keyed_from ({sorted(markers)}): the file was edited")
+    return records, markers.pop() if markers else 1
+
+
+_OLDER = "; an export from an older Signoff has no keyed_from column: export it again"
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"data {value!r} is not an object")
+    return value
