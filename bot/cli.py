@@ -615,8 +615,9 @@ def doctor(as_json: bool) -> None:
 
     try:
         settings = _settings()
-    except click.ClickException as e:  # nothing else can be checked: one failing "settings" check
-        found = [checks.Check("settings", checks.FAIL, e.message)]
+    except click.ClickException as e:  # nothing else can be checked: a failing check per problem
+        problems = getattr(e.__cause__, "problems", None) or [e.message]
+        found = [checks.Check("settings", checks.FAIL, p) for p in problems]
     else:
         found = run_checks(settings)
     if as_json:

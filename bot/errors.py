@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 
@@ -25,7 +25,19 @@ class SignoffError(Exception):
 
 
 class InvalidSettings(SignoffError):
-    """A setting is missing, malformed or still a placeholder."""
+    """A setting is missing, malformed or still a placeholder; `problems` lists each one found."""
+
+    def __init__(self, detail: str, *, problems: Sequence[str] = ()) -> None:
+        super().__init__(detail)
+        self.problems = list(problems) or [detail]
+
+    @classmethod
+    def of(cls, problems: Sequence[str]) -> InvalidSettings:
+        """One error for every problem found, all named on one line."""
+        if len(problems) == 1:
+            return cls(problems[0])
+        return cls(f"{len(problems)} settings need fixing: " + "; ".join(
+            f"({n}) {p}" for n, p in enumerate(problems, start=1)), problems=problems)
 
 
 class InvalidInput(SignoffError):

@@ -10,11 +10,15 @@ import secrets
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 from dotenv import dotenv_values
 
 from bot.errors import InvalidSettings
+
+T = TypeVar("T")
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -161,72 +165,96 @@ def load_settings(
     """Read settings from `.env` overlaid by the environment; raise InvalidSettings naming the variable."""
     env = _environment(environ, env_file)
     get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
+    problems: list[str] = []
+
+    def read(parse: Callable[..., T], *args: Any, fallback: T) -> T:
+        """parse(*args); on a bad value its problem is noted and `fallback` stands in, so that
+        every bad setting is named at once instead of one per restart."""
+        try:
+            return parse(*args)
+        except InvalidSettings as e:
+            problems.append(str(e))
+            return fallback
 
     data_dir = Path(get("SIGNOFF_DATA_DIR") or ".signoff").expanduser()
     # A platform that sets PORT routes outside traffic to it: listen there, on every interface.
     platform_port = get("PORT")
     host = get("SIGNOFF_HOST") or ("0.0.0.0" if platform_port else "127.0.0.1")
     port_var = "PORT" if platform_port else "SIGNOFF_PORT"
-    port = _port(port_var, get(port_var) or "8000")
-    api_tokens = _parse_api_tokens(get("SIGNOFF_API_TOKENS") or "")
+    raw_tokens = get("SIGNOFF_API_TOKENS") or ""
+    sqlite_default = f"sqlite:///{data_dir.resolve() / 'signoff.db'}"
+    api_tokens: dict[str, str] = read(_parse_api_tokens, raw_tokens, fallback={})
     settings = Settings(
         data_dir=data_dir,
-        database_url=_database_url(get("DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'signoff.db'}"),
-        redis_url=_redis_url(get("REDIS_URL")),
+        database_url=read(_database_url, get("DATABASE_URL") or sqlite_default, fallback=""),
+        redis_url=read(_redis_url, get("REDIS_URL"), fallback=None),
         slack_bot_token=get("SLACK_BOT_TOKEN"),
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
-        slack_api_url=_api_url(get("SLACK_API_URL") or SLACK_API_URL),
+        slack_api_url=read(_api_url, get("SLACK_API_URL") or SLACK_API_URL, fallback=SLACK_API_URL),
         slack_app_token=get("SLACK_APP_TOKEN"),
         api_tokens=api_tokens,
-        api_scopes=_parse_api_scopes(get("SIGNOFF_API_TOKENS") or ""),
-        callback_secrets=parse_callback_secrets(get("SIGNOFF_CALLBACK_SECRETS") or "", api_tokens=api_tokens),
+        api_scopes=read(_parse_api_scopes, raw_tokens, fallback={}),
+        callback_secrets=read(partial(parse_callback_secrets, api_tokens=api_tokens),
+                              get("SIGNOFF_CALLBACK_SECRETS") or "", fallback={}),
         default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
-        allow_private_callbacks=_flag("SIGNOFF_CALLBACK_ALLOW_PRIVATE", get),
-        callback_timeout=_seconds("SIGNOFF_CALLBACK_TIMEOUT", get("SIGNOFF_CALLBACK_TIMEOUT") or "10"),
-        graphs=parse_graphs(get("SIGNOFF_GRAPHS") or ""),
+        allow_private_callbacks=read(_flag, "SIGNOFF_CALLBACK_ALLOW_PRIVATE", get, fallback=False),
+        callback_timeout=read(_seconds, "SIGNOFF_CALLBACK_TIMEOUT", get("SIGNOFF_CALLBACK_TIMEOUT") or "10",
+                              fallback=10.0),
+        graphs=read(parse_graphs, get("SIGNOFF_GRAPHS") or "", fallback={}),
         checkpoint_url=get("SIGNOFF_CHECKPOINT_URL"),
         default_approvers=tuple(a.strip() for a in (get("SIGNOFF_DEFAULT_APPROVERS") or "").split(",")
                                 if a.strip()),
-        resume_lease=_seconds("SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "15", most=60),
+        resume_lease=read(_seconds, "SIGNOFF_RESUME_LEASE", get("SIGNOFF_RESUME_LEASE") or "15", 60,
+                          fallback=15.0),
         policy_file=Path(p) if (p := get("SIGNOFF_POLICY_FILE")) else None,
-        sweep_interval=_seconds("SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", most=300),
-        deadline_interval=_seconds("SIGNOFF_DEADLINE_INTERVAL", get("SIGNOFF_DEADLINE_INTERVAL") or "0.5",
-                                   most=60),
-        agent_rate_limit=parse_rate("SIGNOFF_AGENT_RATE_LIMIT", get("SIGNOFF_AGENT_RATE_LIMIT")),
-        agent_max_pending=_count("SIGNOFF_AGENT_MAX_PENDING", get("SIGNOFF_AGENT_MAX_PENDING")),
-        web_workers=_count("WEB_CONCURRENCY", get("WEB_CONCURRENCY"), most=64) or 1,
-        worker_processes=_count("SIGNOFF_WORKER_PROCESSES", get("SIGNOFF_WORKER_PROCESSES"), most=64) or 1,
-        metrics_token=_metrics_token(get("SIGNOFF_METRICS_TOKEN")),
-        log_format=_choice("SIGNOFF_LOG_FORMAT", get("SIGNOFF_LOG_FORMAT") or "text", ("text", "json")),
-        max_clock_skew=_seconds("SIGNOFF_MAX_CLOCK_SKEW", get("SIGNOFF_MAX_CLOCK_SKEW") or "2", most=3600),
-        audit_key=_audit_key(get("SIGNOFF_AUDIT_KEY"), data_dir=data_dir, dev=dev),
-        max_body_bytes=_bytes("SIGNOFF_MAX_BODY_BYTES", get("SIGNOFF_MAX_BODY_BYTES") or "262144"),
+        sweep_interval=read(_seconds, "SIGNOFF_SWEEP_INTERVAL", get("SIGNOFF_SWEEP_INTERVAL") or "5", 300,
+                            fallback=5.0),
+        deadline_interval=read(_seconds, "SIGNOFF_DEADLINE_INTERVAL",
+                               get("SIGNOFF_DEADLINE_INTERVAL") or "0.5", 60, fallback=0.5),
+        agent_rate_limit=read(parse_rate, "SIGNOFF_AGENT_RATE_LIMIT", get("SIGNOFF_AGENT_RATE_LIMIT"),
+                              fallback=None),
+        agent_max_pending=read(_count, "SIGNOFF_AGENT_MAX_PENDING", get("SIGNOFF_AGENT_MAX_PENDING"),
+                               fallback=None),
+        web_workers=read(_count, "WEB_CONCURRENCY", get("WEB_CONCURRENCY"), 64, fallback=None) or 1,
+        worker_processes=read(_count, "SIGNOFF_WORKER_PROCESSES", get("SIGNOFF_WORKER_PROCESSES"), 64,
+                              fallback=None) or 1,
+        metrics_token=read(_metrics_token, get("SIGNOFF_METRICS_TOKEN"), fallback=None),
+        log_format=read(_choice, "SIGNOFF_LOG_FORMAT", get("SIGNOFF_LOG_FORMAT") or "text", ("text", "json"),
+                        fallback="text"),
+        max_clock_skew=read(_seconds, "SIGNOFF_MAX_CLOCK_SKEW", get("SIGNOFF_MAX_CLOCK_SKEW") or "2", 3600,
+                            fallback=2.0),
+        audit_key=read(partial(_audit_key, data_dir=data_dir, dev=dev), get("SIGNOFF_AUDIT_KEY"),
+                       fallback=None),
+        max_body_bytes=read(_bytes, "SIGNOFF_MAX_BODY_BYTES", get("SIGNOFF_MAX_BODY_BYTES") or "262144",
+                            fallback=262144),
         host=host,
-        port=port,
-        sandbox_port=_port("SIGNOFF_SANDBOX_PORT", get("SIGNOFF_SANDBOX_PORT") or "8001"),
+        port=read(_port, port_var, get(port_var) or "8000", fallback=8000),
+        sandbox_port=read(_port, "SIGNOFF_SANDBOX_PORT", get("SIGNOFF_SANDBOX_PORT") or "8001",
+                          fallback=8001),
         dev=dev,
     )
     if not settings.uses_sandbox:
-        check_secrets(settings)
+        problems += secret_problems(settings)
+        if not api_tokens and not any(p.startswith("SIGNOFF_API_TOKENS") for p in problems):
+            problems.append(
+                "SIGNOFF_API_TOKENS is not set: agents could not authenticate. "
+                "Set it to name:token pairs, e.g. SIGNOFF_API_TOKENS=billing-agent:$(openssl rand -hex 24)")
+    if problems:
+        raise InvalidSettings.of(list(dict.fromkeys(problems)))  # a token entry's scope is read twice
     return settings
 
 
-def check_secrets(settings: Settings) -> None:
-    """Refuse to run against real Slack with missing or placeholder secrets (fail closed)."""
-    _require("SLACK_BOT_TOKEN", settings.slack_bot_token, prefix="xoxb-")
-    _require("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
-    if len(settings.slack_signing_secret or "") < MIN_SIGNING_SECRET:
-        raise InvalidSettings(
-            f"SLACK_SIGNING_SECRET is shorter than {MIN_SIGNING_SECRET} characters; copy the whole "
-            "Signing Secret from your Slack app's Basic Information page"
-        )
-    if settings.slack_app_token is not None:
-        _require("SLACK_APP_TOKEN", settings.slack_app_token, prefix="xapp-")
-    if not settings.api_tokens:
-        raise InvalidSettings(
-            "SIGNOFF_API_TOKENS is not set: agents could not authenticate. "
-            "Set it to name:token pairs, e.g. SIGNOFF_API_TOKENS=billing-agent:$(openssl rand -hex 24)"
-        )
+def secret_problems(settings: Settings) -> list[str]:
+    """What is missing or a placeholder among the secrets real Slack needs (fail closed)."""
+    problems = [p for p in (_require("SLACK_BOT_TOKEN", settings.slack_bot_token, prefix="xoxb-"),
+                            _require("SLACK_SIGNING_SECRET", settings.slack_signing_secret)) if p]
+    if settings.slack_signing_secret and len(settings.slack_signing_secret) < MIN_SIGNING_SECRET:
+        problems.append(f"SLACK_SIGNING_SECRET is shorter than {MIN_SIGNING_SECRET} characters; copy the "
+                        "whole Signing Secret from your Slack app's Basic Information page")
+    if settings.slack_app_token is not None and (p := _require("SLACK_APP_TOKEN", settings.slack_app_token,
+                                                               prefix="xapp-")):
+        problems.append(p)
+    return problems
 
 
 def _audit_key(raw: str | None, *, data_dir: Path, dev: bool) -> str | None:
@@ -287,22 +315,27 @@ def dev_tokens(data_dir: Path) -> dict[str, str]:
     return {k: str(v) for k, v in json.loads(kept).items()}
 
 
-def _require(name: str, value: str | None, *, prefix: str = "") -> None:
+def _require(name: str, value: str | None, *, prefix: str = "") -> str | None:
+    """What is wrong with a required secret, or None."""
     if value is None:
-        raise InvalidSettings(f"{name} is not set. See .env.example for what it should hold.")
+        return f"{name} is not set. See .env.example for what it should hold."
     if _PLACEHOLDER.search(value.removeprefix(prefix)):
-        raise InvalidSettings(f"{name} still holds a placeholder value; put the real secret there.")
+        return f"{name} still holds a placeholder value; put the real secret there."
     if prefix and not value.startswith(prefix):
-        raise InvalidSettings(f"{name} must start with {prefix!r}; check you copied the right token.")
+        return f"{name} must start with {prefix!r}; check you copied the right token."
+    return None
 
 
 API_SCOPES = frozenset({"decide"})  # what a `name:token:scope` entry may add
 
 
 def _split_token(n: int, item: str) -> tuple[str, str, frozenset[str]]:
-    """`name:token[:scope[+scope]]` (or a bare token) → (name, token, scopes)."""
+    """`name:token[:scope[+scope]]` → (name, token, scopes)."""
     if ":" not in item:
-        return f"agent{n + 1}", item, frozenset()
+        # Named by position, never echoed. The name is who the agent is to policy rules, rate
+        # limits, callbacks and the audit log: a made-up one would match none of them.
+        raise InvalidSettings(f"SIGNOFF_API_TOKENS: entry {n + 1} has no name; write name:token, e.g. "
+                              "billing-agent:$(openssl rand -hex 24)")
     name, _, rest = item.partition(":")
     token, sep, scoped = rest.partition(":")
     scopes = frozenset(s.strip() for s in scoped.split("+") if s.strip())

@@ -205,3 +205,34 @@ def test_a_kept_secret_is_made_once_whole_and_an_emptied_one_is_refused(tmp_path
     path.write_text("")
     with pytest.raises(InvalidSettings, match="is empty: delete it"):
         kept_secret(path, lambda: "third")
+
+
+def test_every_bad_setting_is_named_at_once():
+    # One per restart had an operator fix, restart and meet the next one, five times over.
+    with pytest.raises(InvalidSettings) as e:
+        load(SIGNOFF_AUDIT_KEY="", SLACK_SIGNING_SECRET="", SIGNOFF_PORT="eighty", SIGNOFF_LOG_FORMAT="xml")
+    assert len(e.value.problems) == 4, e.value.problems
+    message = str(e.value)
+    assert message.startswith("4 settings need fixing: (1) ")
+    for name in ("SIGNOFF_AUDIT_KEY", "SLACK_SIGNING_SECRET", "SIGNOFF_PORT", "SIGNOFF_LOG_FORMAT"):
+        assert name in message
+    assert "\n" not in message
+    # One problem reads as it always did.
+    with pytest.raises(InvalidSettings, match=r"^SIGNOFF_PORT must be a TCP port number, got 'eighty'$"):
+        load(SIGNOFF_PORT="eighty")
+
+
+def test_a_bad_token_list_is_not_also_said_to_be_missing():
+    with pytest.raises(InvalidSettings) as e:
+        load(SIGNOFF_API_TOKENS="billing:short")
+    [problem] = e.value.problems
+    assert problem.startswith("SIGNOFF_API_TOKENS: the token for 'billing' is a placeholder or shorter")
+
+
+def test_a_token_without_a_name_is_refused_without_echoing_it():
+    # It used to become agent "agent1", which no policy rule, rate limit or callback secret names.
+    with pytest.raises(InvalidSettings) as e:
+        load(SIGNOFF_API_TOKENS="billing:0123456789abcdef0123,fedcba9876543210fedcba")
+    assert str(e.value) == ("SIGNOFF_API_TOKENS: entry 2 has no name; write name:token, e.g. "
+                            "billing-agent:$(openssl rand -hex 24)")
+    assert "fedcba" not in str(e.value)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.errors import SignoffError
 from bot.observe import heartbeat
 from bot.ops.clock import measure_skew
+from bot.ops.preflight import database_problem, first_line
 from bot.policy.model import Policy
 from bot.policy.parser import policy_warnings
 from bot.slack.policy_check import channel_problem, unknown_names
@@ -50,7 +51,7 @@ def slack_token(client: WebClient, *, needed: frozenset[str] = BOT_SCOPES) -> Ch
         return Check("slack token", FAIL, f"auth.test refused SLACK_BOT_TOKEN ({e.response.get('error')}): "
                      "copy the Bot User OAuth Token from your Slack app again")
     except (SlackClientError, OSError) as e:
-        return Check("slack token", FAIL, f"cannot reach Slack at {client.base_url} ({e.__class__.__name__})")
+        return Check("slack token", FAIL, f"cannot reach Slack at {client.base_url} ({first_line(e)})")
     granted = {s.strip() for s in (answer.headers.get("x-oauth-scopes") or "").split(",") if s.strip()}
     if missing := sorted(needed - granted):
         return Check("slack token", FAIL, f"the token lacks scope(s) {', '.join(missing)}: add them under "
@@ -101,8 +102,8 @@ def database(db: Database) -> Check:
     """The database answers and is at the schema revision this Signoff needs."""
     try:
         at, wanted = schema.current(db.engine), schema.head()
-    except SQLAlchemyError as e:
-        return Check("database", FAIL, f"unreachable ({e.__class__.__name__}): check DATABASE_URL")
+    except (SQLAlchemyError, OSError) as e:
+        return Check("database", FAIL, str(database_problem(str(db.engine.url), e)))
     if at != wanted:
         return Check("database", FAIL, f"schema at {at or 'none'}, this Signoff needs {wanted}: run "
                      "`signoff db upgrade`")
@@ -114,7 +115,7 @@ def redis(client: Redis) -> Check:
     try:
         client.ping()
     except RedisError as e:
-        return Check("redis", FAIL, f"unreachable ({e.__class__.__name__}): check REDIS_URL")
+        return Check("redis", FAIL, f"unreachable ({first_line(e)}): check REDIS_URL")
     try:
         config = {**client.config_get("appendonly"), **client.config_get("maxmemory-policy")}
     except RedisError:
@@ -133,7 +134,7 @@ def worker_heartbeat(client: Redis, *, now: datetime, most: float) -> Check:
     try:
         last = heartbeat.last_beat(client)
     except RedisError as e:
-        return Check("worker", FAIL, f"cannot read the heartbeat ({e.__class__.__name__})")
+        return Check("worker", FAIL, f"cannot read the heartbeat ({first_line(e)})")
     if last is None:
         return Check("worker", FAIL, "no worker was ever seen: start `signoff worker`")
     age = now.timestamp() - last
@@ -147,8 +148,8 @@ def clock_skew(db: Database, clock: Callable[[], datetime], *, most: float) -> C
     """This machine's clock agrees with the database's (logs and Slack signatures use it)."""
     try:
         skew = measure_skew(db, clock)
-    except SQLAlchemyError as e:
-        return Check("clock", FAIL, f"cannot read the database's clock ({e.__class__.__name__})")
+    except (SQLAlchemyError, OSError) as e:
+        return Check("clock", FAIL, f"cannot read the database's clock ({first_line(e)})")
     if abs(skew) > most:
         return Check("clock", FAIL, f"{skew:+.1f} s from the database's clock (more than "
                      f"SIGNOFF_MAX_CLOCK_SKEW={most:g} s): deadlines follow the database's, but logs "

@@ -40,7 +40,7 @@ def check_redis(url: str) -> None:
         client.ping()
     except RedisError as e:
         raise StartupFailure(
-            f"cannot reach Redis at {redact_url(url)} ({_first_line(e)}): start it, fix REDIS_URL, or "
+            f"cannot reach Redis at {redact_url(url)} ({first_line(e)}): start it, fix REDIS_URL, or "
             "leave REDIS_URL empty to use the embedded redis-server") from None
     finally:
         client.close()
@@ -49,10 +49,11 @@ def check_redis(url: str) -> None:
 def database_problem(url: str, error: BaseException) -> StartupFailure:
     """The one line for a database that cannot be opened."""
     return StartupFailure(
-        f"cannot open the database at {redact_url(url)} ({_first_line(error)}): check that it is up "
+        f"cannot open the database at {redact_url(url)} ({first_line(error)}): check that it is up "
         "and that DATABASE_URL is right")
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """`Class: first line of the message`, for a one-line report of `error`."""
     text = str(error).strip().splitlines()
     return f"{error.__class__.__name__}: {text[0]}" if text else error.__class__.__name__

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from redis import Redis
 
 from bot.errors import InvalidSettings
@@ -20,6 +22,8 @@ HEARTBEAT_AGE = 60.0
 
 def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order an operator would fix things."""
+    # slack_sdk logs each failed attempt (and its retry) at ERROR: the report says it once.
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     found = [doctor.slack_token(slack), doctor.signing_secret(settings.slack_signing_secret)]
     policy: Policy | None = None

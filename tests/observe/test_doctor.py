@@ -108,3 +108,9 @@ def test_settings_that_cannot_load_are_one_failing_check_in_json_too(sandbox, re
     assert "SIGNOFF_AUDIT_KEY" in report["checks"][0]["detail"]
     plain = doctor(tmp_path, sandbox, redis_server.url, sqlite_url, SIGNOFF_AUDIT_KEY="")
     assert plain.returncode == 1 and "SIGNOFF_AUDIT_KEY" in plain.stdout and "Traceback" not in plain.stderr
+    # Each bad setting is its own failing check.
+    both = doctor(tmp_path, sandbox, redis_server.url, sqlite_url, "--json", SIGNOFF_AUDIT_KEY="",
+                  SIGNOFF_PORT="eighty")
+    checks = json.loads(both.stdout)["checks"]
+    assert [c["name"] for c in checks] == ["settings", "settings"]
+    assert ["SIGNOFF_AUDIT_KEY" in checks[0]["detail"], "SIGNOFF_PORT" in checks[1]["detail"]] == [True, True]
