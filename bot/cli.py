@@ -234,12 +234,22 @@ def _database(settings: Settings, *, upgrade: bool = False):  # noqa: ANN202 - D
 
 def _connect(settings: Settings, *, upgrade: bool):  # noqa: ANN202 - Database stays lazy
     """_database, for a caller that has just read the revision (so the database opens)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.ops.preflight import first_line
     from bot.storage.db import Database
 
     try:
         return Database.connect(settings.database_url, upgrade=upgrade, audit_key=settings.audit_key)
     except InvalidSettings as e:
         raise click.ClickException(str(e)) from e
+    except SQLAlchemyError as e:
+        if not upgrade:
+            raise
+        # The whole upgrade is one transaction (bot.storage.schema.prepare): nothing of it stayed.
+        raise click.ClickException(
+            f"the schema upgrade failed and was rolled back, so the database is as it was "
+            f"({first_line(e)}): fix the cause and run `signoff db upgrade` again") from e
 
 
 def _load_graphs(w: object) -> None:

@@ -288,3 +288,25 @@ def test_a_file_that_is_not_an_export_is_named(logged, tmp_path):
         path.write_text(text_)
         r = verify_file(logged, path)
         assert r.exit_code == 1 and said in r.output and "Traceback" not in r.output, r.output
+
+
+def test_the_readmes_sqlite_backup_makes_a_copy_that_verifies(logged, tmp_path):
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url = logged.w.settings.database_url
+    if not url.startswith("sqlite"):
+        pytest.skip("the README's SQLite backup line")
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index("python -c 'import sqlite3")
+    line = readme[start:readme.index("\n", readme.index("\\\n", start) + 2)].replace("\\\n", " ")
+    argv = shlex.split(line)
+    command = argv[:argv.index(".signoff/signoff.db")]  # python -c '…', then the two files
+    assert command[:2] == ["python", "-c"], line
+    source, copy = url.removeprefix("sqlite:///"), tmp_path / "backup.db"
+    subprocess.run([sys.executable, *command[1:], source, str(copy)], check=True, timeout=60)
+    r = CliRunner().invoke(main, ["audit", "verify"], env={
+        "DATABASE_URL": f"sqlite:///{copy}", "SLACK_BOT_TOKEN": "", "SIGNOFF_AUDIT_KEY": AUDIT_KEY})
+    assert r.exit_code == 0 and "chain intact" in r.output, r.output

@@ -195,6 +195,22 @@ def test_a_database_at_0004_upgrades_counting_every_fired_reminder_as_sent(stack
         assert recovery.unreminded(s) == []  # nothing owed, nothing sent twice
 
 
+def test_an_upgrade_that_fails_is_one_line_and_leaves_the_database_as_it_was(stack, database_url):
+    # Someone added revision 0005's column by hand: its migration then fails on it, midway
+    # through the upgrade. A traceback used to be all the release step said.
+    fill(stack)
+    engine = stack.w.db._writer
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    before = rows(engine)
+    r = cli(database_url, "db", "upgrade")
+    assert r.exit_code == 1, r.output
+    assert "the schema upgrade failed and was rolled back" in r.output and "reminders_told" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert schema.current(engine) == "0004" and rows(engine) == before
+    assert cli(database_url, "db", "current").output.strip().startswith("0004")
+
+
 def test_web_and_worker_stamp_a_database_made_before_migrations_then_ask_for_the_upgrade(database_url):
     engine = make_engine(database_url)
     run_revisions(engine)
