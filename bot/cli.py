@@ -66,14 +66,21 @@ def _observed(settings: Settings) -> Settings:
     return settings
 
 
+def _private_files(settings: Settings) -> None:
+    """The store, checkpoints and Redis files hold every decision and secret: the owner's alone,
+    whichever command makes them first."""
+    from bot.embedded_redis import private_dir
+
+    os.umask(0o077)
+    private_dir(settings.data_dir)
+
+
 @contextlib.contextmanager
 def _redis(settings: Settings) -> Iterator[Settings]:
     """Settings with a reachable REDIS_URL, starting the embedded server when none is set."""
-    from bot.embedded_redis import private_dir, shared_embedded_redis
+    from bot.embedded_redis import shared_embedded_redis
 
-    # The store, checkpoints and Redis files hold every decision and secret: the owner's alone.
-    os.umask(0o077)
-    private_dir(settings.data_dir)
+    _private_files(settings)
     if settings.redis_url is not None:
         yield settings
         return
@@ -461,6 +468,10 @@ def dev(port: int | None, sandbox_port: int | None) -> None:
     _preflight(lambda: check_port(settings.host, settings.port))
     sandbox = None
     if settings.uses_sandbox:
+        if sandbox_port == settings.port:  # both free now; the second to bind would fail later
+            raise click.ClickException(
+                f"the web process and the Slack sandbox would both use port {sandbox_port}: set "
+                "SIGNOFF_SANDBOX_PORT (or --sandbox-port) to another port")
         _preflight(lambda: check_port("127.0.0.1", sandbox_port, setting="SIGNOFF_SANDBOX_PORT "
                                       "(or --sandbox-port)", hosts="the sandbox's address"))
         sandbox, settings = _start_sandbox(settings, sandbox_port)
@@ -542,7 +553,8 @@ def _print_welcome(settings: Settings, sandbox: object | None, *, policy: Policy
     ui = next((t for t, scopes in settings.api_scopes.items() if "decide" in scopes), None)
     # The newest callback secret of that agent: what its callback receiver verifies with.
     signer = settings.callback_secrets.get(settings.api_tokens[token], ())
-    base = f"http://{settings.host}:{settings.port}"
+    # Listening on every interface (PORT set) is reached here through loopback.
+    base = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
     lines = [
         "", "Signoff is running.",
         f"  agent API     {base}/v1   (OpenAPI docs: {base}/docs)",
@@ -890,6 +902,8 @@ def db_upgrade() -> None:
     from bot.storage import schema
 
     settings = _settings(dev=True)
+    if settings.database_url.startswith("sqlite"):
+        _private_files(settings)  # the release step may be what creates the SQLite file
     before = _revision(settings.database_url)
     db = _connect(settings, upgrade=True)
     try:

@@ -110,3 +110,17 @@ def test_a_client_of_the_server_reconnects_after_its_owner_restarts_it(tmp_path:
     finally:
         client.close()
     assert _mode(tmp_path / "data" / "redis.password") == 0o600
+
+
+def test_db_upgrade_as_the_first_command_makes_private_files(tmp_path: Path):
+    # The release step often runs before web: its SQLite file and data dir were 0644 and 0755.
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOFF_", "DATABASE_URL", "SLACK_"))}
+    env |= {"SIGNOFF_DATA_DIR": str(tmp_path / "data"), "SIGNOFF_AUDIT_KEY": "k" * 32}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _mode(tmp_path / "data") == 0o700
+    assert {p.name: _mode(p) for p in (tmp_path / "data").iterdir()} == {"signoff.db": 0o600}

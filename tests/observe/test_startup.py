@@ -55,6 +55,11 @@ def test_a_busy_sandbox_port_is_one_line_naming_how_to_move_it(tmp_path):
         # and the web's port is looked at before the sandbox starts
         web = _fails("dev", env | {"SIGNOFF_PORT": str(port)}, tmp_path, "--sandbox-port", str(free_port()))
         assert f"port {port}" in web and "SIGNOFF_PORT" in web
+    # The same free port for both (a platform's PORT=8001): both checks passed, and uvicorn failed
+    # with a line that did not say which setting to move.
+    same = str(free_port())
+    line = _fails("dev", env | {"PORT": same}, tmp_path, "--sandbox-port", same)
+    assert f"both use port {same}" in line and "SIGNOFF_SANDBOX_PORT" in line
 
 
 @pytest.mark.parametrize("command", ["web", "worker"])
