@@ -89,6 +89,22 @@ class TestPending:
         assert stack.api.post("/v1/requests", json=BODY).status_code == 201
         assert stack.api.post("/v1/requests", json=BODY).status_code == 429
 
+    def test_a_retry_of_a_request_that_exists_gets_it_back_at_the_cap(self, stack: Stack) -> None:
+        # An agent that lost the answer to its create retries with the same key: it was told 429,
+        # "nothing was stored", while its request existed and was pending.
+        keyed = BODY | {"idempotency_key": "refund-1234"}
+        first = stack.api.post("/v1/requests", json=keyed)
+        assert first.status_code == 201
+        for _ in range(2):
+            assert stack.api.post("/v1/requests", json=BODY).status_code == 201
+        again = stack.api.post("/v1/requests", json=keyed)
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+        # A new key is a new request: refused at the cap; the same key with another body is a 409.
+        assert stack.api.post("/v1/requests", json=BODY | {"idempotency_key": "refund-9"}).status_code == 429
+        changed = stack.api.post("/v1/requests", json=keyed | {"summary": "Refund $3400"})
+        assert changed.status_code == 409
+        assert _stored(stack) == 3
+
     def test_the_cap_holds_without_redis(self, stack: Stack) -> None:
         for _ in range(3):
             stack.create(approvers=["U0ALICE"])

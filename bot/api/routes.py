@@ -75,7 +75,8 @@ def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits
             # One trip to the thread pool for the whole create: each trip is a hand-off between
             # threads, and an agent's request used to make three.
             if limits is not None and limits.active:
-                limits.check(agent)
+                # A retry with the same idempotency key gets its request back even at the cap.
+                limits.check(agent, adds_pending=service.replay(new, agent=agent) is None)
             row, created = service.create(new, agent=agent)
             return RequestOut.of(row, delivery=service.card_deliveries([row])[row.id]), created
 

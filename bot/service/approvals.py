@@ -83,7 +83,7 @@ class ApprovalService:
     def prepare(self, new: NewRequest, *, agent: str) -> Prepared:
         """Everything `create` checks, stores nothing: routed by the policy, approvers and channel
         looked up, the callback checked (raising what create would). `store` stores it."""
-        if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
+        if (seen := self.replay(new, agent=agent)) is not None:
             return Prepared(new=new, agent=agent, seen=seen)
         if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
             return Prepared(new=new, agent=agent, seen=seen)  # the node ran again: its request exists
@@ -118,7 +118,7 @@ class ApprovalService:
                     delivery_id, final = self._auto_decide(s, row, verdicts)
         except IntegrityError:
             # A concurrent create with the same key won the unique constraint: answer with it.
-            if new.idempotency_key is not None and (seen := self._replay(new, agent=agent)):
+            if (seen := self.replay(new, agent=agent)) is not None:
                 return seen, False
             if new.run_id is not None and (seen := self._for_interrupt(new.run_id, new.interrupt_id)):
                 return seen, False
@@ -201,8 +201,11 @@ class ApprovalService:
         with self.db.read() as s:
             return repo.find_by_interrupt(s, run_id=run_id, interrupt_id=interrupt_id)
 
-    def _replay(self, new: NewRequest, *, agent: str) -> ApprovalRequest | None:
-        assert new.idempotency_key is not None
+    def replay(self, new: NewRequest, *, agent: str) -> ApprovalRequest | None:
+        """The request `agent` already created with `new`'s idempotency key (None: none, or no key);
+        IdempotencyConflict when that key came with another body."""
+        if new.idempotency_key is None:
+            return None
         with self.db.read() as s:
             seen = repo.find_by_idempotency_key(s, created_by=agent, key=new.idempotency_key)
         if seen is not None and seen.body_hash != new.body_hash():

@@ -43,15 +43,16 @@ class AgentLimits:
         """True when any limit is configured."""
         return self.rate is not None or self.max_pending is not None
 
-    def check(self, agent: str) -> None:
+    def check(self, agent: str, *, adds_pending: bool = True) -> None:
         """Count this request against `agent`'s rate and refuse it over a limit; changes nothing else.
 
         The rate is counted in Redis; when Redis cannot answer the request is refused with 503
-        (fail closed: an uncounted agent is an unlimited one). The pending cap is SQL's alone.
+        (fail closed: an uncounted agent is an unlimited one). The pending cap is SQL's alone, and
+        only for a request that would add one (not the retry of a request that exists).
         """
         if self.rate is not None:
             self._check_rate(agent, self.rate)
-        if self.max_pending is not None:
+        if self.max_pending is not None and adds_pending:
             self._check_pending(agent, self.max_pending)
 
     def _check_rate(self, agent: str, rate: RateLimit) -> None:
