@@ -283,7 +283,7 @@ def test_one_requests_export_verifies_each_event(logged, tmp_path):
 def test_a_file_that_is_not_an_export_is_named(logged, tmp_path):
     path = tmp_path / "notes.txt"
     for text_, said in [("hello\n", "line 1: neither JSON Lines nor CSV"),
-                        ('{"seq": 1}\n', "line 1: not an exported audit event (KeyError"),
+                        ('{"seq": 1}\n', "line 1: not an exported audit event (ValueError: fields ['seq']"),
                         ("", "holds no events")]:
         path.write_text(text_)
         r = verify_file(logged, path)
@@ -310,3 +310,59 @@ def test_the_readmes_sqlite_backup_makes_a_copy_that_verifies(logged, tmp_path):
     r = CliRunner().invoke(main, ["audit", "verify"], env={
         "DATABASE_URL": f"sqlite:///{copy}", "SLACK_BOT_TOKEN": "", "SIGNOFF_AUDIT_KEY": AUDIT_KEY})
     assert r.exit_code == 0 and "chain intact" in r.output, r.output
+
+
+def test_an_exported_line_must_say_only_what_is_verified(logged, tmp_path):
+    path = exported(logged, tmp_path)
+    lines = path.read_text().splitlines()
+    decided = next(n for n, line in enumerate(lines) if '"kind": "decided"' in line)
+
+    def with_line(text_):
+        path.write_text("\n".join(lines[:decided] + [text_] + lines[decided + 1:]) + "\n")
+        return verify_file(logged, path)
+
+    original = lines[decided]
+    # A second "actor" would be shown by some readers while the other one is the one verified.
+    twice = original.replace('"actor": "U0ALICE"', '"actor": "U0DAVE", "note": "CEO", "actor": "U0ALICE"')
+    assert twice != original
+    r = with_line(twice)
+    assert r.exit_code == 1 and f"line {decided + 1}" in r.output and "appears twice" in r.output, r.output
+    r = with_line(original[:-1] + ', "note": "approved by the CEO"}')
+    assert r.exit_code == 1 and "fields" in r.output, r.output
+    seq = json.loads(original)["seq"]
+    r = with_line(original.replace(f'"seq": {seq}}}', f'"seq": {seq}.0}}'))
+    assert r.exit_code == 1 and "not a whole number" in r.output, r.output
+    assert with_line(original).exit_code == 0
+
+
+def test_a_csv_export_with_an_extra_column_is_refused(logged, tmp_path):
+    path = exported(logged, tmp_path, fmt="csv")
+    lines = path.read_text().splitlines()
+    lines[2] += ",approved by the CEO"
+    path.write_text("\n".join(lines) + "\n")
+    r = verify_file(logged, path)
+    assert r.exit_code == 1 and "line 3" in r.output and "fields" in r.output, r.output
+
+
+def test_head_is_refused_for_one_requests_export(logged, tmp_path):
+    with logged.w.db.engine.connect() as conn:
+        rid = conn.execute(text("SELECT id FROM requests WHERE status = 'approved'")).scalar_one()
+    path = exported(logged, tmp_path, "--request", rid)
+    r = verify_file(logged, path, "--head", head_of(logged))
+    assert r.exit_code == 1 and "--head checks a whole export" in r.output, r.output
+
+
+def test_events_from_before_the_key_cannot_be_vouched_for_by_one_requests_export(stack, tmp_path):
+    # A database upgraded through revision 0003: its first events are a plain hash chain.
+    with stack.w.db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_head SET keyed_from = 4"))
+    stack.create()
+    req = stack.create()  # its `requested` event is event 2, before the marker
+    stack.run_jobs()
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    path = exported(stack, tmp_path, "--request", req["id"])
+    assert [json.loads(line)["seq"] for line in path.read_text().splitlines()][0] == 2
+    r = verify_file(stack, path)
+    assert r.exit_code == 1 and "event 2 was written before the chain was keyed" in r.output, r.output
+    # The whole export vouches for it: the first keyed event's MAC covers the plain ones' hashes.
+    assert verify_file(stack, exported(stack, tmp_path)).exit_code == 0

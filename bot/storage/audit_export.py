@@ -110,6 +110,12 @@ def verify_file(lines: Iterable[str], *, key: bytes | None, anchor: Head | None 
     elif len(owners) != 1 or None in owners:
         broken = ChainBreak(_first_gap(records), "events are missing: the file is neither the whole log "
                                                  "nor one request's events")
+    elif anchor is not None:
+        raise ValueError("--head checks a whole export; this file holds one request's events only")
+    elif (plain := next((r for r in records if r.seq < keyed_from), None)) is not None:
+        # Without the events between them, a plain hash proves nothing: anyone can recompute it.
+        broken = ChainBreak(plain.seq, f"event {plain.seq} was written before the chain was keyed (event "
+                                       f"{keyed_from}): only a whole export can vouch for it")
     else:
         broken = _each_event(records, keyed_from, key)
     if broken is None and keyed == 0:
@@ -159,13 +165,17 @@ def _read_export(lines: Iterable[str]) -> tuple[list[Record], int]:
     records, markers = [], set()
     for n, raw in parsed:
         try:
-            row = raw if from_csv else json.loads(raw)
-            data = json.loads(row["data"]) if from_csv else row["data"]
+            # Read strictly: what a verifier checks must be all the file says. A second "actor"
+            # in a line, an extra column or 1.9 for a seq would show one thing and verify another.
+            row = raw if from_csv else _strict_json(raw)
+            if set(row) != set(COLUMNS):
+                raise ValueError(f"fields {sorted(map(str, row))}, not {sorted(COLUMNS)}")
+            data = _strict_json(row["data"]) if from_csv else row["data"]
             records.append(Record(
-                seq=int(row["seq"]), at=_text(row["at"]), request_id=row["request_id"] or None,
+                seq=_whole(row["seq"]), at=_text(row["at"]), request_id=row["request_id"] or None,
                 kind=_text(row["kind"]), actor=_text(row["actor"]), data=_mapping(data),
                 prev_hash=_text(row["prev_hash"]), hash=_text(row["hash"])))
-            markers.add(int(row["keyed_from"]))
+            markers.add(_whole(row["keyed_from"]))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"line {n}: not an exported audit event ({e.__class__.__name__}: {e})"
                              f"{_OLDER}") from None
@@ -175,6 +185,25 @@ def _read_export(lines: Iterable[str]) -> tuple[list[Record], int]:
 
 
 _OLDER = "; an export from an older Signoff has no keyed_from column: export it again"
+
+
+def _strict_json(text: str) -> Any:
+    """JSON in which no object names a key twice."""
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"a key appears twice: {sorted(k for k in set(keys) if keys.count(k) > 1)}")
+        return dict(items)
+
+    return json.loads(text, object_pairs_hook=pairs)
+
+
+def _whole(value: Any) -> int:
+    """A whole number as export writes it: an int in JSON, digits in CSV."""
+    digits = isinstance(value, str) and value.isascii() and value.isdigit()
+    if isinstance(value, bool) or not (isinstance(value, int) or digits):
+        raise TypeError(f"{value!r} is not a whole number")
+    return int(value)
 
 
 def _text(value: Any) -> str:
