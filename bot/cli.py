@@ -9,6 +9,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -170,12 +171,37 @@ def _serve_workers(settings: Settings, workers: int) -> None:
                                    "unset WEB_CONCURRENCY / --workers, or serve Slack over HTTP")
     w = _build(settings)  # checked here once, so a bad policy or graph stops before any worker
     _load_graphs(w)
+    _bolt(w)  # and Slack, which each worker asks again
     w.db.engine.dispose()
     # The workers read the environment again: the embedded Redis this process started must be in it.
     os.environ["REDIS_URL"] = settings.redis_url or ""
     _say(f"web: {workers} worker processes on {settings.host}:{settings.port}")
+    threading.Thread(target=_say_once_answering, args=(settings.host, settings.port), daemon=True,
+                     name="signoff-announce").start()
     uvicorn.run("bot.api.asgi:app_from_env", factory=True, workers=workers, host=settings.host,
-                port=settings.port, log_level="warning", http="bot.api.asgi:NoDelayHttpToolsProtocol")
+                port=settings.port, log_level="warning", log_config=None,
+                http="bot.api.asgi:NoDelayHttpToolsProtocol")
+
+
+def _say_once_answering(host: str, port: int, *, patience: float = 300.0) -> None:
+    """`Signoff is running at …` once a worker process answers: the port is bound by uvicorn's
+    supervisor before any worker serves it, so binding alone says nothing."""
+    import http.client
+    import time
+
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        try:
+            answer = http.client.HTTPConnection(probe, port, timeout=2)
+            answer.request("GET", "/healthz")
+            answer.getresponse().read()
+            answer.close()
+        except OSError:
+            time.sleep(0.1)
+            continue
+        _say(f"Signoff is running at http://{host}:{port}")
+        return
 
 
 def _preflight(check: Callable[[], None]) -> None:
@@ -194,7 +220,7 @@ def _serve(settings: Settings, built: Any = None, *, announce: Callable[[], None
     if w is None:  # `dev` passes what it built and checked already
         w = _build(settings)
         _load_graphs(w)
-    bolt = w.bolt_app()
+    bolt = _bolt(w)
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -203,6 +229,26 @@ def _serve(settings: Settings, built: Any = None, *, announce: Callable[[], None
     base = f"http://{settings.host}:{settings.port}"
     serve(w.web_app(bolt), host=settings.host, port=settings.port,
           on_started=announce or (lambda: _say(f"Signoff is running at {base}")))
+
+
+def _bolt(w: Any) -> Any:
+    """The Bolt app, which asks Slack (auth.test) who the token is: a Slack that cannot be reached
+    or refuses the token stops start-up with one line, not a traceback."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackClientError
+
+    from bot.observe.logs import silenced
+    from bot.ops.preflight import first_line
+
+    try:
+        with silenced("slack_sdk"):
+            return w.bolt_app()
+    except BoltError as e:  # Slack answered, and refused the token
+        raise click.ClickException(f"Slack refused SLACK_BOT_TOKEN ({e}): copy the Bot User OAuth Token "
+                                   "from your Slack app again") from e
+    except (SlackClientError, OSError) as e:
+        raise click.ClickException(f"cannot reach Slack at {w.settings.slack_api_url} ({first_line(e)}): "
+                                   "check SLACK_API_URL and the network, then start again") from e
 
 
 def _build(settings: Settings, *, serves_agents: bool = True):  # noqa: ANN202 - Wiring stays lazy
@@ -333,10 +379,11 @@ def _start_run_over_http(url: str, token: str, body: dict[str, Any]) -> str:
               help="Worker processes to run and restart [default: SIGNOFF_WORKER_PROCESSES, else 1].")
 def worker(burst: bool, processes: int | None) -> None:
     """Run an RQ worker (with the scheduler) for every Signoff queue."""
+    # Until RQ installs its own handlers (a warm stop), a stop still runs the `finally` blocks
+    # that stop the sweeper and an embedded Redis.
+    _exit_on_signals()
     settings = _observed(_settings())
     processes = processes or settings.worker_processes
-    if processes > 1:
-        _exit_on_signals()
     with _redis(settings) as settings:
         if processes > 1:
             _supervise(settings, processes, burst=burst)

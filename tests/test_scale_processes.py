@@ -193,6 +193,9 @@ def test_web_concurrency_starts_that_many_web_workers(tmp_path: Path, redis_serv
                           json={"action": "a", "summary": "s", "approvers": ["U0ALICE"]})
         assert made.status_code == 201, made.text
         # Each worker process logs as its parent was told (its lifecycle lines were dropped).
+        # The ready line comes once a worker process answers (the supervisor binds the port).
+        assert _until(lambda: "Signoff is running at" in (tmp_path / "web.log").read_text(),
+                      "the ready line", 30)
         said = (tmp_path / "web.log").read_text().splitlines()
         assert all(line.startswith("{") for line in said if line.strip()), said  # JSON mode: JSON only
         logged = [json.loads(line) for line in said if line.strip()]

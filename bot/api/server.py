@@ -24,5 +24,6 @@ class _AnnouncingServer(uvicorn.Server):
 
 def serve(app: Any, *, host: str, port: int, on_started: Callable[[], None]) -> None:
     """Run `app` until a signal stops it; `on_started` runs once the port is bound."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    # log_config=None: uvicorn's lines go through Signoff's handler (JSON in JSON mode).
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None)
     _AnnouncingServer(config, on_started).run()

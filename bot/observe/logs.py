@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,6 +82,19 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, _: Any) -> None:
         pass
+
+
+@contextlib.contextmanager
+def silenced(name: str) -> Iterator[None]:
+    """Logger `name` says nothing below CRITICAL meanwhile: for a check that reports the failure
+    itself (slack_sdk logs every failed attempt and its retry at ERROR and INFO)."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def quiet_noisy() -> None:

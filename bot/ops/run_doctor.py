@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from redis import Redis
 
 from bot.errors import InvalidSettings
+from bot.observe.logs import silenced
 from bot.ops import doctor
 from bot.ops.doctor import FAIL, Check
 from bot.policy.loader import load_policy
@@ -22,8 +21,11 @@ HEARTBEAT_AGE = 60.0
 
 def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order an operator would fix things."""
-    # slack_sdk logs each failed attempt (and its retry) at ERROR: the report says it once.
-    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
+    with silenced("slack_sdk"):  # each failed attempt and its retry: the report says it once
+        return _checks(settings)
+
+
+def _checks(settings: Settings) -> list[Check]:
     slack = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     found = [doctor.slack_token(slack), doctor.signing_secret(settings.slack_signing_secret)]
     policy: Policy | None = None

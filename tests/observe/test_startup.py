@@ -166,11 +166,17 @@ def test_in_json_mode_a_server_says_everything_in_json(command, sandbox, tmp_pat
             line = proc.stderr.readline()
             assert line, "".join(seen)  # the process ended before it was ready
             seen.append(line)
+        if command == "web":  # uvicorn's own lines too: it warns of a request it cannot parse
+            with socket.create_connection(("127.0.0.1", int(env["SIGNOFF_PORT"]))) as bad:
+                bad.sendall(b"NOT HTTP\r\n\r\n")
+                bad.recv(100)
     finally:
         proc.terminate()
         rest = proc.communicate(timeout=30)[1]
     said = _json_lines("".join(seen) + rest)
     messages = [entry["message"] for entry in said]
+    if command == "web":
+        assert any("Invalid HTTP request" in m for m in messages), messages
     assert any(m.startswith("embedded redis-server at") for m in messages), messages
     assert "graphs: tutorial" in messages
 
@@ -187,3 +193,32 @@ def test_in_json_mode_a_server_that_cannot_start_says_why_in_json(command, sandb
     assert line["level"] == "error" and "SIGNOFF_PORT" in line["message"]
     # Other commands keep click's plain line.
     assert _fails("audit", bad, tmp_path, "verify").startswith("Error: ")
+
+
+def test_a_worker_stopped_right_after_it_says_it_is_ready_stops_cleanly(sandbox, tmp_path):
+    # The ready line came before RQ installed its handlers: a SIGTERM then killed the worker
+    # outright, leaving its embedded Redis's URL file (and the server) behind.
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=_env(tmp_path, sandbox),
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = []
+    while not seen or "taking jobs from" not in seen[-1]:
+        seen.append(proc.stderr.readline())
+        assert seen[-1], "".join(seen)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode in (0, 128 + signal.SIGTERM), "".join(seen) + rest
+    assert "Traceback" not in rest, rest
+    assert not (tmp_path / "redis.url").exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_slack_unreachable_or_refusing_the_token_is_one_line(workers, sandbox, redis_server, tmp_path):
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+    env = _env(tmp_path, sandbox, REDIS_URL=redis_server.url, WEB_CONCURRENCY=workers)
+    line = _fails("web", env | {"SLACK_API_URL": closed}, tmp_path)
+    assert f"cannot reach Slack at {closed}" in line and "SLACK_API_URL" in line
+    line = _fails("web", env | {"SLACK_BOT_TOKEN": "xoxb-" + "0" * 40}, tmp_path)
+    assert "Slack refused SLACK_BOT_TOKEN" in line
