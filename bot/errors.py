@@ -37,7 +37,7 @@ class InvalidSettings(SignoffError):
         if len(problems) == 1:
             return cls(problems[0])
         return cls(f"{len(problems)} settings need fixing: " + "; ".join(
-            f"({n}) {p}" for n, p in enumerate(problems, start=1)), problems=problems)
+            f"({n}) {p.rstrip('.')}" for n, p in enumerate(problems, start=1)), problems=problems)
 
 
 class InvalidInput(SignoffError):

@@ -184,6 +184,7 @@ def load_settings(
     raw_tokens = get("SIGNOFF_API_TOKENS") or ""
     sqlite_default = f"sqlite:///{data_dir.resolve() / 'signoff.db'}"
     api_tokens: dict[str, str] = read(_parse_api_tokens, raw_tokens, fallback={})
+    tokens_read = not problems  # else the callback secrets' agents cannot be checked against them
     settings = Settings(
         data_dir=data_dir,
         database_url=read(_database_url, get("DATABASE_URL") or sqlite_default, fallback=""),
@@ -195,7 +196,7 @@ def load_settings(
         api_tokens=api_tokens,
         api_scopes=read(_parse_api_scopes, raw_tokens, fallback={}),
         callback_secrets=read(partial(parse_callback_secrets, api_tokens=api_tokens),
-                              get("SIGNOFF_CALLBACK_SECRETS") or "", fallback={}),
+                              (get("SIGNOFF_CALLBACK_SECRETS") or "") if tokens_read else "", fallback={}),
         default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
         allow_private_callbacks=read(_flag, "SIGNOFF_CALLBACK_ALLOW_PRIVATE", get, fallback=False),
         callback_timeout=read(_seconds, "SIGNOFF_CALLBACK_TIMEOUT", get("SIGNOFF_CALLBACK_TIMEOUT") or "10",
@@ -246,8 +247,12 @@ def load_settings(
 
 def secret_problems(settings: Settings) -> list[str]:
     """What is missing or a placeholder among the secrets real Slack needs (fail closed)."""
-    problems = [p for p in (_require("SLACK_BOT_TOKEN", settings.slack_bot_token, prefix="xoxb-"),
-                            _require("SLACK_SIGNING_SECRET", settings.slack_signing_secret)) if p]
+    problems = [p for p in (
+        _require("SLACK_BOT_TOKEN", settings.slack_bot_token, prefix="xoxb-",
+                 where="the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page "
+                       "(`signoff dev` runs without one, on the local Slack sandbox)"),
+        _require("SLACK_SIGNING_SECRET", settings.slack_signing_secret,
+                 where="the Signing Secret from your Slack app's Basic Information page")) if p]
     if settings.slack_signing_secret and len(settings.slack_signing_secret) < MIN_SIGNING_SECRET:
         problems.append(f"SLACK_SIGNING_SECRET is shorter than {MIN_SIGNING_SECRET} characters; copy the "
                         "whole Signing Secret from your Slack app's Basic Information page")
@@ -315,10 +320,11 @@ def dev_tokens(data_dir: Path) -> dict[str, str]:
     return {k: str(v) for k, v in json.loads(kept).items()}
 
 
-def _require(name: str, value: str | None, *, prefix: str = "") -> str | None:
-    """What is wrong with a required secret, or None."""
+def _require(name: str, value: str | None, *, prefix: str = "", where: str = "") -> str | None:
+    """What is wrong with a required secret, or None; `where` says where the real one is found."""
     if value is None:
-        return f"{name} is not set. See .env.example for what it should hold."
+        return f"{name} is not set: copy {where}" if where else \
+            f"{name} is not set. See .env.example for what it should hold."
     if _PLACEHOLDER.search(value.removeprefix(prefix)):
         return f"{name} still holds a placeholder value; put the real secret there."
     if prefix and not value.startswith(prefix):

@@ -17,7 +17,7 @@ from bot.api.app import build_web_app
 from bot.api.metrics import build_metrics_router
 from bot.api.waiters import Waiters
 from bot.core.lifecycle import Event
-from bot.observe.metrics import StoreCollector, render
+from bot.observe.metrics import StoreCollector, render, zero_series
 from bot.observe.store import read_store
 from bot.ops.clock import DatabaseClock
 from bot.policy.loader import load_policy
@@ -195,12 +195,16 @@ def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcno
     jobs = RQJobs(redis, lease=settings.resume_lease)
     lookups = (make_lookup_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
                if serves_agents else slack)
+    policy = load_policy(settings.policy_file) if settings.policy_file else None
     service = ApprovalService(
         db, jobs=jobs, clock=clock, directory=SlackDirectory(lookups),
         default_channel=settings.default_channel,
         check_callback_url=partial(check_callback, secrets=settings.callback_secrets,
                                    allow_private=settings.allow_private_callbacks),
-        policy=load_policy(settings.policy_file) if settings.policy_file else None,
+        policy=policy,
     )
+    rules = (*policy.rules, policy.default) if policy is not None else ()
+    zero_series(agents=set(settings.api_tokens.values()),
+                escalating_rules=[r.name for r in rules if r.escalations])
     return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, jobs=jobs,
                   clock=clock)

@@ -236,3 +236,18 @@ def test_a_token_without_a_name_is_refused_without_echoing_it():
     assert str(e.value) == ("SIGNOFF_API_TOKENS: entry 2 has no name; write name:token, e.g. "
                             "billing-agent:$(openssl rand -hex 24)")
     assert "fedcba" not in str(e.value)
+
+
+def test_a_bad_token_list_does_not_also_fail_the_callback_secrets_that_name_its_agents():
+    with pytest.raises(InvalidSettings) as e:
+        load(SIGNOFF_API_TOKENS="billing:short", SIGNOFF_CALLBACK_SECRETS="billing:" + "c" * 40)
+    assert len(e.value.problems) == 1 and "SIGNOFF_CALLBACK_SECRETS" not in str(e.value)
+
+
+def test_missing_slack_secrets_say_where_to_find_them():
+    with pytest.raises(InvalidSettings) as e:
+        load(SLACK_BOT_TOKEN="", SLACK_SIGNING_SECRET="", SIGNOFF_PORT="x")
+    said = {p.split(" ", 1)[0]: p for p in e.value.problems}
+    assert "OAuth & Permissions" in said["SLACK_BOT_TOKEN"] and "signoff dev" in said["SLACK_BOT_TOKEN"]
+    assert "Basic Information" in said["SLACK_SIGNING_SECRET"]
+    assert ".;" not in str(e.value)

@@ -51,6 +51,23 @@ CALLBACK_FAILURES = Counter("signoff_callback_failures", "Failed callback attemp
 RESUME_FAILURES = Counter("signoff_resume_failures", "Failed graph resume attempts; final=true when "
                           "Signoff gave up.", ["final"], registry=REGISTRY)
 
+def zero_series(*, agents: Iterable[str], escalating_rules: Iterable[str]) -> None:
+    """Export the failure and escalation counters at 0 for every label value known at start.
+
+    A counter's series appears only once incremented, and Prometheus' `increase()` over a series
+    that first appears at 1 is 0: the alerts on giving up (deploy/alerts.yml) would miss the
+    first one.
+    """
+    for final in ("true", "false"):
+        RESUME_FAILURES.labels(final=final)
+    for agent in agents:
+        CALLBACK_ATTEMPTS.labels(agent=agent)
+        for final in ("true", "false"):
+            CALLBACK_FAILURES.labels(agent=agent, final=final)
+    for rule in escalating_rules:
+        ESCALATIONS.labels(rule=rule)
+
+
 # Computed at scrape by StoreCollector (name -> help); listed so tests can check the deploy files.
 PENDING = "signoff_requests_pending"
 OVERDUE = "signoff_requests_overdue"

@@ -49,6 +49,16 @@ def test_without_a_token_setting_there_are_no_metrics(stack):
     assert r.status_code == 404 and r.json() == httpx.get(f"{stack.url}/no-such-page").json()  # as any
 
 
+def test_the_counters_alerts_watch_are_exported_at_zero_from_the_start(stack):
+    # A series first seen at 1 has an increase() of 0: the first give-up would never alert.
+    samples = scrape(stack)
+    for final in ("true", "false"):
+        assert ("signoff_resume_failures_total", (("final", final),)) in samples
+        assert ("signoff_callback_failures_total", (("agent", "test-agent"), ("final", final))) in samples
+    assert ("signoff_callback_attempts_total", (("agent", "test-agent"),)) in samples
+    assert ("signoff_escalations_total", (("rule", "big-refunds"),)) in samples
+
+
 def test_a_request_is_counted_from_creation_to_its_decision_and_its_ack_is_timed(stack):
     before = scrape(stack)
     req = stack.create(action="issue_refund", args={"amount": 340}, approvers=[])
