@@ -901,7 +901,8 @@ def audit_verify(anchor: str | None, exported: TextIO | None) -> None:
         _verify_export(exported, anchor)
         return
     found = _verified(anchor)
-    click.echo(f"audit log OK: {found.events} events, chain intact ({found.keyed} keyed), "
+    reaches = f" and reaching the head {anchor}" if anchor is not None else ""
+    click.echo(f"audit log OK: {found.events} events, chain intact ({found.keyed} keyed){reaches}, "
                "requests match their events")
 
 

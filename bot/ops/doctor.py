@@ -75,8 +75,10 @@ def channels(client: WebClient, names: Sequence[str]) -> Check:
         try:
             if why := channel_problem(client, channel):
                 problems.append(f"{channel} {why}")
+        except SlackApiError as e:
+            problems.append(f"{channel}: Slack refused conversations.info ({e.response.get('error')})")
         except (SlackClientError, OSError) as e:
-            problems.append(f"{channel}: cannot ask Slack ({e.__class__.__name__})")
+            problems.append(f"{channel}: cannot ask Slack ({first_line(e)})")
     if problems:
         return Check("channels", FAIL, "; ".join(problems))
     return Check("channels", OK, f"{len(set(names))} channel(s), the bot in each" if names else "none named")

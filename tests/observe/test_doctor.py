@@ -114,3 +114,13 @@ def test_settings_that_cannot_load_are_one_failing_check_in_json_too(sandbox, re
     checks = json.loads(both.stdout)["checks"]
     assert [c["name"] for c in checks] == ["settings", "settings"]
     assert ["SIGNOFF_AUDIT_KEY" in checks[0]["detail"], "SIGNOFF_PORT" in checks[1]["detail"]] == [True, True]
+
+
+def test_a_refused_token_says_what_slack_answered_for_each_check(sandbox, redis, redis_server, sqlite_url,
+                                                                 tmp_path):
+    done = doctor(tmp_path, sandbox, redis_server.url, sqlite_url, "--json",
+                  SLACK_BOT_TOKEN="xoxb-" + "0" * 40)
+    got = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert got["slack token"]["status"] == "fail" and "invalid_auth" in got["slack token"]["detail"]
+    channels = got["channels"]
+    assert channels["status"] == "fail" and "invalid_auth" in channels["detail"], channels
