@@ -21,6 +21,7 @@ from bot.errors import InvalidInput, InvalidSettings
 from bot.ops.preflight import check_port
 from bot.settings import (
     Settings,
+    audit_key_alone,
     dev_tokens,
     ensure_dev_audit_key,
     load_settings,
@@ -858,9 +859,11 @@ def _keyed_settings() -> Settings:
     """Settings with the audit key, without which the keyed chain cannot be checked."""
     settings = _settings(dev=True)
     if settings.audit_key is None:
-        raise click.ClickException("SIGNOFF_AUDIT_KEY is not set: the keyed audit chain cannot be "
-                                   "verified without it")
+        raise click.ClickException(_NO_AUDIT_KEY)
     return settings
+
+
+_NO_AUDIT_KEY = "SIGNOFF_AUDIT_KEY is not set: the keyed audit chain cannot be verified without it"
 
 
 def _head(anchor: str | None):  # noqa: ANN202 - Head stays a lazy import
@@ -910,8 +913,12 @@ def _verify_export(exported: TextIO, anchor: str | None) -> None:
     """`audit verify --file`: the exported events under SIGNOFF_AUDIT_KEY, no database needed."""
     from bot.storage.audit_export import verify_file
 
-    key = _keyed_settings().audit_key
-    assert key is not None  # refused above when unset
+    try:
+        key = audit_key_alone()
+    except InvalidSettings as e:
+        raise click.ClickException(str(e)) from e
+    if key is None:
+        raise click.ClickException(_NO_AUDIT_KEY)
     try:
         found = verify_file(exported, key=key.encode(), anchor=_head(anchor))
     except ValueError as e:

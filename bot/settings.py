@@ -150,10 +150,26 @@ def _environment(environ: Mapping[str, str] | None, env_file: Path | None) -> di
     return env
 
 
+def _reader(environ: Mapping[str, str] | None, env_file: Path | None) -> Callable[[str], str | None]:
+    """A setting's value, stripped, or None when unset or blank."""
+    env = _environment(environ, env_file)
+    return lambda name: (env.get(name) or "").strip() or None
+
+
+def _data_dir(get: Callable[[str], str | None]) -> Path:
+    return Path(get("SIGNOFF_DATA_DIR") or ".signoff").expanduser()
+
+
+def audit_key_alone(env_file: Path | None = Path(".env")) -> str | None:
+    """SIGNOFF_AUDIT_KEY (or the one `signoff dev` keeps in the data directory), read without the
+    other settings: checking an exported file needs nothing else, wherever it is done."""
+    get = _reader(None, env_file)
+    return _audit_key(get("SIGNOFF_AUDIT_KEY"), data_dir=_data_dir(get), dev=True)
+
+
 def requested_log_format(env_file: Path | None = Path(".env")) -> str:
     """SIGNOFF_LOG_FORMAT as set, for saying why settings did not load: "json" or "text"."""
-    asked = (_environment(None, env_file).get("SIGNOFF_LOG_FORMAT") or "").strip()
-    return "json" if asked == "json" else "text"
+    return "json" if _reader(None, env_file)("SIGNOFF_LOG_FORMAT") == "json" else "text"
 
 
 def load_settings(
@@ -163,8 +179,7 @@ def load_settings(
     dev: bool = False,
 ) -> Settings:
     """Read settings from `.env` overlaid by the environment; raise InvalidSettings naming the variable."""
-    env = _environment(environ, env_file)
-    get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
+    get = _reader(environ, env_file)
     problems: list[str] = []
 
     def read(parse: Callable[..., T], *args: Any, fallback: T) -> T:
@@ -176,7 +191,7 @@ def load_settings(
             problems.append(str(e))
             return fallback
 
-    data_dir = Path(get("SIGNOFF_DATA_DIR") or ".signoff").expanduser()
+    data_dir = _data_dir(get)
     # A platform that sets PORT routes outside traffic to it: listen there, on every interface.
     platform_port = get("PORT")
     host = get("SIGNOFF_HOST") or ("0.0.0.0" if platform_port else "127.0.0.1")

@@ -237,6 +237,12 @@ def test_an_exported_file_verifies_without_the_database(logged, tmp_path, fmt):
     assert r.exit_code == 0 and f"reaching the head {kept}" in r.output, r.output
     r = verify_file(logged, path, key="another-audit-key-0123456789abcdef0123")
     assert r.exit_code == 1 and "BROKEN at event 1" in r.output and "SIGNOFF_AUDIT_KEY" in r.output
+    # It needs the key and nothing else: an auditor's machine has no database, Slack or web port.
+    elsewhere = CliRunner().invoke(main, ["audit", "verify", "--file", str(path)], env={
+        "SIGNOFF_AUDIT_KEY": AUDIT_KEY, "DATABASE_URL": "mysql://nope", "SIGNOFF_PORT": "eighty"})
+    assert elsewhere.exit_code == 0, elsewhere.output
+    short = CliRunner().invoke(main, ["audit", "verify", "--file", str(path)], env={"SIGNOFF_AUDIT_KEY": "k"})
+    assert short.exit_code == 1 and "SIGNOFF_AUDIT_KEY is a placeholder or shorter" in short.output
 
 
 def test_an_edited_exported_file_is_caught_and_named(logged, tmp_path):
