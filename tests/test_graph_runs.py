@@ -131,6 +131,16 @@ def test_a_run_naming_a_channel_the_bot_cannot_post_in_is_refused_at_start(stack
     assert r.status_code == 202, r.text
 
 
+def test_a_step_that_keeps_failing_fails_the_run_once_its_retries_are_spent(stack, tmp_path, monkeypatch):
+    run, req, _ = failing_resume(stack, tmp_path, monkeypatch, "refund order 11")
+    while stack.run_scheduled():  # every retry, each failing
+        assert run_of(stack, run)["status"] in ("running", "failed")
+    failed = run_of(stack, run)
+    assert failed["status"] == "failed" and failed["error"] == "RuntimeError: payment provider unavailable"
+    assert [e["final"] for e in events(stack, "resume_failed")] == [False] * 5 + [True]
+    assert graph_apps.effects() == []
+
+
 def test_a_resume_job_for_a_request_still_pending_does_nothing(stack):
     run = start(stack, "refund", {"action": "x", "approved": False})
     [req] = run["pending_requests"]
@@ -160,6 +170,11 @@ def test_a_failing_resume_is_retried_audited_shown_and_applied_once(stack, tmp_p
     run, req, flag = failing_resume(stack, tmp_path, monkeypatch, "refund order 9")
     [failed] = events(stack, "resume_failed")
     assert "payment provider unavailable" in failed["error"] and not failed["final"]
+    # Not `failed` while the step is retried: an agent would take that as final, and the run
+    # then came back to life (from an agent developer's walk through the README).
+    retrying = run_of(stack, run)
+    assert retrying["status"] == "running" and "payment provider unavailable" in retrying["error"]
+    assert "retrying" in retrying["error"]
     card = stack.card(req["id"])
     [failure] = [b for b in card["blocks"] if b["block_id"] == "signoff_failure"]
     assert failure["text"]["text"].startswith("⚠️ *Approved, but the agent could not be resumed* (")

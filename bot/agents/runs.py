@@ -100,9 +100,12 @@ class GraphExecutor:
 
     def __init__(self, db: Database, *, registry: GraphRegistry, approvals: ApprovalService,
                  thread_lock: Callable[[str], AbstractContextManager[Any]],
-                 default_approvers: Sequence[str] = ()) -> None:
+                 default_approvers: Sequence[str] = (),
+                 will_retry: Callable[[], bool] = lambda: False) -> None:
+        """`will_retry`: whether the job running a step is attempted again if the step fails."""
         self.db, self.registry, self.approvals = db, registry, approvals
         self.thread_lock, self.default_approvers = thread_lock, tuple(default_approvers)
+        self.will_retry = will_retry
 
     def start(self, run_id: str) -> None:
         """Run the graph from its input until it ends or interrupts (once, even if retried)."""
@@ -186,7 +189,13 @@ class GraphExecutor:
         try:
             step()
         except Exception as e:
-            self._set_run(run.id, status=RunStatus.FAILED, error=f"{e.__class__.__name__}: {e}")
+            error = f"{e.__class__.__name__}: {e}"
+            if self.will_retry():
+                # Not over: the step runs again with backoff, and `failed` would be taken as final.
+                self._set_run(run.id, status=RunStatus.RUNNING, error=f"{error} (a step failed; retrying "
+                                                                      "with backoff)")
+            else:
+                self._set_run(run.id, status=RunStatus.FAILED, error=error)
             raise
 
     def _settle(self, run: Run, graph: Pregel) -> None:
