@@ -57,9 +57,13 @@ def test_pending_lists_what_waits_on_the_person_and_a_decision_is_theirs_via_the
     [shown] = r.json()["requests"]
     assert (shown["id"], shown["version"], shown["checkpoint_id"]) == (req["id"], 0, None)
     assert ui.get("/v1/approvals/pending", params={"approver": "U0CAROL"}).json()["requests"] == []
+    # Where the cards stand, as every view of a request says it (it was null here).
+    delivery = stack.api.get(f"/v1/requests/{req['id']}").json()["delivery"]
+    assert delivery["state"] in ("pending", "posted") and shown["delivery"] == delivery
 
     r = decide(ui, req, version=shown["version"], reason="checked the order")
     assert r.status_code == 200, r.text
+    assert r.json()["delivery"] == delivery
     assert r.headers["cache-control"] == "no-store"
     assert (r.json()["status"], r.json()["decided_by"]) == ("approved", "U0ALICE")
     [(kind, actor, data)] = [e for e in events(stack, req["id"]) if e[0] == "decided"]

@@ -39,6 +39,7 @@ def test_the_tutorial_refund_graph_runs_to_the_end_after_approve(stack):
     assert run["status"] == "waiting"
     [req] = run["pending_requests"]
     assert "send refund of $340" in req["summary"]
+    assert req["delivery"] == {"state": "posted", "detail": None} and run["requests"] == [req]
     card = stack.card(req["id"])
     stack.sandbox.click("U0ALICE", CHANNEL, card["ts"], ids.ACTION_APPROVE)
     stack.run_jobs()

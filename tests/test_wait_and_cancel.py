@@ -82,6 +82,7 @@ def test_cancel_updates_every_card_and_a_later_click_is_told(stack):
     r = stack.api.post(f"/v1/requests/{req['id']}/cancel", json={"reason": "customer withdrew"})
     assert r.status_code == 200
     assert (r.json()["status"], r.json()["decided_by"]) == ("cancelled", "agent:test-agent")
+    assert r.json()["delivery"]["state"] == "posted"
     # A copy not yet updated still has buttons: its click is told the request was cancelled.
     stack.sandbox.click("U0ALICE", CHANNEL, stack.card(req["id"])["ts"], ids.ACTION_APPROVE)
     [told] = stack.ephemerals("U0ALICE")

@@ -22,6 +22,7 @@ from bot.agents.decisions import DECISIONS_KEY, decision_record, declares_decisi
 from bot.agents.payloads import ApprovalSpec, breakpoint_spec, resume_value, spec_from_interrupt
 from bot.agents.registry import GraphRegistry
 from bot.core import bounds
+from bot.core.cards import CardDelivery
 from bot.core.items import DecisionType, Item, ItemDecision
 from bot.core.lifecycle import Event
 from bot.core.vocabulary import DEFAULT_URGENCY, ResumeState, RunStatus, Status
@@ -84,15 +85,15 @@ class RunService:
         self.start_job(run_id)
         return run
 
-    def get(self, run_id: str) -> tuple[Run, list[ApprovalRequest]]:
-        """The run and its requests, oldest first."""
+    def get(self, run_id: str) -> tuple[Run, list[ApprovalRequest], dict[str, CardDelivery]]:
+        """The run, its requests (oldest first) and where their cards stand."""
         with self.db.read() as s:
             run = s.get(Run, run_id)
             if run is None:
                 raise NotFound(f"no run with id {run_id!r}")
-            rows = s.exec(select(ApprovalRequest).where(ApprovalRequest.run_id == run_id)
-                          .order_by(col(ApprovalRequest.created_at)))
-            return run, list(rows)
+            rows = list(s.exec(select(ApprovalRequest).where(ApprovalRequest.run_id == run_id)
+                               .order_by(col(ApprovalRequest.created_at))))
+            return run, rows, repo.card_deliveries(s, rows)
 
 
 class GraphExecutor:

@@ -7,7 +7,7 @@ decision goes through `DecisionDesk` → `ApprovalService.decide`, the path a cl
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
@@ -106,9 +106,13 @@ def build_decisions_router(desk: DecisionDesk) -> APIRouter:
     """`/v1/approvals/pending` and `/v1/requests/{id}/decision`, bound to `desk`."""
     router = APIRouter(prefix="/v1", responses=_DECISION_ERRORS, tags=["decisions"])
 
+    def views(rows: Sequence[ApprovalRequest]) -> list[DecisionView]:
+        deliveries = desk.service.card_deliveries(rows)
+        return [DecisionView(**RequestOut.of(row, delivery=deliveries[row.id]).model_dump(),
+                             version=row.version, checkpoint_id=desk.checkpoint_of(row)) for row in rows]
+
     def view(row: ApprovalRequest) -> DecisionView:
-        return DecisionView(**RequestOut.of(row).model_dump(), version=row.version,
-                            checkpoint_id=desk.checkpoint_of(row))
+        return views([row])[0]
 
     @router.get("/approvals/pending", response_model=PendingList)
     async def pending(
@@ -119,7 +123,7 @@ def build_decisions_router(desk: DecisionDesk) -> APIRouter:
         """The requests waiting on `approver` that they may decide now (as their App Home lists them)."""
         def read() -> PendingList:
             user, rows = desk.pending(approver)
-            return PendingList(approver=user, requests=[view(r) for r in rows])
+            return PendingList(approver=user, requests=views(rows))
         return await run_in_threadpool(read)
 
     @router.post("/requests/{request_id}/decision", response_model=DecisionView)

@@ -121,8 +121,11 @@ def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits
                  responses={409: {"model": ErrorOut, "description": "already decided"}})
     async def cancel_request(request_id: str, body: CancelBody, agent: Agent) -> RequestOut:
         """Withdraw a pending request you created; every card shows it was cancelled."""
-        row = await run_in_threadpool(service.cancel, request_id, agent=agent, reason=body.reason)
-        return RequestOut.of(row)
+        def cancel() -> RequestOut:
+            row = service.cancel(request_id, agent=agent, reason=body.reason)
+            return RequestOut.of(row, delivery=service.card_deliveries([row])[row.id])
+
+        return await run_in_threadpool(cancel)
 
     @router.get("/requests", response_model=RequestList)
     async def list_requests(

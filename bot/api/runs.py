@@ -73,10 +73,10 @@ def build_runs_router(runs: Callable[[], RunService]) -> APIRouter:
 
 
 async def _describe(service: RunService, run_id: str, agent: str) -> RunOut:
-    run, rows = await run_in_threadpool(service.get, run_id)
+    run, rows, deliveries = await run_in_threadpool(service.get, run_id)
     if run.created_by != agent:  # another agent's run is as good as absent
         raise NotFound(f"no run with id {run_id!r}")
-    out = [RequestOut.of(r) for r in rows]
+    out = [RequestOut.of(r, delivery=deliveries[r.id]) for r in rows]
     return RunOut(id=run.id, graph=run.graph, thread_id=run.thread_id, status=RunStatus(run.status),
                   requester=run.requester, created_at=run.created_at, updated_at=run.updated_at,
                   pending_requests=[r for r in out if r.status == Status.PENDING], requests=out,

@@ -129,16 +129,15 @@ class RequestOut(BaseModel):
     run_id: str | None
     expires_at: datetime | None = Field(
         description="When this request's deadline rejects or approves it (null: it waits for people)")
-    delivery: DeliveryOut | None = Field(
-        default=None, description="posted; fallback_dm when the channel refused the card (archived, the "
-                                  "bot removed) and the approvers were DMed instead; failed when neither "
-                                  "worked")
+    delivery: DeliveryOut = Field(
+        description="posted; fallback_dm when the channel refused the card (archived, the bot removed) "
+                    "and the approvers were DMed instead; failed when neither worked")
 
     @classmethod
-    def of(cls, row: ApprovalRequest, *, delivery: CardDelivery | None = None) -> RequestOut:
-        """The API view of a stored request (with its cards' delivery state when given)."""
+    def of(cls, row: ApprovalRequest, *, delivery: CardDelivery) -> RequestOut:
+        """The API view of a stored request, with where its cards stand (every view carries it)."""
         return cls(
-            delivery=DeliveryOut(**delivery.to_json()) if delivery is not None else None,
+            delivery=DeliveryOut(**delivery.to_json()),
             id=row.id, status=Status(row.status),
             rule=row.rule, approvals=row.approvals, escalation_level=row.escalation_level,
             action=row.action, summary=row.summary, args=row.args,

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.core import lifecycle, routing
 from bot.core import webhooks as webhook_rules
-from bot.core.cards import CardDelivery, card_delivery
+from bot.core.cards import CardDelivery
 from bot.core.deadlines import next_deadline
 from bot.core.identity import is_person, normalise
 from bot.core.items import DecisionType, Item, ItemDecision, ItemRoute
@@ -346,7 +346,7 @@ class ApprovalService:
     def card_deliveries(self, rows: Sequence[ApprovalRequest]) -> dict[str, CardDelivery]:
         """Where each request's cards stand in Slack (posted, fallen back to DMs, failed)."""
         with self.db.read() as s:
-            return _deliveries(s, rows)
+            return repo.card_deliveries(s, rows)
 
     def get_shown(self, request_id: str) -> tuple[ApprovalRequest, CardDelivery]:
         """The request and where its cards stand, read together (NotFound when there is none)."""
@@ -354,7 +354,7 @@ class ApprovalService:
             row = repo.get_request(s, request_id)
             if row is None:
                 raise NotFound(f"no request with id {request_id!r}")
-            return row, _deliveries(s, [row])[row.id]
+            return row, repo.card_deliveries(s, [row])[row.id]
 
     def waiting_on(self, user: str, *, scan: int = 500) -> Sequence[ApprovalRequest]:
         """Pending requests with an item `user` may decide now and has not voted on, oldest first."""
@@ -532,12 +532,6 @@ class _EndedStates:
                 if len(self._states) > self.SIZE:
                     del self._states[next(iter(self._states))]
         return state
-
-
-def _deliveries(s: Session, rows: Sequence[ApprovalRequest]) -> dict[str, CardDelivery]:
-    records = repo.card_records(s, [r.id for r in rows])
-    return {r.id: card_delivery(channel=r.channel, posted_channels=records[r.id][0],
-                                failures=records[r.id][1]) for r in rows}
 
 
 def _most_urgent(urgencies: Sequence[str | None]) -> str | None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.core import audit
+from bot.core.cards import CardDelivery, card_delivery
 from bot.core.deadlines import Route
 from bot.core.items import Item, ItemDecision, ItemRoute
 from bot.core.lifecycle import Event, RequestState, Status, Transition
@@ -250,9 +251,16 @@ def messages_for(s: Session, request_id: str) -> list[SlackMessage]:
     return list(s.exec(query.order_by(col(SlackMessage.id))))
 
 
-def card_records(s: Session, request_ids: Sequence[str]) -> dict[str, tuple[list[str | None], list[dict]]]:
+def card_deliveries(s: Session, rows: Sequence[ApprovalRequest]) -> dict[str, CardDelivery]:
+    """Where each request's cards stand in Slack (posted, fallen back to DMs, failed), by id."""
+    records = _card_records(s, [r.id for r in rows])
+    return {r.id: card_delivery(channel=r.channel, posted_channels=records[r.id][0],
+                                failures=records[r.id][1]) for r in rows}
+
+
+def _card_records(s: Session, request_ids: Sequence[str]) -> dict[str, tuple[list[str | None], list[dict]]]:
     """Per request: the recipients of its posted copies (None: the channel's) and its
-    `delivery_failed` events' data, for `bot.core.cards.card_delivery`."""
+    `delivery_failed` events' data."""
     found: dict[str, tuple[list[str | None], list[dict]]] = {i: ([], []) for i in request_ids}
     if not request_ids:
         return found
