@@ -64,18 +64,21 @@ class Decision:
 def request_approval(*, action: str, args: Mapping[str, Any] | None = None, summary: str | None = None,
                      context: Mapping[str, Any] | None = None, urgency: str = "normal",
                      approvers: Sequence[str] = (), channel: str | None = None,
-                     allow: Sequence[str] = ("approve", "edit", "reject"), timeout: float | None = None,
-                     on_timeout: str | None = None) -> Decision:
+                     allowed_decisions: Sequence[str] = ("approve", "edit", "reject"),
+                     timeout: float | None = None, on_timeout: str | None = None,
+                     allow: Sequence[str] | None = None) -> Decision:
     """Pause the graph for a Slack decision (calls langgraph's interrupt()) and return it typed.
 
-    `timeout` (seconds) and `on_timeout` (reject, approve or wait) give this request its own
-    deadline, within what the policy rule allows: shorter, or stricter, never longer or laxer.
+    `allowed_decisions` is named as in the API and the client (`allow`, its older name, still
+    works). `timeout` (seconds) and `on_timeout` (reject, approve or wait) give this request its
+    own deadline, within what the policy rule allows: shorter, or stricter, never longer or laxer.
     """
     # Imported here so `import bot.agents` stays light for the service, which only reads payloads.
     from langgraph.types import interrupt
 
     payload = approval_payload(action=action, args=args, summary=summary, context=context,
-                               urgency=urgency, approvers=approvers, channel=channel, allow=allow,
+                               urgency=urgency, approvers=approvers, channel=channel,
+                               allow=allowed_decisions if allow is None else allow,
                                timeout=timeout, on_timeout=on_timeout)
     # A typed response_schema makes langgraph check the answer before saving it: a bad one
     # raises and the request can be answered again, instead of being stored and failing here.

@@ -150,9 +150,12 @@ class ApprovalService:
         (SIGNOFF_DEFAULT_APPROVERS when it names nobody and the rule nobody either)."""
         named = list(new.approvers)
         if named and not rule.allow_request_approvers:
+            # A run's approvers come from its start or from the interrupt: name both places.
+            where = " (named by the graph's request_approval() or when the run started)" if new.run_id else ""
             raise InvalidInput(
                 f"policy rule {rule.name!r} decides who approves {new.action}; this "
-                f"{'run' if new.run_id else 'request'} may not name its own approvers",
+                f"{'run' if new.run_id else 'request'} may not name its own approvers "
+                f"({', '.join(named)}){where}: leave them out, or set allow_request_approvers on the rule",
                 fields={"approvers": f"not allowed by rule {rule.name!r}"})
         if not named and not rule.approvers and rule.allow_request_approvers:
             named = list(new.fallback_approvers)
