@@ -119,6 +119,16 @@ def parse_form(
     return _parse_fields(fields, state_values)
 
 
+def changed_block(schema: Mapping[str, Any] | None, args: Mapping[str, Any],
+                  edited: Mapping[str, Any]) -> str | None:
+    """The block of an edit form showing the first argument `edited` changed (the JSON textarea
+    when the form is one), or None when nothing changed: where an error about the edit belongs."""
+    fields = _fields(edit_schema(schema, args))
+    if fields is None:
+        return ids.BLOCK_FORM_JSON if dict(edited) != dict(args) else None
+    return next((f.block_id for f in fields if edited.get(f.name) != args.get(f.name)), None)
+
+
 def _fields(schema: Mapping[str, Any] | None) -> list[_Field] | None:
     """The inputs of a per-field form, or None when schema calls for one JSON textarea."""
     if not isinstance(schema, Mapping) or schema.get("type", "object") != "object":

@@ -58,3 +58,17 @@ def test_a_graph_naming_approvers_its_rule_does_not_allow_fails_naming_where_the
     assert run["status"] == "failed" and "(U0CAROL)" in run["error"] and "request_approval()" in run["error"]
     assert "allow_request_approvers" in run["error"], run["error"]
 
+
+
+def test_an_edit_refused_for_its_new_rule_says_so_under_the_field_that_changed(stack):
+    r = stack.api.post("/v1/runs", json={"graph": "refund", "input": {"order": 1234}})
+    assert r.status_code == 202, r.text
+    stack.run_jobs()
+    [req] = stack.api.get(f"/v1/runs/{r.json()['id']}").json()["pending_requests"]
+    stack.sandbox.click("U0ALICE", CHANNEL, stack.card(req["id"])["ts"], ids.ACTION_EDIT)
+    [view] = stack.views("U0ALICE")
+    # $45 falls under small-refunds: refused, and said under the amount (it was under the order).
+    answer = stack.sandbox.submit_view("U0ALICE", view["id"], {
+        "field_order": {ids.ACTION_FORM_VALUE: "1234"}, "field_amount": {ids.ACTION_FORM_VALUE: "45"}})
+    errors = answer.json()["errors"]
+    assert list(errors) == ["field_amount"] and "small-refunds" in errors["field_amount"], errors

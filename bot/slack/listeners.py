@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from blocks import ids
 from blocks.card import already_decided_text, details_modal, not_an_approver_text, reject_modal, slack_date
-from blocks.forms import parse_form
+from blocks.forms import changed_block, parse_form
 from blocks.home import home_view
 from blocks.modals import approve_modal, edit_modal, respond_modal
 from bot.core import lifecycle
@@ -109,7 +109,13 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             args, errors = parse_form(item.args_schema, _state(view), fallback_args=item.args)
             return errors or {"verdict": Verdict.EDIT, "args": args}
 
-        _submit(ack, body, view, edited)
+        def changed(row: ApprovalRequest, i: int | None, decision: dict[str, Any]) -> str | None:
+            # An edit refused (it moves the item under another rule, or breaks its schema) is
+            # about what was changed: the error shows under that field, not the first one.
+            item = _item(row, i)
+            return changed_block(item.args_schema, item.args, decision["args"])
+
+        _submit(ack, body, view, edited, where=changed)
 
     @app.view(ids.VIEW_RESPOND)
     def respond_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -125,8 +131,12 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
         _submit(ack, body, view, answered)
 
     def _submit(ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                read: Callable[[ApprovalRequest, int | None], dict[str, Any]]) -> None:
-        """Decide from a submitted modal; problems stay in the modal, next to the field."""
+                read: Callable[[ApprovalRequest, int | None], dict[str, Any]],
+                where: Callable[[ApprovalRequest, int | None, dict[str, Any]], str | None] | None = None,
+                ) -> None:
+        """Decide from a submitted modal; problems stay in the modal, next to the field (`where`
+        says which field a refused decision is about, else the first)."""
+        block: str | None = None
         try:
             request_id, index = _target(str(view.get("private_metadata", "")))
             row = service.get(request_id)
@@ -134,9 +144,11 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             if "verdict" not in decision:
                 ack(response_action="errors", errors=decision)
                 return
+            block = where(row, index, decision) if where is not None else None
             service.decide(request_id, actor=_clicker(body), index=index, **decision)
         except SignoffError as e:
-            ack(response_action="errors", errors={_first_input(view): explain(e)})
+            shown = block if block in _input_blocks(view) else _first_input(view)  # Slack refuses others
+            ack(response_action="errors", errors={shown: explain(e)})
             return
         ack()
 
@@ -243,12 +255,15 @@ def _text(view: dict[str, Any], block_id: str, action_id: str) -> str:
     return raw.strip() if isinstance(raw, str) else ""
 
 
+def _input_blocks(view: dict[str, Any]) -> list[str]:
+    """The view's input blocks, in order: where Slack can show an error."""
+    return [str(b["block_id"]) for b in view.get("blocks") or ()
+            if b.get("type") == "input" and b.get("block_id")]
+
+
 def _first_input(view: dict[str, Any]) -> str:
     """The block an error shows under when it is about the whole submission."""
-    for block in view.get("blocks") or ():
-        if block.get("type") == "input" and block.get("block_id"):
-            return str(block["block_id"])
-    return ids.BLOCK_REASON
+    return next(iter(_input_blocks(view)), ids.BLOCK_REASON)
 
 
 def _on_home(body: dict[str, Any]) -> bool:
