@@ -568,6 +568,7 @@ def _start_sandbox(settings: Settings, port: int):  # noqa: ANN202 - sandbox typ
     for uid, name in (("U0ALICE", "alice"), ("U0BOB", "bob"), ("U0CAROL", "carol")):
         sandbox.add_user(uid, name=name, email=f"{name}@example.com", real_name=name.title())
     sandbox.add_usergroup("S0FINANCE", handle="finance", users=["U0ALICE", "U0BOB"])
+    sandbox.add_usergroup("S0OPS", handle="ops", users=["U0CAROL"])  # examples/agents-policy.yml's
     sandbox.add_channel("C0APPROVALS", name="approvals")
     sandbox.events_url = f"http://127.0.0.1:{settings.port}/slack/events"
     return sandbox, settings.with_overrides(

@@ -39,3 +39,21 @@ def test_the_settings_snippets_name_the_client_s_command():
 def test_the_python_examples_compile():
     for path in sorted(EXAMPLES.glob("*.py")):
         py_compile.compile(str(path), doraise=True)
+
+
+def test_every_name_the_example_policies_use_is_in_signoff_dev_s_sandbox(tmp_path):
+    # examples/agents-policy.yml asked @ops, which `signoff dev` did not have: its examples got 422s.
+    from bot.cli import _start_sandbox
+    from bot.embedded_redis import free_port
+    from bot.settings import load_settings
+    from bot.slack.client import make_client
+    from bot.slack.policy_check import unknown_names
+
+    settings = load_settings({"SIGNOFF_DATA_DIR": str(tmp_path)}, env_file=None, dev=True)
+    sandbox, settings = _start_sandbox(settings, free_port())
+    try:
+        client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        for name in ("agents-policy.yml", "policy.yaml"):
+            assert unknown_names(load_policy(EXAMPLES / name), client) == [], name
+    finally:
+        sandbox.stop()
