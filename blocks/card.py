@@ -100,7 +100,7 @@ def _item_card(card: Card) -> list[Block]:
     """A card whose items are decided one by one, each with its own buttons or answer."""
     header, header_cut = _header(card)
     status, status_cut = _status(card)
-    items, items_cut = item_blocks(card)
+    items, items_cut = item_blocks(card, confirm=confirm_dialog(card) if asks_to_confirm(card) else None)
     context, context_cut = _context(card.context)
     blocks = [header, *_decided(card), status, kit.divider(ids.BLOCK_DIVIDER), *items, *context,
               *_progress(card), _meta(card)]

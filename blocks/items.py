@@ -30,8 +30,9 @@ _ANSWERED = {
 _MORE_RESERVE = 60  # room kept in an item's section for "+N more arguments — see View details"
 
 
-def item_blocks(card: Card) -> tuple[list[Block], bool]:
-    """Blocks for the card's items, at most ITEMS_SHOWN of them; says whether anything was cut."""
+def item_blocks(card: Card, *, confirm: Mapping[str, Any] | None = None) -> tuple[list[Block], bool]:
+    """Blocks for the card's items, at most ITEMS_SHOWN of them; says whether anything was cut.
+    `confirm`: the dialog each Approve button asks first (as the card's own Approve does)."""
     pending = card.status == "pending"
     shown = _shown(card.items, pending=pending)
     blocks: list[Block] = []
@@ -42,7 +43,7 @@ def item_blocks(card: Card) -> tuple[list[Block], bool]:
             blocks.append(kit.divider(ids.item_divider_block_id(index)))
         text, text_cut = item_text(index, item, pending=pending)
         blocks.append(kit.section(ids.item_block_id(index), text))
-        state, state_cut = _state(card.request_id, index, item, pending=pending)
+        state, state_cut = _state(card.request_id, index, item, pending=pending, confirm=confirm)
         blocks.append(state)
         cut = cut or text_cut or state_cut
     visible = set(shown)
@@ -183,24 +184,29 @@ def _argument(key: str, value: Any) -> tuple[str, bool]:
     return f"{label} {body}", key_cut or value_cut
 
 
-def _state(request_id: str, index: int, item: CardItem, *, pending: bool) -> tuple[Block, bool]:
+def _state(request_id: str, index: int, item: CardItem, *, pending: bool,
+           confirm: Mapping[str, Any] | None = None) -> tuple[Block, bool]:
     """Under an item: how it was answered, its buttons while the request is open, or neither."""
     if item.decision is not None:
         text, cut = answer_text(item)
         return kit.section(ids.item_answer_block_id(index), text), cut
     if pending:
-        return _buttons(request_id, index, item), False
+        return _buttons(request_id, index, item, confirm=confirm), False
     return kit.context(ids.item_answer_block_id(index), ["_Not answered._"]), False
 
 
-def _buttons(request_id: str, index: int, item: CardItem) -> Block:
-    """The item's allowed decisions as buttons; each value names the request and the item."""
+def _buttons(request_id: str, index: int, item: CardItem, *,
+             confirm: Mapping[str, Any] | None = None) -> Block:
+    """The item's allowed decisions as buttons; each value names the request and the item.
+    Approve asks `confirm` first when given (Edit and Respond open a form, which asks anyway)."""
     value = button_value(request_id, index)
-    elements = [
-        kit.button(text=text, action_id=action_id, value=value, style=style)
-        for kind, text, action_id, style in _BUTTONS
-        if kind in item.allowed
-    ]
+    elements = []
+    for kind, text, action_id, style in _BUTTONS:
+        if kind in item.allowed:
+            button = kit.button(text=text, action_id=action_id, value=value, style=style)
+            if kind == "approve" and confirm is not None:
+                button["confirm"] = dict(confirm)
+            elements.append(button)
     return {"type": "actions", "block_id": ids.item_actions_block_id(index), "elements": elements}
 
 

@@ -67,6 +67,23 @@ def test_one_item_that_allows_edit_gets_the_item_layout() -> None:
     ]  # fmt: skip
 
 
+def test_an_item_s_approve_asks_first_whenever_the_card_s_would() -> None:
+    # A high-urgency card with Edit took its layout from the items, whose Approve never asked:
+    # one click approved what the classic card's Approve confirms first.
+    items = [_item(0, allowed=("approve", "edit", "reject")), _item(1, allowed=("approve", "reject"))]
+    cases = [(_hitl(items, urgency="high"), True), (_hitl(items, urgency="high", confirm=False), False),
+             (_hitl(items), False), (_hitl(items, confirm=True), True)]
+    for card, asks in cases:
+        blocks = approval_card(card)
+        check_message(blocks)
+        for actions in _actions(blocks):
+            for button in actions["elements"]:
+                if button["action_id"] == ids.ACTION_APPROVE:
+                    assert ("confirm" in button) is asks, (card.urgency, card.confirm)
+                else:
+                    assert "confirm" not in button
+
+
 def test_each_item_has_its_allowed_buttons_in_order_with_its_index() -> None:
     items = [
         _item(0),
