@@ -68,6 +68,15 @@ def test_a_rule_that_names_no_channel_posts_in_the_channel_the_request_names_and
     assert r.status_code == 201 and (r.json()["channel"], r.json()["dm"]) == (None, True), r.text
 
 
+def test_a_request_may_add_dms_to_its_rule_s_channel_but_never_drop_the_rule_s(stack):
+    # mid-refunds posts in #approvals only; `dm: true` asked for DMs too and was silently dropped.
+    mid = refund(stack, 340, dm=True)
+    assert (mid["rule"], mid["channel"], mid["dm"]) == ("mid-refunds", CHANNEL, True)
+    assert len(stack.sandbox.messages(stack.sandbox.dm_channel("U0ALICE"))) == 1
+    big = refund(stack, 900, dm=False)  # big-refunds notifies both ways: dm false changes nothing
+    assert (big["rule"], big["dm"]) == ("big-refunds", True)
+
+
 def test_an_unknown_approver_is_named_at_its_place_in_the_request_not_after_the_rules(stack):
     # The default rule names U0ALICE and lets a request add its own: an unknown second one of
     # the request's was reported as approvers[2].

@@ -304,7 +304,9 @@ class ApprovalService:
                 # agent names; a channel the request names gets the card too (it was dropped).
                 return new.channel, True
             channel = rule.channel or new.channel or self.default_channel
-            dm = rule.notify_mode in ("dm", "both") or channel is None
+            # A request may add DMs to the rule's channel (it was silently dropped), never
+            # remove the ones the rule sends: more people told, never fewer.
+            dm = rule.notify_mode in ("dm", "both") or channel is None or new.dm is True
             return (channel if rule.notify_mode in ("channel", "both") else None), dm
         channel = new.channel or (self.default_channel if new.dm is None else None)
         return channel, new.dm if new.dm is not None else channel is None
