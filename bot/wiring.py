@@ -93,8 +93,7 @@ class Wiring:
             return leased_lock(self.redis, f"signoff:thread:{thread_id}", lease=lease)
 
         return GraphExecutor(self.db, registry=self.registry, approvals=self.service,
-                             thread_lock=thread_lock, default_approvers=self.settings.default_approvers,
-                             will_retry=_job_will_retry)
+                             thread_lock=thread_lock, default_approvers=self.settings.default_approvers)
 
     def job_context(self) -> JobContext:
         """What worker jobs in this process use."""
@@ -210,10 +209,3 @@ def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcno
     return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, jobs=jobs,
                   clock=clock)
 
-
-def _job_will_retry() -> bool:
-    """Whether the RQ job running now has retries left (False outside a job)."""
-    from rq import get_current_job
-
-    job = get_current_job()
-    return job is not None and bool(job.retries_left)

@@ -228,6 +228,26 @@ flaky_graph = _flaky_builder().compile()
 GRAPHS["flaky"] = "tests.graph_apps:flaky_graph"
 
 
+# Preparing fails while the flag file exists, before the graph asks anything.
+def flaky_prepare(state: RefundState) -> dict[str, Any]:
+    flag = os.environ.get("SIGNOFF_TEST_FAIL_FLAG")
+    if flag and Path(flag).exists():
+        raise RuntimeError("inventory service unavailable")
+    return {}
+
+
+_flaky_start = StateGraph(RefundState)
+_flaky_start.add_node("prepare", flaky_prepare)
+_flaky_start.add_node("approval", approval_node)
+_flaky_start.add_node("execute", execute_node)
+_flaky_start.add_edge(START, "prepare")
+_flaky_start.add_edge("prepare", "approval")
+_flaky_start.add_edge("approval", "execute")
+_flaky_start.add_edge("execute", END)
+flaky_start_graph = _flaky_start.compile()
+GRAPHS["flaky_start"] = "tests.graph_apps:flaky_start_graph"
+
+
 # A tool call a model nested too deep: the run fails visibly and no request is stored. (Past
 # ~250 levels LangGraph itself cannot checkpoint the interrupt.)
 def deep_node(state: SlowState) -> dict[str, Any]:

@@ -132,6 +132,22 @@ def test_a_run_naming_a_channel_the_bot_cannot_post_in_is_refused_at_start(stack
     assert r.status_code == 202, r.text
 
 
+def test_a_run_that_recovers_from_a_failed_step_no_longer_shows_the_error(stack, tmp_path, monkeypatch):
+    flag = tmp_path / "fail"
+    flag.touch()
+    monkeypatch.setenv("SIGNOFF_TEST_FAIL_FLAG", str(flag))
+    body = {"graph": "flaky_start", "input": {"action": "ship", "approved": False}}
+    r = stack.api.post("/v1/runs", json=body)
+    assert r.status_code == 202, r.text
+    stack.run_jobs()
+    retrying = stack.api.get(f"/v1/runs/{r.json()['id']}").json()
+    assert retrying["status"] == "running" and "inventory service unavailable" in retrying["error"]
+    flag.unlink()
+    assert stack.run_scheduled() == 1
+    waiting = stack.api.get(f"/v1/runs/{r.json()['id']}").json()
+    assert waiting["status"] == "waiting" and waiting["error"] is None, waiting
+
+
 def test_a_step_that_keeps_failing_fails_the_run_once_its_retries_are_spent(stack, tmp_path, monkeypatch):
     run, req, _ = failing_resume(stack, tmp_path, monkeypatch, "refund order 11")
     while stack.run_scheduled():  # every retry, each failing

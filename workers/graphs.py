@@ -18,13 +18,23 @@ BUSY_RETRY = 3.0  # seconds
 def start_run(run_id: str) -> None:
     """Run a graph from its input until it ends or interrupts."""
     ctx = runtime.current()
+    executor = ctx.graphs()
     try:
-        ctx.graphs().start(run_id)
+        executor.start(run_id)
     except LockBusy:
         ctx.jobs.start_run_later(run_id, delay=BUSY_RETRY)
     except RunFailed:
         _no_more_attempts()
         raise
+    except Exception as e:
+        executor.attempt_failed(run_id, e, final=_final())
+        raise  # RQ retries with backoff while retries are left
+
+
+def _final() -> bool:
+    """Whether the job running now fails for good if it raises (no retries left, or no job)."""
+    job = get_current_job()
+    return job is None or not job.retries_left
 
 
 def _no_more_attempts() -> None:
@@ -53,7 +63,7 @@ def resume(request_id: str) -> None:
         ctx.jobs.refresh_cards(request_id)
         raise
     except Exception as e:
-        final = job is None or not job.retries_left
+        final = _final()
         executor.resume_failed(request_id, e, final=final)
         if not retried or final:  # the card says it failed once, and again when Signoff gives up
             ctx.jobs.refresh_cards(request_id)

@@ -101,12 +101,9 @@ class GraphExecutor:
 
     def __init__(self, db: Database, *, registry: GraphRegistry, approvals: ApprovalService,
                  thread_lock: Callable[[str], AbstractContextManager[Any]],
-                 default_approvers: Sequence[str] = (),
-                 will_retry: Callable[[], bool] = lambda: False) -> None:
-        """`will_retry`: whether the job running a step is attempted again if the step fails."""
+                 default_approvers: Sequence[str] = ()) -> None:
         self.db, self.registry, self.approvals = db, registry, approvals
         self.thread_lock, self.default_approvers = thread_lock, tuple(default_approvers)
-        self.will_retry = will_retry
 
     def start(self, run_id: str) -> None:
         """Run the graph from its input until it ends or interrupts (once, even if retried)."""
@@ -116,7 +113,7 @@ class GraphExecutor:
             state = graph.get_state(config)
             if not state.created_at:  # no checkpoint yet: this is the first attempt
                 self._set_run(run_id, status=RunStatus.RUNNING)
-                self._step(run, graph, lambda: graph.invoke(run.input, config))
+                graph.invoke(run.input, config)
             self._settle(run, graph)
 
     def resume(self, request_id: str) -> bool:
@@ -139,15 +136,15 @@ class GraphExecutor:
                       else None)
             if command is STOP:
                 # A rejected breakpoint ends the thread: the next nodes are cleared, never run.
-                self._step(run, graph, lambda: _end_thread(graph, config, record))
+                _end_thread(graph, config, record)
             elif command is CONTINUE:
                 if record is not None:
-                    self._step(run, graph, lambda: graph.update_state(config, {DECISIONS_KEY: [record]}))
-                self._step(run, graph, lambda: graph.invoke(None, config))
+                    graph.update_state(config, {DECISIONS_KEY: [record]})
+                graph.invoke(None, config)
             elif command is not None:
                 if record is not None:  # the decision lands in the state with the answer
                     command = Command(update={DECISIONS_KEY: [record]}, resume=command.resume)
-                self._step(run, graph, lambda: graph.invoke(command, config))
+                graph.invoke(command, config)
             after = _checkpoint_id(graph.get_state(config))
             try:
                 self._settle(run, graph)
@@ -186,18 +183,15 @@ class GraphExecutor:
             return None
         return Command(resume={row.interrupt_id: value})
 
-    def _step(self, run: Run, graph: Pregel, step: Callable[[], Any]) -> None:
-        try:
-            step()
-        except Exception as e:
-            error = f"{e.__class__.__name__}: {e}"
-            if self.will_retry():
-                # Not over: the step runs again with backoff, and `failed` would be taken as final.
-                self._set_run(run.id, status=RunStatus.RUNNING, error=f"{error} (a step failed; retrying "
-                                                                      "with backoff)")
-            else:
-                self._set_run(run.id, status=RunStatus.FAILED, error=error)
-            raise
+    def attempt_failed(self, run_id: str | None, error: BaseException, *, final: bool) -> None:
+        """A job for run `run_id` failed (its graph's step, the database, Slack): while the job is
+        retried the run stays running, saying why; `failed` only once the retries are spent, since
+        an agent takes it as final."""
+        described = f"{error.__class__.__name__}: {error}"
+        if final:
+            self._set_run(run_id, status=RunStatus.FAILED, error=described)
+        else:
+            self._set_run(run_id, status=RunStatus.RUNNING, error=f"{described} (retrying with backoff)")
 
     def _settle(self, run: Run, graph: Pregel) -> None:
         """After a step: raise requests for what the thread waits on, or record that it ended."""
@@ -222,10 +216,10 @@ class GraphExecutor:
             for interrupt_id, ready in prepared:
                 with self._asking(run, interrupt_id=interrupt_id):
                     self.approvals.store(ready)
-            self._set_run(run.id, status=RunStatus.WAITING)
+            self._set_run(run.id, status=RunStatus.WAITING, error=None)  # a failed attempt's is past
         elif state.next and not _breakpoint(graph, state.next):
             # A step cut short (a failed or killed attempt after the answer was saved): go on.
-            self._step(run, graph, lambda: graph.invoke(None, config))
+            graph.invoke(None, config)
             self._settle(run, graph)
         elif state.next:
             view = self.registry.view(run.graph)
@@ -235,7 +229,7 @@ class GraphExecutor:
             with self._asking(run, interrupt_id=interrupt_id):
                 self.approvals.create(self._checked(run, spec, interrupt_id=interrupt_id),
                                       agent=run.created_by)
-            self._set_run(run.id, status=RunStatus.WAITING)
+            self._set_run(run.id, status=RunStatus.WAITING, error=None)
         else:
             self._set_run(run.id, status=RunStatus.DONE, result=_jsonable(state.values), error=None)
 
@@ -287,12 +281,15 @@ class GraphExecutor:
             return repo.has_event(s, row.id, kind="resume_failed")
 
     def resume_failed(self, request_id: str, error: BaseException, *, final: bool) -> None:
-        """Audit a failed resume attempt (RQ retries it unless `final`)."""
+        """Audit a failed resume attempt (RQ retries it unless `final`), and say so on its run."""
         described = f"{error.__class__.__name__}: {error}"
         data = {"error": described, "final": final}
         observed.resume_failed(request_id=request_id, error=described, final=final)
         self._record(request_id, kind="resume_failed", resume_state=ResumeState.FAILED if final else None,
                      data=data)
+        with self.db.read() as s:
+            run_id = s.exec(select(ApprovalRequest.run_id).where(ApprovalRequest.id == request_id)).first()
+        self.attempt_failed(run_id, error, final=final)
 
     def _record(
         self, request_id: str, *, kind: str, resume_state: ResumeState | None, data: dict[str, Any]
