@@ -188,21 +188,24 @@ def _say_once_answering(host: str, port: int, *, patience: float = 300.0) -> Non
     """`Signoff is running at …` once a worker process answers: the port is bound by uvicorn's
     supervisor before any worker serves it, so binding alone says nothing."""
     import http.client
+    import json
     import time
 
     probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         try:
-            answer = http.client.HTTPConnection(probe, port, timeout=2)
-            answer.request("GET", "/healthz")
-            answer.getresponse().read()
-            answer.close()
-        except OSError:
+            connection = http.client.HTTPConnection(probe, port, timeout=2)
+            connection.request("GET", "/healthz")
+            answer = json.loads(connection.getresponse().read())
+            connection.close()
+        except (OSError, http.client.HTTPException, ValueError):
             time.sleep(0.1)
             continue
-        _say(f"Signoff is running at http://{host}:{port}")
-        return
+        if isinstance(answer, dict) and "status" in answer:  # Signoff's /healthz, not another server
+            _say(f"Signoff is running at http://{host}:{port}")
+            return
+    log.warning("web: no worker process answered on port %d within %.0f s", port, patience)
 
 
 def _preflight(check: Callable[[], None]) -> None:
@@ -236,20 +239,27 @@ def _bolt(w: Any) -> Any:
     """The Bolt app, which asks Slack (auth.test) who the token is: a Slack that cannot be reached
     or refuses the token stops start-up with one line, not a traceback."""
     from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackClientError
+    from slack_sdk.errors import SlackApiError, SlackClientError
 
     from bot.observe.logs import silenced
     from bot.ops.preflight import first_line
+    from bot.slack.client import token_refused, what_slack_said
 
+    unreachable = (f"cannot reach Slack at {w.settings.slack_api_url} ({{}}): check SLACK_API_URL and "
+                   "the network, then start again")
     try:
         with silenced("slack_sdk"):
+            # Asked first, because Bolt's own check turns any failed answer (a 503 page, a proxy's,
+            # a wrong URL) into the same error as a refused token.
+            w.slack.auth_test()
             return w.bolt_app()
-    except BoltError as e:  # Slack answered, and refused the token
-        raise click.ClickException(f"Slack refused SLACK_BOT_TOKEN ({e}): copy the Bot User OAuth Token "
-                                   "from your Slack app again") from e
-    except (SlackClientError, OSError) as e:
-        raise click.ClickException(f"cannot reach Slack at {w.settings.slack_api_url} ({first_line(e)}): "
-                                   "check SLACK_API_URL and the network, then start again") from e
+    except SlackApiError as e:
+        if refused := token_refused(e):
+            raise click.ClickException(f"Slack refused SLACK_BOT_TOKEN ({refused}): copy the Bot User OAuth "
+                                       "Token from your Slack app again") from e
+        raise click.ClickException(unreachable.format(f"it answered {what_slack_said(e)}")) from e
+    except (BoltError, SlackClientError, OSError) as e:
+        raise click.ClickException(unreachable.format(first_line(e))) from e
 
 
 def _build(settings: Settings, *, serves_agents: bool = True):  # noqa: ANN202 - Wiring stays lazy

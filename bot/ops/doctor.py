@@ -22,6 +22,7 @@ from bot.ops.clock import measure_skew
 from bot.ops.preflight import database_problem, first_line
 from bot.policy.model import Policy
 from bot.policy.parser import policy_warnings
+from bot.slack.client import token_refused, what_slack_said
 from bot.slack.policy_check import channel_problem, unknown_names
 from bot.slack.scopes import BOT_SCOPES
 from bot.storage import schema
@@ -48,8 +49,11 @@ def slack_token(client: WebClient, *, needed: frozenset[str] = BOT_SCOPES) -> Ch
     try:
         answer = client.auth_test()
     except SlackApiError as e:
-        return Check("slack token", FAIL, f"auth.test refused SLACK_BOT_TOKEN ({e.response.get('error')}): "
-                     "copy the Bot User OAuth Token from your Slack app again")
+        if refused := token_refused(e):
+            return Check("slack token", FAIL, f"auth.test refused SLACK_BOT_TOKEN ({refused}): copy the Bot "
+                         "User OAuth Token from your Slack app again")
+        return Check("slack token", FAIL, f"Slack at {client.base_url} answered {what_slack_said(e)}: check "
+                     "SLACK_API_URL and the network")
     except (SlackClientError, OSError) as e:
         return Check("slack token", FAIL, f"cannot reach Slack at {client.base_url} ({first_line(e)})")
     granted = {s.strip() for s in (answer.headers.get("x-oauth-scopes") or "").split(",") if s.strip()}
@@ -76,7 +80,7 @@ def channels(client: WebClient, names: Sequence[str]) -> Check:
             if why := channel_problem(client, channel):
                 problems.append(f"{channel} {why}")
         except SlackApiError as e:
-            problems.append(f"{channel}: Slack refused conversations.info ({e.response.get('error')})")
+            problems.append(f"{channel}: conversations.info failed ({what_slack_said(e)})")
         except (SlackClientError, OSError) as e:
             problems.append(f"{channel}: cannot ask Slack ({first_line(e)})")
     if problems:

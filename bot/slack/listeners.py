@@ -147,8 +147,11 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
             block = where(row, index, decision) if where is not None else None
             service.decide(request_id, actor=_clicker(body), index=index, **decision)
         except SignoffError as e:
-            shown = block if block in _input_blocks(view) else _first_input(view)  # Slack refuses others
-            ack(response_action="errors", errors={shown: explain(e)})
+            # Under the changed field only when the edit itself is refused (its rule, its schema);
+            # "already decided" and the like are about the whole submission.
+            # (And only a block the view has: Slack refuses any other.)
+            shown = block if isinstance(e, InvalidInput) and block in _input_blocks(view) else None
+            ack(response_action="errors", errors={shown or _first_input(view): explain(e)})
             return
         ack()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -221,4 +222,34 @@ def test_slack_unreachable_or_refusing_the_token_is_one_line(workers, sandbox, r
     line = _fails("web", env | {"SLACK_API_URL": closed}, tmp_path)
     assert f"cannot reach Slack at {closed}" in line and "SLACK_API_URL" in line
     line = _fails("web", env | {"SLACK_BOT_TOKEN": "xoxb-" + "0" * 40}, tmp_path)
-    assert "Slack refused SLACK_BOT_TOKEN" in line
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in line
+    # A Slack (or a proxy) answering with an error page is not a refused token.
+    with _answering(503, b"<html>Service Unavailable</html>") as url:
+        line = _fails("web", env | {"SLACK_API_URL": url}, tmp_path)
+    assert f"cannot reach Slack at {url}" in line and "SLACK_BOT_TOKEN" not in line, line
+
+
+@contextlib.contextmanager
+def _answering(status: int, body: bytes):
+    """A local HTTP server answering every request with `status` and `body`; yields its URL."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+    finally:
+        server.shutdown()
+        server.server_close()
