@@ -176,7 +176,8 @@ def _vote(
     """One approval of item `i` towards its quorum: distinct people only; the last one needed decides."""
     route, votes = state.route_of(i), state.votes_of(i)
     if actor in votes:
-        raise AlreadyVoted(f"you already approved; {route.quorum - len(votes)} more approval(s) needed",
+        left = route.quorum - len(votes)
+        raise AlreadyVoted(f"you already approved; {left} more approval{'' if left == 1 else 's'} needed",
                            approvals=votes, quorum=route.quorum)
     votes = (*votes, actor)
     every = tuple(state.votes_of(n) for n in range(len(state.items)))

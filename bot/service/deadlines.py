@@ -167,7 +167,8 @@ def _timeout(row: ApprovalRequest, route: Route, *, now: datetime) -> Transition
     """The policy's outcome for a request nobody decided in time."""
     waited = format_duration(route.timeout) if route.timeout else "its timeout"
     status = Status.APPROVED if route.on_timeout == "approve" else Status.EXPIRED
-    reason = f"no decision within {waited} (policy rule {route.rule!r}: on timeout {route.on_timeout})"
+    outcome = "approved" if status is Status.APPROVED else "rejected"
+    reason = f"nobody decided within {waited}, so policy rule {route.rule!r} {outcome} it"
     return lifecycle.system_decision(repo.state_of(row), status=status, reason=reason, now=now,
                                      kind="expired", rule=route.rule)
 

@@ -206,7 +206,8 @@ def explain(error: SignoffError) -> str:
         return not_an_approver_text(approvers=error.approvers)
     if isinstance(error, AlreadyVoted):
         left = error.quorum - len(error.approvals)
-        return f"You already approved this. It needs {left} more approval(s) from other people."
+        return (f"You already approved this ({len(error.approvals)} of {error.quorum} approvals). It needs "
+                f"{left} more from {'someone else' if left == 1 else 'other people'}; nothing was changed.")
     if isinstance(error, NotFound):
         return "This approval request no longer exists in Signoff; nothing was changed."
     if isinstance(error, Unavailable):
