@@ -35,7 +35,8 @@ from bot.storage.tables import ApprovalRequest
 
 log = logging.getLogger(__name__)
 
-REASON_MISSING = "Say why you reject it: the agent and the audit log will show your reason."
+REASON_MISSING = ("The reason is empty: say why you reject it. The requester and the agent will see it, "
+                  "and the audit log keeps it.")
 
 
 def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None:
