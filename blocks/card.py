@@ -229,13 +229,12 @@ def _waiting(card: Card) -> str:
 
 
 def _deadline(deadline: Deadline) -> str:
-    """'⏰ Decide by <date> — then it auto-rejects' (or escalates to someone)."""
+    """'⏰ Decide by <date> — then it auto-rejects', or '⏰ Escalates <date> to <@U…> if nobody has
+    decided' (not a deadline to decide by: the request stays open after it)."""
     if deadline.outcome == "escalate":
         who = ", ".join(person(u, limit=_TEXT_WHO, declared_id=True) for u in deadline.to[:5])
-        then = f"escalates to {who}" if who else "escalates"
-    else:
-        then = f"auto-{deadline.outcome}s"
-    return f"⏰ *Decide by* {slack_date(deadline.at)} — then it {then}"
+        return f"⏰ *Escalates* {slack_date(deadline.at)}{f' to {who}' if who else ''} if nobody has decided"
+    return f"⏰ *Decide by* {slack_date(deadline.at)} — then it auto-{deadline.outcome}s"
 
 
 def _requester(card: Card) -> tuple[str, bool]:
