@@ -196,10 +196,11 @@ def load_settings(
     platform_port = get("PORT")
     host = get("SIGNOFF_HOST") or ("0.0.0.0" if platform_port else "127.0.0.1")
     port_var = "PORT" if platform_port else "SIGNOFF_PORT"
-    raw_tokens = get("SIGNOFF_API_TOKENS") or ""
     sqlite_default = f"sqlite:///{data_dir.resolve() / 'signoff.db'}"
-    api_tokens: dict[str, str] = read(_parse_api_tokens, raw_tokens, fallback={})
-    tokens_read = not problems  # else the callback secrets' agents cannot be checked against them
+    no_tokens: tuple[dict[str, str], dict[str, frozenset[str]]] = ({}, {})
+    api_tokens, api_scopes = read(_parse_api_tokens, get("SIGNOFF_API_TOKENS") or "", fallback=no_tokens)
+    # Else the callback secrets' agents cannot be checked against them, nor the list called unset.
+    tokens_read = not problems
     settings = Settings(
         data_dir=data_dir,
         database_url=read(_database_url, get("DATABASE_URL") or sqlite_default, fallback=""),
@@ -209,7 +210,7 @@ def load_settings(
         slack_api_url=read(_api_url, get("SLACK_API_URL") or SLACK_API_URL, fallback=SLACK_API_URL),
         slack_app_token=get("SLACK_APP_TOKEN"),
         api_tokens=api_tokens,
-        api_scopes=read(_parse_api_scopes, raw_tokens, fallback={}),
+        api_scopes=api_scopes,
         callback_secrets=read(partial(parse_callback_secrets, api_tokens=api_tokens),
                               (get("SIGNOFF_CALLBACK_SECRETS") or "") if tokens_read else "", fallback={}),
         default_channel=get("SIGNOFF_DEFAULT_CHANNEL"),
@@ -251,12 +252,12 @@ def load_settings(
     )
     if not settings.uses_sandbox:
         problems += secret_problems(settings)
-        if not api_tokens and not any(p.startswith("SIGNOFF_API_TOKENS") for p in problems):
+        if not api_tokens and tokens_read:
             problems.append(
                 "SIGNOFF_API_TOKENS is not set: agents could not authenticate. "
                 "Set it to name:token pairs, e.g. SIGNOFF_API_TOKENS=billing-agent:$(openssl rand -hex 24)")
     if problems:
-        raise InvalidSettings.of(list(dict.fromkeys(problems)))  # a token entry's scope is read twice
+        raise InvalidSettings.of(problems)
     return settings
 
 
@@ -366,15 +367,12 @@ def _split_token(n: int, item: str) -> tuple[str, str, frozenset[str]]:
     return name, token, scopes
 
 
-def _parse_api_scopes(raw: str) -> dict[str, frozenset[str]]:
-    entries = (_split_token(n, p.strip()) for n, p in enumerate(q for q in raw.split(",") if q.strip()))
-    return {token: scopes for _, token, scopes in entries if scopes}
-
-
-def _parse_api_tokens(raw: str) -> dict[str, str]:
+def _parse_api_tokens(raw: str) -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """({token: agent name}, {token: its scopes, for the tokens that have any})."""
     tokens: dict[str, str] = {}
+    scoped: dict[str, frozenset[str]] = {}
     for n, item in enumerate(p.strip() for p in raw.split(",") if p.strip()):
-        name, token, _ = _split_token(n, item)
+        name, token, scopes = _split_token(n, item)
         if not _TOKEN_NAME.match(name):
             raise InvalidSettings(
                 f"SIGNOFF_API_TOKENS: agent name {name!r} may hold only letters, digits, '.', '_', '-'"
@@ -390,7 +388,9 @@ def _parse_api_tokens(raw: str) -> dict[str, str]:
             who = f"agent {name!r} twice" if other == name else f"agents {other!r} and {name!r}"
             raise InvalidSettings(f"SIGNOFF_API_TOKENS gives {who} the same token; each agent needs its own")
         tokens[token] = name
-    return tokens
+        if scopes:
+            scoped[token] = scopes
+    return tokens, scoped
 
 
 def parse_callback_secrets(raw: str, *, api_tokens: Mapping[str, str]) -> dict[str, tuple[str, ...]]:

@@ -203,9 +203,8 @@ def build(settings: Settings, *, clock: Clock | None = None, base: Clock = utcno
                                    allow_private=settings.allow_private_callbacks),
         policy=policy,
     )
-    rules = (*policy.rules, policy.default) if policy is not None else ()
+    rules = policy.every_rule if policy is not None else ()
     zero_series(agents=set(settings.api_tokens.values()),
                 escalating_rules=[r.name for r in rules if r.escalations])
     return Wiring(settings=settings, redis=redis, db=db, slack=slack, service=service, jobs=jobs,
                   clock=clock)
-

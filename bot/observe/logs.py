@@ -104,7 +104,6 @@ def quiet_noisy() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-
 def is_json() -> bool:
     """Whether this process logs JSON lines (SIGNOFF_LOG_FORMAT=json was configured)."""
     return _format == "json"

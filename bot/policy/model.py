@@ -72,6 +72,11 @@ class Policy:
     rules: tuple[Rule, ...]
     default: Rule
 
+    @property
+    def every_rule(self) -> tuple[Rule, ...]:
+        """The rules in order, then the default."""
+        return (*self.rules, self.default)
+
     @classmethod
     def permissive(cls) -> Policy:
         """No policy file: every request goes to the approvers it names, as before policies existed."""

@@ -58,15 +58,14 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
 def policy_warnings(policy: Policy) -> list[tuple[int, str]]:
     """What a valid policy does that is probably not meant, as (line, reason)."""
     warnings = []
-    for rule in policy.rules:
+    for rule in policy.every_rule:
         if rule.auto and rule.requesters and not rule.agents:
             warnings.append((rule.line, (
                 f"rule {rule.name!r} auto-{rule.auto}s on 'requester', which the agent claims for itself; "
                 "any agent can name any requester. Match on 'agent' (the name of the API token) instead")))
-    for rule in (*policy.rules, policy.default):
         if (short := _short_of_quorum(rule)) is not None:
             warnings.append((rule.line, short))
-    return sorted(warnings)
+    return sorted(warnings)  # the default may come first in the file
 
 
 def _short_of_quorum(rule: Rule) -> str | None:

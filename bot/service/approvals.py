@@ -189,7 +189,7 @@ class ApprovalService:
         even if a policy rule routes some of its requests elsewhere (InvalidInput, or Unavailable
         if Slack is down). Found out at an interrupt, each failed the run."""
         if approvers:
-            allowing = [r for r in (*self.policy.rules, self.policy.default) if r.allow_request_approvers]
+            allowing = [r for r in self.policy.every_rule if r.allow_request_approvers]
             if not allowing:
                 raise InvalidInput(
                     "no policy rule lets a run name its own approvers (allow_request_approvers); leave "

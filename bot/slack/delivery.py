@@ -155,7 +155,7 @@ def _rule_named(policy: Policy | None, name: str | None) -> Rule | None:
     """The policy's rule of that name (how its card looks), or None when it is gone."""
     if policy is None or name is None:
         return None
-    return next((r for r in (*policy.rules, policy.default) if r.name == name), None)
+    return next((r for r in policy.every_rule if r.name == name), None)
 
 
 def _deadlines(row: ApprovalRequest, route: Route) -> tuple[Deadline, ...]:

@@ -14,7 +14,7 @@ def unknown_names(policy: Policy, client: WebClient) -> list[tuple[int, str]]:
     """(line, problem) for each name in the policy that Slack does not know; Unavailable propagates."""
     directory = SlackDirectory(client)
     problems: list[tuple[int, str]] = []
-    for rule in (*policy.rules, policy.default):
+    for rule in policy.every_rule:
         what = "the default" if rule.name == "default" else f"rule {rule.name!r}"
         for name in _people(rule):
             try:
