@@ -87,7 +87,9 @@ def approval_card(card: Card) -> list[Block]:
         return _item_card(card)
     header, header_cut = _header(card)
     status, status_cut = _status(card)
-    arguments, arguments_cut = _arguments(card.args, pending=card.status == "pending")
+    # Once edited, the arguments shown are the ones decided on; the outcome says what changed.
+    shown_args = card.args if card.edited_args is None else card.edited_args
+    arguments, arguments_cut = _arguments(shown_args, pending=card.status == "pending")
     context, context_cut = _context(card.context)
     blocks = [header, *_decided(card), status, *arguments, *context, *_progress(card), _meta(card)]
     if card.status == "pending":
@@ -213,7 +215,7 @@ def _status(card: Card) -> tuple[Block, bool]:
 
 
 def _waiting(card: Card) -> str:
-    """'👥 Waiting on <@A>, <@B> · 1 of 2 approvals'; only names, never pings, when mention is off."""
+    """'👥 Waiting on <@A>, <@B> · 1 of 2 approvals: <@C>'; counts only, no names, when mention is off."""
     votes = f" · {len(card.approved_by)} of {card.quorum} approvals" if card.quorum > 1 else ""
     if card.mention != "approvers":
         count = len(card.approvers)
@@ -225,6 +227,8 @@ def _waiting(card: Card) -> str:
     names += [person(u, limit=_TEXT_WHO, declared_id=True) for u in left[:_MENTIONED]]
     more = len(left) - min(len(left), _MENTIONED)
     who = ", ".join(names) + (f" and {more} more" if more else "") if names else "no approvers"
+    if votes and card.approved_by and not uses_items(card):  # who so far, as each item of a batch says
+        votes += ": " + ", ".join(person(u, limit=_TEXT_WHO, declared_id=True) for u in card.approved_by[:10])
     return f"👥 *Waiting on* {who}{votes}"
 
 

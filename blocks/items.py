@@ -66,7 +66,8 @@ def item_text(index: int, item: CardItem, *, pending: bool) -> tuple[str, bool]:
         cut = cut or description_cut
     room = limits.SECTION_TEXT - _MORE_RESERVE - length("\n".join(lines))
     shown = 0
-    for key, value in islice(item.args.items(), limits.ITEM_ARGS_SHOWN):
+    args = _decided_args(item)
+    for key, value in islice(args.items(), limits.ITEM_ARGS_SHOWN):
         line, line_cut = _argument(str(key), value)
         if length(line) + 1 > room:
             break
@@ -74,11 +75,18 @@ def item_text(index: int, item: CardItem, *, pending: bool) -> tuple[str, bool]:
         room -= length(line) + 1
         shown += 1
         cut = cut or line_cut
-    hidden = len(item.args) - shown
+    hidden = len(args) - shown
     if hidden:
         where = " — see *View details*" if pending else " not shown"
         lines.append(f"+{hidden} more argument{'' if hidden == 1 else 's'}{where}")
     return "\n".join(lines), cut or hidden > 0
+
+
+def _decided_args(item: CardItem) -> Mapping[str, Any]:
+    """The arguments the item goes ahead with: an edit's, once edited (its answer shows the diff)."""
+    decision = item.decision or {}
+    edited = decision.get("args")
+    return edited if decision.get("type") == "edit" and isinstance(edited, Mapping) else item.args
 
 
 def answer_text(item: CardItem, *, message_limit: int = limits.ITEM_MESSAGE) -> tuple[str, bool]:
