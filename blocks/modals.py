@@ -93,11 +93,15 @@ def edit_modal(
     action: str,
     args: Mapping[str, Any],
     args_schema: Mapping[str, Any] | None,
+    summary: str,
 ) -> dict[str, Any]:
-    """The modal to change an item's arguments: one input each when flat, else a JSON textarea."""
+    """The modal to change an item's arguments: one input each when flat, else a JSON textarea;
+    under the request's summary, so that the approver sees which request it is."""
     check_request_id(request_id)
     name, _ = clip_escaped(one_line(action) or UNNAMED, limits.ITEM_ACTION)
-    lead = f"*Edit the arguments of* {name}\nSubmitting approves it with your changes."
+    about, _ = clip_escaped(one_line(summary), limits.ITEM_DESCRIPTION)
+    lead = (f"*Request:* {about}\n" if about else "") + (
+        f"*Edit the arguments of* {name}\nSubmitting approves it with your changes.")
     view: dict[str, Any] = {
         "type": "modal",
         "callback_id": ids.VIEW_EDIT,

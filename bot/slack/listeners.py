@@ -80,7 +80,7 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
     opens(ids.ACTION_REJECT, lambda row, i: reject_modal(request_id=row.id, summary=row.summary, index=i))
     opens(ids.ACTION_EDIT, lambda row, i: edit_modal(
         request_id=row.id, index=i, action=_item(row, i).action, args=_item(row, i).args,
-        args_schema=_item(row, i).args_schema))
+        args_schema=_item(row, i).args_schema, summary=row.summary))
     opens(ids.ACTION_RESPOND, lambda row, i: respond_modal(
         request_id=row.id, index=i, prompt=_item(row, i).description or row.summary,
         answer_schema=_item(row, i).answer_schema))

@@ -42,10 +42,11 @@ def _modals() -> dict[str, Callable[[], dict[str, Any]]]:
             index=1,
             action=payment.action,
             args=payment.args,
-            args_schema=samples.PAYMENT_SCHEMA,
+            args_schema=samples.PAYMENT_SCHEMA, summary="Refund order #4312 and tell ops",
         ),
         "edit_modal_json": lambda: edit_modal(
-            request_id="req_01JD3W4K8Z", index=0, action=email.action, args=email.args, args_schema=None
+            request_id="req_01JD3W4K8Z", index=0, action=email.action, args=email.args, args_schema=None,
+            summary="Refund order #4312 and tell ops"
         ),
         "respond_modal_text": lambda: respond_modal(
             request_id="req_01JD3W4K8Z", index=1, prompt="Why not pay <now>?", answer_schema=None

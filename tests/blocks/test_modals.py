@@ -14,6 +14,7 @@ from tests.blocks.checks import check_view, submitted
 from tests.blocks.test_limits import MEGABYTE, NASTY
 
 REQUEST = "req_01JD3W4K8Z"
+SUMMARY = "Refund order #4312 and tell ops"
 
 
 def _inputs(view: dict[str, Any]) -> list[str]:
@@ -32,10 +33,12 @@ def test_reject_modal_names_the_item_it_rejects() -> None:
 def test_edit_form_submitted_unchanged_gives_the_same_args(schema: dict[str, Any] | None) -> None:
     _, payment = samples.items()
     view = edit_modal(
-        request_id=REQUEST, index=1, action=payment.action, args=payment.args, args_schema=schema
+        request_id=REQUEST, index=1, action=payment.action, args=payment.args, args_schema=schema,
+        summary=SUMMARY
     )
     check_view(view)
     assert view["callback_id"] == ids.VIEW_EDIT
+    assert view["blocks"][0]["text"]["text"].startswith(f"*Request:* {SUMMARY}\n")  # which request this is
     assert view["private_metadata"] == "req_01JD3W4K8Z#1"
     assert _inputs(view) == ["field_amount", "field_currency", "field_memo", "field_expedite"]
     state = submitted(view["blocks"])
@@ -49,7 +52,8 @@ def test_edit_form_submitted_unchanged_gives_the_same_args(schema: dict[str, Any
 
 def test_edit_of_nested_args_is_one_json_textarea_read_back_as_an_object() -> None:
     email, _ = samples.items()
-    view = edit_modal(request_id=REQUEST, index=0, action=email.action, args=email.args, args_schema=None)
+    view = edit_modal(request_id=REQUEST, index=0, action=email.action, args=email.args, args_schema=None,
+        summary=SUMMARY)
     check_view(view)
     assert _inputs(view) == [ids.BLOCK_FORM_JSON]
     assert parse_form(None, submitted(view["blocks"]), fallback_args=email.args) == (email.args, {})
@@ -65,7 +69,8 @@ def test_edit_against_a_nested_schema_is_json_checked_against_that_schema() -> N
         "required": ["to"],
     }
     email, _ = samples.items()
-    view = edit_modal(request_id=REQUEST, index=0, action=email.action, args=email.args, args_schema=schema)
+    view = edit_modal(request_id=REQUEST, index=0, action=email.action, args=email.args, args_schema=schema,
+        summary=SUMMARY)
     assert _inputs(view) == [ids.BLOCK_FORM_JSON]
     typed = {ids.BLOCK_FORM_JSON: '{"cc": [1]}'}
     _, errors = parse_form(schema, submitted(view["blocks"], typed), fallback_args=email.args)
@@ -74,7 +79,8 @@ def test_edit_against_a_nested_schema_is_json_checked_against_that_schema() -> N
 
 def test_args_too_big_to_edit_in_slack_get_an_explanation_and_no_submit() -> None:
     view = edit_modal(
-        request_id="r" * 255, index=59, action=NASTY * 100, args={"body": MEGABYTE}, args_schema=None
+        request_id="r" * 255, index=59, action=NASTY * 100, args={"body": MEGABYTE}, args_schema=None,
+        summary=NASTY * 100
     )
     check_view(view)
     assert "submit" not in view and _inputs(view) == []
@@ -86,7 +92,8 @@ def test_args_too_big_to_edit_in_slack_get_an_explanation_and_no_submit() -> Non
 def test_edit_with_a_huge_schema_falls_back_to_json_within_the_modal_limit() -> None:
     schema = {"type": "object", "properties": {f"p{n}": {"type": "integer"} for n in range(150)}}
     args = {f"p{n}": n for n in range(150)}
-    view = edit_modal(request_id=REQUEST, index=0, action="bulk", args=args, args_schema=schema)
+    view = edit_modal(request_id=REQUEST, index=0, action="bulk", args=args, args_schema=schema,
+        summary=SUMMARY)
     check_view(view)
     assert _inputs(view) == [ids.BLOCK_FORM_JSON]
     assert parse_form(schema, submitted(view["blocks"]), fallback_args=args) == (args, {})
@@ -135,7 +142,7 @@ def test_respond_with_a_scalar_schema_is_a_json_textarea() -> None:
 def test_modals_refuse_request_ids_they_cannot_carry(index: int | None) -> None:
     for bad in ("", "r" * 256, "req#1"):
         with pytest.raises(ValueError):
-            edit_modal(request_id=bad, index=index, action="a", args={}, args_schema=None)
+            edit_modal(request_id=bad, index=index, action="a", args={}, args_schema=None, summary=SUMMARY)
         with pytest.raises(ValueError):
             respond_modal(request_id=bad, index=index, prompt="?", answer_schema=None)
         with pytest.raises(ValueError):
