@@ -3,12 +3,16 @@ ten-minute cleanup, and a restarted worker serves new cards at once."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
 from rq.job import Job
+from sqlmodel import select
 
 from bot.core.lifecycle import Verdict
+from bot.storage import repo
+from bot.storage.tables import AuditEvent
 from tests import graph_apps
 from tests.conftest import CHANNEL
 from tests.test_graph_crash import stack_overrides, wait_for, worker  # noqa: F401 - fixture
@@ -108,3 +112,37 @@ def test_a_surviving_worker_takes_over_a_killed_workers_resume_within_30_s(stack
         stop(*workers)
     assert graph_apps.effects() == ["refunded 60"]
     assert took < 30 + 10  # taken over within 30 s; the rest is the 1 s step and a loaded machine
+
+
+def test_a_resume_killed_on_its_last_attempt_fails_its_run_instead_of_leaving_it_running(
+        stack, tmp_path, monkeypatch):
+    monkeypatch.setenv("SIGNOFF_TEST_EFFECTS", str(tmp_path / "effects.log"))
+    run, req = slow_run(stack, 70, approve=False)
+    hold = tmp_path / "hold"
+    hold.touch()
+    workers = [worker(stack, tmp_path, slow="0", lease="15", SIGNOFF_TEST_HOLD=str(hold)) for _ in range(2)]
+    try:
+        wait_for(lambda: len(rq_workers(stack)) == 2, 60, "both workers to take jobs")
+        stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+        wait_for(lambda: stack.w.redis.exists(thread_lock(run)), 60, "the resume to start")
+        job = Job.fetch(resume_job_id(req["id"]), connection=stack.w.redis)
+        stack.w.redis.hset(job.key, "retries_left", 0)  # the attempt running now is its last
+        pid = int(stack.w.redis.hget(f"rq:worker:{job.worker_name}", "pid") or 0)
+        [dead] = [w for w in workers if w.pid == pid]
+        dead.send_signal(signal.SIGKILL)
+        dead.wait(10)
+        hold.unlink()
+        # The survivor's sweeper finds the job abandoned with no attempt left: it fails for good,
+        # and so does its run, saying why (it used to stay "running", the resume "queued").
+        wait_for(lambda: status(stack, run) == "failed", 30 + 10, "the run to fail")
+        wait_for(lambda: "could not" in json.dumps(stack.card(req["id"])), 20, "the card to say so")
+    finally:
+        stop(*workers)
+    got = stack.api.get(f"/v1/runs/{run['id']}").json()
+    assert "died" in got["error"] and "no attempts left" in got["error"], got
+    with stack.w.db.read() as s:
+        assert repo.get_request(s, req["id"]).resume_state == "failed"
+        [event] = s.exec(select(AuditEvent).where(AuditEvent.request_id == req["id"],
+                                                 AuditEvent.kind == "resume_failed")).all()
+    assert event.data["final"] is True
+    assert graph_apps.effects() == []

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from redis import Redis
 from rq import get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
 
 from bot.errors import RunFailed
 from bot.storage import recovery
@@ -70,6 +75,33 @@ def resume(request_id: str) -> None:
         raise  # RQ retries with backoff while retries are left
     if failed_before:  # an earlier attempt, in this job or another, put a failure line on the card
         ctx.jobs.refresh_cards(request_id)
+
+
+class WorkerDied(Exception):
+    """The worker running a graph job died (killed, out of memory, its machine gone)."""
+
+
+def abandoned(job: Job, connection: Redis, exc_type: type[BaseException], exc: BaseException,
+              tb: Any) -> None:
+    """RQ's failure callback of graph jobs, for the one failure the job cannot record itself: its
+    worker died on its last attempt, and RQ (or a sweeper) failed it for good. The run fails, and
+    a resume is recorded as failed and the card says so; before, the run stayed `running` and the
+    resume `queued`, with no job left to change them. The job's own exceptions it records itself."""
+    if not issubclass(exc_type, AbandonedJobError) or job.retries_left:
+        return  # not abandoned, or RQ runs it again
+    died = WorkerDied(f"the worker running it died ({job.worker_name or 'a worker'}), "
+                      "and it had no attempts left")
+    ctx = runtime.current()
+    [target] = job.args
+    if job.func_name == _name(start_run):
+        ctx.graphs().attempt_failed(target, died, final=True)
+    elif job.func_name == _name(resume):
+        ctx.graphs().resume_failed(target, died, final=True)
+        ctx.jobs.refresh_cards(target)
+
+
+def _name(func: Any) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
 
 
 def recover() -> int:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
@@ -112,12 +112,18 @@ def _requeue_abandoned(redis: Redis, queue: Queue, job_id: str, owner: str | Non
     if job.worker_name and is_alive(redis, job.worker_name):
         return False
     if job.retries_left is not None and job.retries_left <= 0:
-        # A job that keeps killing its worker must stop somewhere: fail it like RQ would.
+        # A job that keeps killing its worker must stop somewhere: fail it like RQ would, failure
+        # callback included (a graph job's fails its run).
         with redis.pipeline() as pipe:
             job.set_status(JobStatus.FAILED, pipeline=pipe)
             job._handle_failure(f"abandoned: worker {job.worker_name} died running it", pipe)
             pipe.execute()
         log.warning("job %s abandoned by dead worker %s, no retries left: failed", job_id, job.worker_name)
+        if job.failure_callback is not None:
+            try:
+                job.failure_callback(job, redis, AbandonedJobError, AbandonedJobError(), None)
+            except Exception:  # noqa: BLE001 - the next pass must still run
+                log.exception("job %s: its failure callback failed", job_id)
         return False
     if job.retries_left is not None:
         job.retries_left -= 1

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Callback, Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -60,6 +60,10 @@ TELL_KEEP = 10_000
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.FAILED}
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Every graph job: retried with backoff, and failed for good with its run (graphs.abandoned) when a
+# dead worker took its last attempt with it. Named, not referenced: workers.graphs imports this module.
+_GRAPH_JOB: dict[str, Any] = {"retry": GRAPH_RETRY, "on_failure": Callback("workers.graphs.abandoned")}
 
 
 def post_cards_job_id(request_id: str) -> str:
@@ -253,7 +257,7 @@ class RQJobs:
         self._ended(endings, card_queue=self.cards_later)
 
     def _ended(self, endings: Sequence[Ending], *, card_queue: Queue) -> None:
-        resumes = [self.graphs.prepare_data(graphs.resume, (e.request_id,), retry=GRAPH_RETRY,
+        resumes = [self.graphs.prepare_data(graphs.resume, (e.request_id,), **_GRAPH_JOB,
                                             job_id=resume_job_id(e.request_id)) for e in endings if e.resume]
         updates = [card_queue.prepare_data(cards.update_cards, (e.request_id,), retry=SLACK_RETRY,
                                            job_id=update_cards_job_id(e.request_id, e.version))
@@ -294,21 +298,21 @@ class RQJobs:
     @_best_effort
     def start_run(self, run_id: str) -> None:
         """Queue running a graph until it ends or interrupts."""
-        self.graphs.enqueue(graphs.start_run, run_id, retry=GRAPH_RETRY, job_id=start_run_job_id(run_id))
+        self.graphs.enqueue(graphs.start_run, run_id, **_GRAPH_JOB, job_id=start_run_job_id(run_id))
 
     @_best_effort
     def resume(self, request_id: str) -> None:
         """Queue resuming a graph with the decision of `request_id`."""
-        self.graphs.enqueue(graphs.resume, request_id, retry=GRAPH_RETRY, job_id=resume_job_id(request_id))
+        self.graphs.enqueue(graphs.resume, request_id, **_GRAPH_JOB, job_id=resume_job_id(request_id))
 
     @_best_effort
     def resume_later(self, request_id: str, *, delay: float) -> None:
         """Try the resume again in `delay` seconds (its thread is locked by another worker now)."""
-        self.graphs.enqueue_in(timedelta(seconds=delay), graphs.resume, request_id, retry=GRAPH_RETRY,
+        self.graphs.enqueue_in(timedelta(seconds=delay), graphs.resume, request_id, **_GRAPH_JOB,
                                job_id=later_job_id(resume_job_id(request_id), delay))
 
     @_best_effort
     def start_run_later(self, run_id: str, *, delay: float) -> None:
         """Try starting the run again in `delay` seconds (its thread is locked now)."""
-        self.graphs.enqueue_in(timedelta(seconds=delay), graphs.start_run, run_id, retry=GRAPH_RETRY,
+        self.graphs.enqueue_in(timedelta(seconds=delay), graphs.start_run, run_id, **_GRAPH_JOB,
                                job_id=later_job_id(start_run_job_id(run_id), delay))
