@@ -42,6 +42,21 @@ def rq_workers(stack) -> set[bytes]:
     return set(stack.w.redis.smembers("rq:workers"))
 
 
+def kill_the_resumes_worker(stack, workers, run, req, *, last_attempt: bool = False) -> None:
+    """Approve `req` once both `workers` take jobs, and SIGKILL whichever starts its resume
+    (`last_attempt`: with no retries left for it)."""
+    wait_for(lambda: len(rq_workers(stack)) == len(workers), 60, "the workers to take jobs")
+    stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
+    wait_for(lambda: stack.w.redis.exists(thread_lock(run)), 60, "the resume to start")
+    job = Job.fetch(resume_job_id(req["id"]), connection=stack.w.redis)
+    if last_attempt:
+        stack.w.redis.hset(job.key, "retries_left", 0)
+    pid = int(stack.w.redis.hget(f"rq:worker:{job.worker_name}", "pid") or 0)
+    [dead] = [w for w in workers if w.pid == pid]
+    dead.send_signal(signal.SIGKILL)
+    dead.wait(10)
+
+
 def stop(*procs) -> None:
     for p in procs:
         if p.poll() is None:
@@ -93,14 +108,7 @@ def test_a_surviving_worker_takes_over_a_killed_workers_resume_within_30_s(stack
     hold.touch()
     workers = [worker(stack, tmp_path, slow="0", lease="15", SIGNOFF_TEST_HOLD=str(hold)) for _ in range(2)]
     try:
-        wait_for(lambda: len(rq_workers(stack)) == 2, 60, "both workers to take jobs")
-        stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
-        wait_for(lambda: stack.w.redis.exists(thread_lock(run)), 60, "the resume to start")
-        holder = Job.fetch(resume_job_id(req["id"]), connection=stack.w.redis).worker_name
-        pid = int(stack.w.redis.hget(f"rq:worker:{holder}", "pid") or 0)
-        [dead] = [w for w in workers if w.pid == pid]
-        dead.send_signal(signal.SIGKILL)
-        dead.wait(10)
+        kill_the_resumes_worker(stack, workers, run, req)
         killed = time.monotonic()
         hold.unlink()
         assert graph_apps.effects() == [] and status(stack, run) != "done"
@@ -122,15 +130,7 @@ def test_a_resume_killed_on_its_last_attempt_fails_its_run_instead_of_leaving_it
     hold.touch()
     workers = [worker(stack, tmp_path, slow="0", lease="15", SIGNOFF_TEST_HOLD=str(hold)) for _ in range(2)]
     try:
-        wait_for(lambda: len(rq_workers(stack)) == 2, 60, "both workers to take jobs")
-        stack.w.service.decide(req["id"], actor="U0ALICE", verdict=Verdict.APPROVE)
-        wait_for(lambda: stack.w.redis.exists(thread_lock(run)), 60, "the resume to start")
-        job = Job.fetch(resume_job_id(req["id"]), connection=stack.w.redis)
-        stack.w.redis.hset(job.key, "retries_left", 0)  # the attempt running now is its last
-        pid = int(stack.w.redis.hget(f"rq:worker:{job.worker_name}", "pid") or 0)
-        [dead] = [w for w in workers if w.pid == pid]
-        dead.send_signal(signal.SIGKILL)
-        dead.wait(10)
+        kill_the_resumes_worker(stack, workers, run, req, last_attempt=True)
         hold.unlink()
         # The survivor's sweeper finds the job abandoned with no attempt left: it fails for good,
         # and so does its run, saying why (it used to stay "running", the resume "queued").
