@@ -104,7 +104,8 @@ def _item_card(card: Card) -> list[Block]:
     status, status_cut = _status(card)
     items, items_cut = item_blocks(card, confirm=confirm_dialog(card) if asks_to_confirm(card) else None)
     context, context_cut = _context(card.context)
-    blocks = [header, *_decided(card), status, kit.divider(ids.BLOCK_DIVIDER), *items, *context,
+    # The context (the agent's "why") before the items, whose buttons an approver reaches last.
+    blocks = [header, *_decided(card), status, *context, kit.divider(ids.BLOCK_DIVIDER), *items,
               *_progress(card), _meta(card)]
     if card.status == "pending" and (header_cut or status_cut or items_cut or context_cut):
         blocks.append(_details_only(card.request_id))
@@ -126,7 +127,10 @@ def _progress(card: Card) -> list[Block]:
     if not card.escalated_to:
         return []
     who = ", ".join(person(u, limit=_TEXT_WHO, declared_id=True) for u in card.escalated_to[:10])
-    return [kit.context(ids.BLOCK_PROGRESS, [f"⤴️ Escalated to {who}"])]
+    # Pending with no deadline left (its rule escalates, then waits): nothing more happens by itself.
+    then = " · no deadline now: it waits until someone decides" if (
+        card.status == "pending" and not card.deadlines) else ""
+    return [kit.context(ids.BLOCK_PROGRESS, [f"⤴️ Escalated to {who}{then}"])]
 
 
 def card_text(card: Card) -> str:

@@ -86,6 +86,9 @@ def stakes() -> dict[str, Card]:
         "quorum_progress": replace(full, approved_by=(APPROVER,), urgency="high"),
         "escalated": replace(full, escalated_to=(LEAD,), approvers=(APPROVER, "U0APPROVER2", LEAD),
                              deadlines=full.deadlines[1:]),
+        # Its rule escalates and then waits: no deadline is left once it has escalated.
+        "escalated_waiting": replace(full, escalated_to=(LEAD,), approvers=(APPROVER, "U0APPROVER2", LEAD),
+                                     deadlines=()),
         "pending_quiet": replace(full, mention="none", deadlines=()),
         "quorum_approved": replace(full, status="approved", approved_by=tuple(two), voted_at=two,
                                    decided_by="U0APPROVER2", decided_at=DECIDED,
