@@ -94,6 +94,20 @@ def test_cancel_updates_every_card_and_a_later_click_is_told(stack):
         assert "customer withdrew" in text and ids.ACTION_APPROVE not in text
 
 
+def test_cancelling_again_with_the_same_reason_answers_the_same_and_changes_nothing(stack):
+    req = stack.create()
+    url = f"/v1/requests/{req['id']}/cancel"
+    first = stack.api.post(url, json={"reason": "customer withdrew"})
+    again = stack.api.post(url, json={"reason": "customer withdrew"})  # a retry whose answer was lost
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    other = stack.api.post(url, json={"reason": "changed my mind"})  # another cancel, not a retry
+    assert other.status_code == 409 and other.json()["error"] == "already_decided"
+    with stack.w.db.read() as s:
+        ended = s.exec(select(AuditEvent).where(AuditEvent.request_id == req["id"],
+                                                AuditEvent.kind == "cancelled")).all()
+    assert len(ended) == 1
+
+
 def test_cancel_is_refused_when_decided_or_not_yours(stack):
     req = stack.create()
     other = httpx.post(f"{stack.url}/v1/requests/{req['id']}/cancel", json={"reason": "mine now"},

@@ -120,7 +120,8 @@ def build_router(service: ApprovalService, waiters: Waiters, limits: AgentLimits
     @router.post("/requests/{request_id}/cancel", response_model=RequestOut,
                  responses={409: {"model": ErrorOut, "description": "already decided"}})
     async def cancel_request(request_id: str, body: CancelBody, agent: Agent) -> RequestOut:
-        """Withdraw a pending request you created; every card shows it was cancelled."""
+        """Withdraw a pending request you created; every card shows it was cancelled. Cancelling
+        again with the same reason answers with the cancelled request (a retry is safe)."""
         def cancel() -> RequestOut:
             row = service.cancel(request_id, agent=agent, reason=body.reason)
             return RequestOut.of(row, delivery=service.card_deliveries([row])[row.id])

@@ -26,6 +26,7 @@ from bot.core.lifecycle import Event, RequestState, Status, Transition, Verdict
 from bot.core.values import check_finite
 from bot.core.vocabulary import Urgency
 from bot.errors import (
+    AlreadyDecided,
     CommentWanted,
     IdempotencyConflict,
     InvalidInput,
@@ -433,11 +434,22 @@ class ApprovalService:
                 fields={"args": f"moves it under policy rule {rule.name!r}"})
 
     def cancel(self, request_id: str, *, agent: str, reason: str) -> ApprovalRequest:
-        """Withdraw a pending request; only the agent that created it may (others get NotFound)."""
+        """Withdraw a pending request; only the agent that created it may (others get NotFound).
+
+        Cancelling again with the same reason answers with the cancelled request, changing and
+        auditing nothing: an agent retrying a cancel whose answer it lost must not read a refusal.
+        """
         if self.get(request_id).created_by != agent:
             raise NotFound(f"no request with id {request_id!r} created by agent {agent!r}")
-        return self.transition(request_id, lambda state, now: lifecycle.cancel(
-            state, actor=f"agent:{agent}", reason=reason, now=now))
+        actor = f"agent:{agent}"
+        try:
+            return self.transition(request_id, lambda state, now: lifecycle.cancel(
+                state, actor=actor, reason=reason, now=now))
+        except AlreadyDecided:
+            row = self.get(request_id)
+            if (row.status, row.decided_by, row.reason) == (Status.CANCELLED.value, actor, reason):
+                return row
+            raise
 
     def transition(
         self, request_id: str, make: Callable[[RequestState, datetime], Transition], *,

@@ -12,7 +12,7 @@ from typing import Any, Self
 import httpx
 
 from signoff_client import protocol
-from signoff_client.errors import APIError, SignoffError, Unreachable
+from signoff_client.errors import SignoffError, Unreachable
 from signoff_client.models import ApprovalRequest
 
 URL_VARIABLE = "SIGNOFF_URL"
@@ -105,16 +105,8 @@ class SignoffClient:
     def cancel(self, request_id: str, *, reason: str) -> ApprovalRequest:
         """Withdraw a pending request; APIError `already_decided` (409) when someone decided first.
         Cancelling again with the same reason returns the cancelled request (a retry whose first
-        answer was lost)."""
-        try:
-            return self._send(protocol.cancel(request_id, reason))
-        except APIError as e:
-            if e.error != "already_decided":
-                raise
-            current = self.get(request_id)
-            if current.status == "cancelled" and current.reason == reason:
-                return current
-            raise
+        answer was lost): the server answers it so."""
+        return self._send(protocol.cancel(request_id, reason))
 
     def start_run(self, graph: str, input: Mapping[str, Any] | None = None, *, thread_id: str | None = None,
                   requester: str | None = None, approvers: Sequence[str] = (),
@@ -225,16 +217,8 @@ class AsyncSignoffClient:
     async def cancel(self, request_id: str, *, reason: str) -> ApprovalRequest:
         """Withdraw a pending request; APIError `already_decided` (409) when someone decided first.
         Cancelling again with the same reason returns the cancelled request (a retry whose first
-        answer was lost)."""
-        try:
-            return await self._send(protocol.cancel(request_id, reason))
-        except APIError as e:
-            if e.error != "already_decided":
-                raise
-            current = await self.get(request_id)
-            if current.status == "cancelled" and current.reason == reason:
-                return current
-            raise
+        answer was lost): the server answers it so."""
+        return await self._send(protocol.cancel(request_id, reason))
 
     async def start_run(self, graph: str, input: Mapping[str, Any] | None = None, *,
                         thread_id: str | None = None, requester: str | None = None,
