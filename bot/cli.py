@@ -126,9 +126,15 @@ class _Signoff(click.Group):
         try:
             return super().invoke(ctx)
         except click.ClickException as e:
-            if ctx.invoked_subcommand not in _SERVERS or not logs.is_json():
+            if ctx.invoked_subcommand not in _SERVERS:
                 raise
-            logs.fail(e.format_message())
+            if not logs.is_json():  # stopped before settings were read (e.g. a bad argument)
+                logs.configure(fmt=requested_log_format(), level=logging.getLogger().level)
+                if not logs.is_json():
+                    raise
+            # A bad argument says how to see the command's usage, as click's own line does.
+            help_ = f"signoff {ctx.invoked_subcommand} --help"
+            logs.fail(e.format_message() + (f" (see `{help_}`)" if isinstance(e, click.UsageError) else ""))
             raise click.exceptions.Exit(e.exit_code) from e
 
 

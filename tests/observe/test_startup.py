@@ -192,6 +192,11 @@ def test_in_json_mode_a_server_that_cannot_start_says_why_in_json(command, sandb
     bad = _env(tmp_path, sandbox, SIGNOFF_PORT="eighty")
     [line] = _json_lines(_fails(command, bad, tmp_path))
     assert line["level"] == "error" and "SIGNOFF_PORT" in line["message"]
+    # So is an argument it refuses (click's usage lines and `Error:` were plain text).
+    count = "--workers" if command == "web" else "--processes"
+    [line] = _json_lines(_fails(command, bad, tmp_path, count, "0"))
+    assert line["level"] == "error" and "0 is not in the range" in line["message"]
+    assert f"signoff {command} --help" in line["message"]
     # Other commands keep click's plain line.
     assert _fails("audit", bad, tmp_path, "verify").startswith("Error: ")
 
