@@ -10,6 +10,8 @@ What RQ and `rq info` see of the worker is unchanged but for `last_heartbeat` (u
 old), its key's expiry (within BEAT_EVERY of RQ's) and `rq suspend` (seen within BEAT_EVERY).
 Signoff's own liveness (workers/liveness.py) does not rest on these keys.
 
+Its scheduler process ends quietly after RQ has logged why (see _scheduler_process).
+
 It also keeps the later cards queue (queues.CARDS_LATER, last in every worker's order) from
 starving: while its oldest job has waited over LATER_WAITS_AT_MOST (looked at every BEAT_EVERY),
 it and the cards queue take turns, so neither a stream of new cards holds a timed-out request's
@@ -24,12 +26,30 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq import scheduler as rq_scheduler
 from rq.job import Job
 from rq.utils import as_text, utcparse
 
 from workers import queues
 
 log = logging.getLogger(__name__)
+
+_rq_scheduler_process = rq_scheduler.run
+
+
+def _scheduler_process(scheduler: Any) -> None:
+    """RQ's scheduler process (`rq.scheduler.run`), which logs the exception that stops it (Redis
+    gone, say) and re-raises it: multiprocessing then printed a second, plain-text traceback to
+    stderr, the only lines of a JSON-mode worker that were not JSON. It exits 1 instead, as it
+    would have, with nothing more said; the worker that follows the outage starts a new one."""
+    try:
+        _rq_scheduler_process(scheduler)
+    except Exception:  # noqa: BLE001 - RQ logged it, traceback included
+        raise SystemExit(1) from None
+
+
+# RQScheduler.start forks with the module's `run` as its target, looked up at each start.
+rq_scheduler.run = _scheduler_process
 
 BEAT_EVERY = 1.0  # seconds
 LATER_WAITS_AT_MOST = 30.0  # seconds a later card may wait before it takes turns with new cards

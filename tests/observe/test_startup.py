@@ -258,3 +258,32 @@ def _answering(status: int, body: bytes):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_in_json_mode_a_worker_through_a_redis_outage_writes_only_json(sandbox, tmp_path):
+    # RQ's scheduler process logs its exception when Redis goes away, then re-raises it, and
+    # multiprocessing printed a second, plain traceback to stderr: a log collector reading JSON
+    # lines got a dozen lines that were not.
+    import signal
+    import time
+
+    from bot.embedded_redis import EmbeddedRedis
+
+    redis = EmbeddedRedis(tmp_path / "outage-redis", persist=False).start()
+    try:
+        env = _env(tmp_path, sandbox, SIGNOFF_LOG_FORMAT="json", REDIS_URL=redis.url)
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        seen: list[str] = []
+        while not seen or "taking jobs from" not in seen[-1]:
+            seen.append(proc.stderr.readline())
+            assert seen[-1], "".join(seen)
+        redis.stop()
+        time.sleep(4)  # the scheduler beats every second; the worker waits for Redis
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        redis.stop()
+    lines = _json_lines("".join(seen) + rest)
+    assert any("Scheduler" in line["message"] for line in lines), lines  # the outage was met
