@@ -58,9 +58,6 @@ class Prepared:
     seen: ApprovalRequest | None = None
 
 
-# Runs the queueing that follows a committed transition (see ApprovalService.transition).
-FollowUp = Callable[[Callable[[], None]], None]
-
 class ApprovalService:
     """Creates and decides requests; every state change and its audit event commit together."""
 
@@ -386,15 +383,14 @@ class ApprovalService:
         self, request_id: str, *, actor: str, verdict: Verdict, reason: str | None = None,
         index: int | None = None, args: Mapping[str, Any] | None = None, answer: Any = None,
         expected_version: int | None = None, note: Mapping[str, Any] | None = None,
-        comment_first: bool = False, follow_up: FollowUp | None = None,
+        comment_first: bool = False,
     ) -> ApprovalRequest:
         """Answer an item (the only one when `index` is None) exactly once; losers get AlreadyDecided.
 
         `expected_version`: refuse (StaleDecision) unless the request is still at that version;
         `note`: added to the audit event's data (e.g. which UI the decision came through);
         `comment_first`: an Approve button: raise CommentWanted, deciding nothing, when the item
-        asks for a comment with Approve (the caller then opens a form for it);
-        `follow_up`: see `transition`.
+        asks for a comment with Approve (the caller then opens a form for it).
         """
         if verdict is Verdict.EDIT and args is not None:
             self._check_edit(request_id, actor=actor, index=index, args=args)
@@ -412,7 +408,7 @@ class ApprovalService:
                                     f"{expected_version}: reload it and decide again", request_id=state.id)
             return replace(t, event=replace(t.event, data={**t.event.data, **note})) if note else t
 
-        return self.transition(request_id, make, follow_up=follow_up)
+        return self.transition(request_id, make)
 
     def _check_edit(self, request_id: str, *, actor: str, index: int | None,
                     args: Mapping[str, Any]) -> None:
@@ -452,16 +448,11 @@ class ApprovalService:
             raise
 
     def transition(
-        self, request_id: str, make: Callable[[RequestState, datetime], Transition], *,
-        follow_up: FollowUp | None = None,
+        self, request_id: str, make: Callable[[RequestState, datetime], Transition],
     ) -> ApprovalRequest:
         """Apply a transition exactly once: the UPDATE, its audit event and the callback outbox row
         commit together; the jobs that follow are queued after the commit. A refused actor's
-        attempt is audited (NotAuthorized is raised after).
-
-        `follow_up`: runs the queueing of those jobs (default: here, before returning). A click
-        hands it to the work done after Slack has its answer: the decision is committed either
-        way, and jobs a crash left unqueued are queued again by the sweeper from SQL."""
+        attempt is audited (NotAuthorized is raised after)."""
         # Most late clicks meet a request that has already ended: one this process remembers is
         # answered without a read or the write lock. The conditional UPDATE stays the guard.
         if (known := self._ended.get(request_id)) is not None:
@@ -477,16 +468,12 @@ class ApprovalService:
         else:
             raise SignoffError(f"request {request_id} keeps changing under us; try again")
         t, delivery_id, ended = applied
-
-        def queue_jobs() -> None:
-            if t.final:
-                _observe_end(ended)
-                self.jobs.request_ended(request_id, delivery_id=delivery_id, resume=ended.run_id is not None,
-                                        version=ended.version)
-            else:
-                self.jobs.request_changed(request_id, ended.version)
-
-        (follow_up or _at_once)(queue_jobs)
+        if t.final:
+            _observe_end(ended)
+            self.jobs.request_ended(request_id, delivery_id=delivery_id, resume=ended.run_id is not None,
+                                    version=ended.version)
+        else:
+            self.jobs.request_changed(request_id, ended.version)
         return ended
 
     def _apply(
@@ -562,10 +549,6 @@ class _EndedStates:
                 if len(self._states) > self.SIZE:
                     del self._states[next(iter(self._states))]
         return state
-
-
-def _at_once(fn: Callable[[], None]) -> None:
-    fn()
 
 
 def _most_urgent(urgencies: Sequence[str | None]) -> str | None:

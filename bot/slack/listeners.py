@@ -48,11 +48,11 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
     @app.action(ids.ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         # The decision is one short transaction; acking after it means that once Slack's request
-        # returns, the click is durable. The jobs that follow it are queued after the ack.
+        # returns, the click is durable.
         try:
             request_id, index = _target(_action_value(body))
             service.decide(request_id, actor=_clicker(body), verdict=Verdict.APPROVE, index=index,
-                           comment_first=True, follow_up=later)
+                           comment_first=True)
         except CommentWanted:
             ack()  # the request asks for a comment with Approve: a modal, like Reject
             later(_open_modal, service, client, body, _approve_view)
@@ -146,7 +146,7 @@ def register(app: App, service: ApprovalService, *, after_ack: Executor) -> None
                 ack(response_action="errors", errors=decision)
                 return
             block = where(row, index, decision) if where is not None else None
-            service.decide(request_id, actor=_clicker(body), index=index, follow_up=later, **decision)
+            service.decide(request_id, actor=_clicker(body), index=index, **decision)
         except SignoffError as e:
             # Under the changed field only when the edit itself is refused (its rule, its schema);
             # "already decided" and the like are about the whole submission.
