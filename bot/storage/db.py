@@ -90,9 +90,6 @@ def _sqlite_locking(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=30000")
         _wal(cur)
-        # A COMMIT does not wait for the disk; Database.write syncs the WAL after releasing the
-        # write lock (see Database.sync), so what a caller acts on is durable as under FULL.
-        cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -127,10 +124,6 @@ class Database:
         # SQLite has one writer at a time. Threads of this process queue here, in order, instead
         # of in SQLite's busy handler, whose growing sleeps (up to 100 ms a try) made the tail.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
-        self._wal = f"{database}-wal" if database and database != ":memory:" else None
-        self._sync_lock, self._count_lock = threading.Lock(), threading.Lock()
-        self._committed = self._synced = 0  # write transactions committed, and covered by an fsync
 
     @classmethod
     def connect(cls, url: str, *, upgrade: bool = False, audit_key: str | None = None) -> Database:
@@ -153,7 +146,6 @@ class Database:
         # otherwise race, and the loser fails at once with "database is locked".
         with self._write_lock or nullcontext():
             schema.prepare(self._writer, upgrade=upgrade)
-        self.sync()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -179,36 +171,6 @@ class Database:
             if is_outage(e):
                 raise unavailable(e) from e
             raise
-        self.sync()
-
-    def sync(self) -> None:
-        """Make every transaction this process committed durable (SQLite; PostgreSQL commits so).
-
-        SQLite commits here without an fsync (synchronous=NORMAL): under FULL each writer held the
-        one write lock through its fsync, and the writers queued behind it waited for the disk
-        too (a deciding click's COMMIT took 2-3 ms of its 7-10 ms in the lock, bench/README.md).
-        The WAL holds every committed transaction in order, so one fsync of it, after the lock,
-        makes all of them durable, and writers that commit together share it. Called before
-        `write` returns: nothing is acted on (an ack, a job, an answer) before it is on disk."""
-        if self._wal is None:
-            return
-        with self._count_lock:
-            self._committed += 1
-            mine = self._committed
-        with self._sync_lock:
-            if self._synced >= mine:  # an fsync that began after this commit covered it
-                return
-            with self._count_lock:
-                upto = self._committed
-            try:
-                fd = os.open(self._wal, os.O_RDONLY)
-            except FileNotFoundError:  # checkpointed into the database file, which was synced
-                return
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._synced = upto
 
     @property
     def is_sqlite(self) -> bool:
