@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from redis import Redis
@@ -9,11 +10,15 @@ from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
+from bot.core.vocabulary import ResumeState, RunStatus
 from bot.errors import RunFailed
-from bot.storage import recovery
+from bot.storage import recovery, repo
+from bot.storage.tables import Run
 from workers import queues, runtime
 from workers.locks import LockBusy
 from workers.retries import GRAPH_RETRY
+
+log = logging.getLogger(__name__)
 
 # Come back this much later when another worker holds the thread: never wait on the lock, or every
 # job queued behind this one waits too (up to a dead holder's whole lease).
@@ -86,18 +91,35 @@ def abandoned(job: Job, connection: Redis, exc_type: type[BaseException], exc: B
     """RQ's failure callback of graph jobs, for the one failure the job cannot record itself: its
     worker died on its last attempt, and RQ (or a sweeper) failed it for good. The run fails, and
     a resume is recorded as failed and the card says so; before, the run stayed `running` and the
-    resume `queued`, with no job left to change them. The job's own exceptions it records itself."""
+    resume `queued`, with no job left to change them. The job's own exceptions it records itself.
+
+    Only what is still owed is failed: a worker that died after its resume or run was recorded
+    (or that RQ and a sweeper both report) changes nothing. It never raises: RQ's cleanup would
+    carry the exception into the worker's loop and stop it."""
     if not issubclass(exc_type, AbandonedJobError) or job.retries_left:
         return  # not abandoned, or RQ runs it again
+    try:
+        _fail_abandoned(job)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("graph job %s: recording that its worker died failed", job.id)
+
+
+def _fail_abandoned(job: Job) -> None:
     died = WorkerDied(f"the worker running it died ({job.worker_name or 'a worker'}), "
                       "and it had no attempts left")
     ctx = runtime.current()
     [target] = job.args
     if job.func_name == _name(start_run):
-        ctx.graphs().attempt_failed(target, died, final=True)
+        with ctx.db.read() as s:
+            run = s.get(Run, target)
+        if run is not None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+            ctx.graphs().attempt_failed(target, died, final=True)
     elif job.func_name == _name(resume):
-        ctx.graphs().resume_failed(target, died, final=True)
-        ctx.jobs.refresh_cards(target)
+        with ctx.db.read() as s:
+            row = repo.get_request(s, target)
+        if row is not None and row.resume_state == ResumeState.QUEUED:
+            ctx.graphs().resume_failed(target, died, final=True)
+            ctx.jobs.refresh_cards(target)
 
 
 def _name(func: Any) -> str:
