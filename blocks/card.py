@@ -233,6 +233,7 @@ def _waiting(card: Card) -> str:
     who = ", ".join(names) + (f" and {more} more" if more else "") if names else "no approvers"
     if votes and card.approved_by and not uses_items(card):  # who so far, as each item of a batch says
         votes += ": " + ", ".join(person(u, limit=_TEXT_WHO, declared_id=True) for u in card.approved_by[:10])
+        votes += f" and {len(card.approved_by) - 10} more" if len(card.approved_by) > 10 else ""
     return f"👥 *Waiting on* {who}{votes}"
 
 
@@ -368,9 +369,13 @@ def _outcome(card: Card) -> Block:
     voters = [u for u in card.approved_by if u != card.decided_by] if card.quorum > 1 else []
     who = [f"{person(u, limit=_TEXT_WHO, declared_id=True)}{_at(card.voted_at.get(u))}"
            for u in voters[:10]]
+    if len(voters) > len(who):
+        who.append(f"{len(voters) - len(who)} more")
     last = f"{_by(card.decided_by, limit=limits.WHO)}{_at(card.decided_at)}"
-    if who:
+    if who and card.status == "approved":  # every approval made it so
         last = " by " + ", ".join(who) + (f" and{last.removeprefix(' by')}" if last.strip() else "")
+    elif who:  # rejected, cancelled or expired after some approved: they did not do that
+        last += " · approved before by " + ", ".join(who)
     line = f"{emoji} *{word}*{last}"
     if card.reason and card.reason.strip():
         # Escape first, then quote: the ">" markers are ours and must stay raw.

@@ -89,6 +89,10 @@ def stakes() -> dict[str, Card]:
         # Its rule escalates and then waits: no deadline is left once it has escalated.
         "escalated_waiting": replace(full, escalated_to=(LEAD,), approvers=(APPROVER, "U0APPROVER2", LEAD),
                                      deadlines=()),
+        # One approval of two, then someone rejected it: only the rejecter rejected it.
+        "quorum_rejected": replace(full, status="rejected", approved_by=(APPROVER,),
+                                   voted_at={APPROVER: two[APPROVER]}, decided_by="U0APPROVER2",
+                                   decided_at=DECIDED, reason="Not this quarter."),
         "pending_quiet": replace(full, mention="none", deadlines=()),
         "quorum_approved": replace(full, status="approved", approved_by=tuple(two), voted_at=two,
                                    decided_by="U0APPROVER2", decided_at=DECIDED,
