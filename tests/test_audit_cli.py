@@ -259,6 +259,9 @@ def test_an_edited_exported_file_is_caught_and_named(logged, tmp_path):
     assert r.exit_code == 1 and f"BROKEN at event {decided['seq']}" in r.output and "edited" in r.output
     r = rewrite([e for e in events if e["seq"] != 3])
     assert r.exit_code == 1 and "BROKEN at event 3" in r.output and "missing" in r.output
+    r = rewrite([events[0], events[2], events[1], *events[3:]])  # all there, lines swapped
+    assert r.exit_code == 1 and "BROKEN at event 2" in r.output and "out of order" in r.output
+    assert "missing" not in r.output
     r = rewrite(events[:-1])  # cut from the end: only a head kept elsewhere shows it
     assert r.exit_code == 1 and "the head kept elsewhere" in r.output
     assert verify_file(logged, path).exit_code == 0

@@ -107,6 +107,8 @@ def verify_file(lines: Iterable[str], *, key: bytes | None, anchor: Head | None 
     if whole:
         broken = verify_chain(records, head_seq=last.seq, head_hash=last.hash, keyed_from=keyed_from,
                               key=key, anchor=anchor)
+    elif sorted(r.seq for r in records) == list(range(1, len(records) + 1)):
+        broken = _out_of_order(records)  # every event is here, in another order
     elif len(owners) != 1 or None in owners:
         broken = ChainBreak(_first_gap(records), "events are missing: the file is neither the whole log "
                                                  "nor one request's events")
@@ -125,6 +127,14 @@ def verify_file(lines: Iterable[str], *, key: bytes | None, anchor: Head | None 
                                             "and plain hashes can be recomputed by anyone: nothing in it "
                                             "is authenticated")
     return FileVerified(len(records), keyed, head, broken, None if whole else owners.pop())
+
+
+def _out_of_order(records: list[Record]) -> ChainBreak:
+    """Where a whole log whose lines were reordered first goes out of order."""
+    at = next(n for n in range(1, len(records)) if records[n].seq < records[n - 1].seq)
+    seq, before = records[at].seq, records[at - 1].seq
+    return ChainBreak(seq, f"every event is in the file, but out of order: event {seq} comes after "
+                           f"event {before}")
 
 
 def _first_gap(records: list[Record]) -> int:
