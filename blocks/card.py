@@ -227,14 +227,18 @@ def _waiting(card: Card) -> str:
         here = " · <!here>" if card.mention == "here" else ""
         return f"👥 *Waiting on* {who}{here}{votes}"
     left = [u for u in card.approvers if u not in set(card.approved_by)]
-    names = [f"<!subteam^{g}>" for g in card.groups if _GROUP.match(g)]
-    names += [person(u, limit=_TEXT_WHO, declared_id=True) for u in left[:_MENTIONED]]
-    more = len(left) - min(len(left), _MENTIONED)
-    who = ", ".join(names) + (f" and {more} more" if more else "") if names else "no approvers"
+    groups = [f"<!subteam^{g}>" for g in card.groups if _GROUP.match(g)]
+    who = _people(left, _MENTIONED, first=groups) if groups or left else "no approvers"
     if votes and card.approved_by and not uses_items(card):  # who so far, as each item of a batch says
-        votes += ": " + ", ".join(person(u, limit=_TEXT_WHO, declared_id=True) for u in card.approved_by[:10])
-        votes += f" and {len(card.approved_by) - 10} more" if len(card.approved_by) > 10 else ""
+        votes += ": " + _people(card.approved_by, 10)
     return f"👥 *Waiting on* {who}{votes}"
+
+
+def _people(users: Sequence[str], shown: int, *, first: Sequence[str] = ()) -> str:
+    """'<@A>, <@B> and 3 more': `first` (already written), then up to `shown` of `users`."""
+    names = [*first, *(person(u, limit=_TEXT_WHO, declared_id=True) for u in users[:shown])]
+    more = len(users) - min(len(users), shown)
+    return ", ".join(names) + (f" and {more} more" if more else "")
 
 
 def _deadline(deadline: Deadline) -> str:

@@ -66,7 +66,8 @@ def item_text(index: int, item: CardItem, *, pending: bool) -> tuple[str, bool]:
         cut = cut or description_cut
     room = limits.SECTION_TEXT - _MORE_RESERVE - length("\n".join(lines))
     shown = 0
-    args = _decided_args(item)
+    edited = _edited_args(item)
+    args = item.args if edited is None else edited  # what it goes ahead with; its answer shows the diff
     for key, value in islice(args.items(), limits.ITEM_ARGS_SHOWN):
         line, line_cut = _argument(str(key), value)
         if length(line) + 1 > room:
@@ -82,11 +83,11 @@ def item_text(index: int, item: CardItem, *, pending: bool) -> tuple[str, bool]:
     return "\n".join(lines), cut or hidden > 0
 
 
-def _decided_args(item: CardItem) -> Mapping[str, Any]:
-    """The arguments the item goes ahead with: an edit's, once edited (its answer shows the diff)."""
+def _edited_args(item: CardItem) -> Mapping[str, Any] | None:
+    """The arguments an edit answered the item with, or None when it was not edited."""
     decision = item.decision or {}
     edited = decision.get("args")
-    return edited if decision.get("type") == "edit" and isinstance(edited, Mapping) else item.args
+    return edited if decision.get("type") == "edit" and isinstance(edited, Mapping) else None
 
 
 def answer_text(item: CardItem, *, message_limit: int = limits.ITEM_MESSAGE) -> tuple[str, bool]:
@@ -96,8 +97,8 @@ def answer_text(item: CardItem, *, message_limit: int = limits.ITEM_MESSAGE) -> 
     line = f"{emoji} {word}{by_whom(decision.get('by'), limit=limits.WHO)}"
     cut = False
     kind = decision.get("type")
-    if kind == "edit" and isinstance(decision.get("args"), Mapping):
-        changes, cut = diff_lines(item.args, decision["args"])
+    if (edited := _edited_args(item)) is not None:
+        changes, cut = diff_lines(item.args, edited)
         line = "\n".join([line, *changes]) if changes else f"{line} _(no changes)_"
     elif kind in ("reject", "respond"):
         said, cut = _said(decision, limit=message_limit)
