@@ -53,11 +53,18 @@ def _settings(dev: bool = False) -> Settings:
     try:
         settings = load_settings(dev=dev)
     except InvalidSettings as e:
-        # Said in the format asked for, if that much can be read.
-        logs.configure(fmt=requested_log_format(), level=logging.getLogger().level)
+        _log_as_requested()  # said in the format asked for, if that much can be read
         raise click.ClickException(str(e)) from e
     logs.configure(fmt=settings.log_format, level=logging.getLogger().level)
     return settings
+
+
+def _log_as_requested() -> None:
+    """Log in the format SIGNOFF_LOG_FORMAT (environment or .env) asks for, when the settings
+    themselves could not be read."""
+    from bot.observe import logs
+
+    logs.configure(fmt=requested_log_format(), level=logging.getLogger().level)
 
 
 def _observed(settings: Settings) -> Settings:
@@ -129,7 +136,7 @@ class _Signoff(click.Group):
             if ctx.invoked_subcommand not in _SERVERS:
                 raise
             if not logs.is_json():  # stopped before settings were read (e.g. a bad argument)
-                logs.configure(fmt=requested_log_format(), level=logging.getLogger().level)
+                _log_as_requested()
                 if not logs.is_json():
                     raise
             # A bad argument says how to see the command's usage, as click's own line does.
