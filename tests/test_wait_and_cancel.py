@@ -102,6 +102,12 @@ def test_cancelling_again_with_the_same_reason_answers_the_same_and_changes_noth
     assert first.status_code == again.status_code == 200 and again.json() == first.json()
     other = stack.api.post(url, json={"reason": "changed my mind"})  # another cancel, not a retry
     assert other.status_code == 409 and other.json()["error"] == "already_decided"
+    respelled = stack.api.post(url, json={"reason": "customer withdrew "})  # not the same reason
+    assert respelled.status_code == 409
+    # Another agent's "retry" of it is still told the request is not its own.
+    stranger = httpx.post(f"{stack.url}{url}", json={"reason": "customer withdrew"},
+                          headers={"Authorization": f"Bearer {OTHER_TOKEN}"})
+    assert stranger.status_code == 404
     with stack.w.db.read() as s:
         ended = s.exec(select(AuditEvent).where(AuditEvent.request_id == req["id"],
                                                 AuditEvent.kind == "cancelled")).all()
